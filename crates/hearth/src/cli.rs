@@ -1,0 +1,59 @@
+//! Command-line definition and dispatch. Each subcommand lives in `cmd/<name>.rs`.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about = "Local-first AI coding server", long_about = None)]
+pub struct Cli {
+    /// More log output on stderr (repeat for more); RUST_LOG overrides.
+    #[arg(short = 'v', long = "log-verbose", action = clap::ArgAction::Count, global = true)]
+    pub log_verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a GGUF file and print what is inside (architecture, size, quantization, tokenizer).
+    Inspect(cmd::inspect::Args),
+}
+
+/// Parse the process arguments, set up logging and run the chosen subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_verbose);
+    let result = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("hearth: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout is for data); colour only on a terminal and never with NO_COLOR.
+fn init_logging(verbose: u8) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .try_init();
+}
