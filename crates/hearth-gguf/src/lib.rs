@@ -11,6 +11,7 @@ mod metadata;
 mod reader;
 mod summary;
 mod types;
+pub mod testing;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
