@@ -53,7 +53,7 @@ pub enum ErrorKind {
     DuplicateTensor(String),
     #[error("tensor {name:?} has {n_dims} dimensions; at most {max} are allowed")]
     TooManyDims { name: String, n_dims: u32, max: u32 },
-    #[error("tensor {name:?} dimension {index} is {value}; every dimension must be at least 1")]
+    #[error("tensor {name:?} dimension {index} is {value}; each dimension must be in 1..=2^63-1")]
     BadDim {
         name: String,
         index: usize,

@@ -10,8 +10,8 @@ mod error;
 mod metadata;
 mod reader;
 mod summary;
-mod types;
 pub mod testing;
+mod types;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

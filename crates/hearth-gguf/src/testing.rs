@@ -32,7 +32,9 @@ impl TestModel {
         match self {
             TestModel::Qwen05 => "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             TestModel::Qwen15 => "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            TestModel::SmolLm2 => "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            TestModel::SmolLm2 => {
+                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+            }
         }
     }
 
@@ -50,7 +52,9 @@ pub fn test_models_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("HEARTH_TEST_MODELS").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/hearth/test-models")
 }
 
@@ -68,8 +72,14 @@ pub fn test_model(m: TestModel) -> Option<PathBuf> {
         return Some(p);
     }
     if models_required() {
-        panic!("test model {} is missing (run scripts/fetch-test-models)", p.display());
+        panic!(
+            "test model {} is missing (run scripts/fetch-test-models)",
+            p.display()
+        );
     }
-    eprintln!("skipping: test model {} not fetched (scripts/fetch-test-models)", p.display());
+    eprintln!(
+        "skipping: test model {} not fetched (scripts/fetch-test-models)",
+        p.display()
+    );
     None
 }
