@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a GGUF file and print what is inside (architecture, size, quantization, tokenizer).
     Inspect(cmd::inspect::Args),
+    /// Run untrusted code with no network, a scratch-only filesystem view, seccomp and rlimits.
+    Sandbox(cmd::sandbox::Args),
 }
 
 /// Parse the process arguments, set up logging and run the chosen subcommand.
@@ -28,6 +30,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_verbose);
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Sandbox(args) => cmd::sandbox::run(args),
     };
     match result {
         Ok(code) => code,

