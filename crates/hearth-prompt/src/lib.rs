@@ -12,3 +12,5 @@ mod py;
 pub mod shape;
 
 pub use chat::{ChatTemplate, FunctionCall, Limits, Message, RenderInput, TemplateError, ToolCall};
+pub use fim::{is_raw_fim, FimFamily, FimFormat, FimInput, FimLayout, FimPrompt};
+pub use shape::Scope;
