@@ -1,0 +1,84 @@
+//! What every model file passes before it is installed: no pickle/zip payloads, full GGUF
+//! validation, and the security scan hook.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Result, StoreError};
+use crate::manifest::is_gguf_media;
+
+/// Refuse formats that can run code when loaded (PyTorch zip archives, raw pickles), by their
+/// magic bytes rather than by file name.
+pub fn refuse_pickle(path: &Path) -> Result<()> {
+    let mut head = [0u8; 4];
+    let mut f = std::fs::File::open(path).map_err(StoreError::io(path))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(StoreError::io(path)(e)),
+        }
+    }
+    let refuse = |kind: &str| {
+        Err(StoreError::Refused {
+            what: path.display().to_string(),
+            reason: format!("{kind}: only GGUF models are accepted"),
+        })
+    };
+    if n >= 4 && head == *b"PK\x03\x04" {
+        return refuse("zip archive (PyTorch checkpoint?)");
+    }
+    if n >= 2 && head[0] == 0x80 && (1..=5).contains(&head[1]) {
+        return refuse("Python pickle");
+    }
+    Ok(())
+}
+
+/// Hook for `hearth-guard`: the model-file security scan. It runs on every model layer after
+/// its digest is verified and before it is renamed into `blobs/`, so a file it rejects is
+/// never installed. Until hearth-guard provides the scanner it accepts every file that
+/// passed GGUF validation.
+pub fn security_scan_model_file(path: &Path) -> Result<()> {
+    let _ = path;
+    Ok(())
+}
+
+/// The full check for a layer of `media_type` stored at `path`.
+pub fn check_layer_file(path: &Path, media_type: &str) -> Result<()> {
+    if !is_gguf_media(media_type) {
+        return Ok(());
+    }
+    refuse_pickle(path)?;
+    hearth_gguf::GgufFile::open(path).map_err(|source| StoreError::InvalidModel {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    security_scan_model_file(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::MEDIA_MODEL;
+
+    #[test]
+    fn pickles_and_zips_are_refused_gguf_accepted() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m");
+        for bad in [&b"PK\x03\x04rest"[..], b"\x80\x02}q\x00", b"\x80\x05\x95"] {
+            std::fs::write(&p, bad).unwrap();
+            let e = check_layer_file(&p, MEDIA_MODEL).unwrap_err();
+            assert!(matches!(e, StoreError::Refused { .. }), "{e}");
+        }
+        std::fs::write(&p, b"GGUF garbage").unwrap();
+        assert!(matches!(
+            check_layer_file(&p, MEDIA_MODEL).unwrap_err(),
+            StoreError::InvalidModel { .. }
+        ));
+        std::fs::write(&p, hearth_gguf::writer::tiny_llama().to_bytes()).unwrap();
+        check_layer_file(&p, MEDIA_MODEL).unwrap();
+        check_layer_file(&p, "application/vnd.ollama.image.system").unwrap();
+    }
+}

@@ -1,0 +1,325 @@
+//! A small blocking HTTP client over `ureq` (rustls with `ring`). Redirects are followed by
+//! hand so that each hop is checked: a hop limit, no https→http downgrade, plain http only for
+//! loopback or when allowed, and credentials only ever sent to the origin they belong to.
+
+use std::time::Duration;
+
+use ureq::http::{Response, Uri};
+use ureq::Body;
+
+use crate::error::{Result, StoreError};
+
+/// At most this many redirects per request.
+pub const MAX_REDIRECTS: u32 = 10;
+
+/// How the client behaves; the defaults suit real use.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Allow plain `http://` to non-loopback hosts.
+    pub allow_insecure: bool,
+    /// Use `HTTPS_PROXY`/`ALL_PROXY` from the environment.
+    pub proxy_from_env: bool,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            allow_insecure: false,
+            proxy_from_env: true,
+            connect_timeout: Duration::from_secs(30),
+            response_timeout: Duration::from_secs(120),
+            user_agent: format!("hearth/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// A secret header value bound to one origin (`scheme://host:port`).
+#[derive(Clone)]
+pub struct Credential {
+    origin: String,
+    authorization: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({} <redacted>)", self.origin)
+    }
+}
+
+impl Credential {
+    /// `Authorization: Bearer <token>` for requests to `url`'s origin only.
+    pub fn bearer(url: &str, token: &str) -> Result<Credential> {
+        Ok(Credential {
+            origin: origin(&parse_uri(url)?),
+            authorization: format!("Bearer {token}"),
+        })
+    }
+}
+
+/// The outcome of a GET: the response after redirects and the URL that produced it.
+pub struct Fetched {
+    pub response: Response<Body>,
+    pub final_url: String,
+}
+
+impl Fetched {
+    pub fn status(&self) -> u16 {
+        self.response.status().as_u16()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response.headers().get(name)?.to_str().ok()
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")?.trim().parse().ok()
+    }
+
+    /// Read the whole body, refusing more than `limit` bytes (checked while reading, so a
+    /// huge or endless body costs at most `limit` bytes of memory).
+    pub fn read_limited(self, limit: u64, what: &str) -> Result<Vec<u8>> {
+        use std::io::Read;
+        if let Some(n) = self.content_length() {
+            if n > limit {
+                return Err(StoreError::TooLarge {
+                    what: what.to_string(),
+                    size: n,
+                    limit,
+                });
+            }
+        }
+        let url = self.final_url;
+        let mut r = self.response.into_body().into_reader().take(limit + 1);
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).map_err(|e| StoreError::Http {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        if buf.len() as u64 > limit {
+            return Err(StoreError::TooLarge {
+                what: what.to_string(),
+                size: buf.len() as u64,
+                limit,
+            });
+        }
+        Ok(buf)
+    }
+
+    /// Turn a non-success status into an error carrying a short piece of the body.
+    pub fn error_for_status(self) -> Result<Fetched> {
+        let status = self.status();
+        if (200..300).contains(&status) {
+            return Ok(self);
+        }
+        let url = self.final_url.clone();
+        let body = self
+            .read_limited(4096, "error body")
+            .map(|b| String::from_utf8_lossy(&b).chars().take(300).collect())
+            .unwrap_or_default();
+        Err(StoreError::HttpStatus { url, status, body })
+    }
+}
+
+/// The client.
+#[derive(Clone)]
+pub struct HttpClient {
+    agent: ureq::Agent,
+    opts: HttpOptions,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+impl HttpClient {
+    pub fn new(opts: HttpOptions) -> HttpClient {
+        let mut b = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(opts.user_agent.as_str())
+            .timeout_connect(Some(opts.connect_timeout))
+            .timeout_recv_response(Some(opts.response_timeout));
+        if !opts.proxy_from_env {
+            b = b.proxy(None);
+        }
+        HttpClient {
+            agent: b.build().new_agent(),
+            opts,
+        }
+    }
+
+    /// Check that a URL may be fetched at all (scheme and host).
+    pub fn check_url(&self, url: &str) -> Result<()> {
+        let uri = parse_uri(url)?;
+        match uri.scheme_str() {
+            Some("https") => Ok(()),
+            Some("http") if self.opts.allow_insecure || is_loopback(&uri) => Ok(()),
+            Some("http") => Err(StoreError::Refused {
+                what: url.to_string(),
+                reason: "plain http to a non-local host (use --insecure to allow)".into(),
+            }),
+            _ => Err(StoreError::Refused {
+                what: url.to_string(),
+                reason: "only http and https URLs are supported".into(),
+            }),
+        }
+    }
+
+    /// GET `url` with extra headers, following redirects by hand. `credential` is attached
+    /// only while the request URL's origin is the credential's.
+    pub fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        credential: Option<&Credential>,
+    ) -> Result<Fetched> {
+        self.check_url(url)?;
+        let mut current = url.to_string();
+        let mut hops = 0u32;
+        loop {
+            let uri = parse_uri(&current)?;
+            let mut req = self.agent.get(&current);
+            for (k, v) in headers {
+                req = req.header(*k, v.as_str());
+            }
+            if let Some(c) = credential {
+                if origin(&uri) == c.origin {
+                    req = req.header("Authorization", c.authorization.as_str());
+                }
+            }
+            let response = req.call().map_err(|e| StoreError::Http {
+                url: current.clone(),
+                reason: e.to_string(),
+            })?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                return Ok(Fetched {
+                    response,
+                    final_url: current,
+                });
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(StoreError::Redirect {
+                    url: url.to_string(),
+                    reason: format!("more than {MAX_REDIRECTS} redirects"),
+                });
+            }
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| StoreError::Redirect {
+                    url: current.clone(),
+                    reason: format!("status {status} without a Location header"),
+                })?;
+            let next = resolve_location(&uri, location)?;
+            let next_uri = parse_uri(&next)?;
+            if uri.scheme_str() == Some("https") && next_uri.scheme_str() != Some("https") {
+                return Err(StoreError::Redirect {
+                    url: current.clone(),
+                    reason: format!("refusing to downgrade from https to {next}"),
+                });
+            }
+            self.check_url(&next)?;
+            tracing::debug!(from = %current, to = %next, "redirect");
+            current = next;
+        }
+    }
+}
+
+pub(crate) fn parse_uri(url: &str) -> Result<Uri> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e: ureq::http::uri::InvalidUri| StoreError::Http {
+            url: url.chars().take(300).collect(),
+            reason: format!("invalid URL: {e}"),
+        })?;
+    if uri.scheme().is_none() || uri.authority().is_none() {
+        return Err(StoreError::Http {
+            url: url.chars().take(300).collect(),
+            reason: "not an absolute URL".into(),
+        });
+    }
+    Ok(uri)
+}
+
+/// `scheme://host:port` with the default port made explicit.
+pub(crate) fn origin(uri: &Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("");
+    let host = uri.host().unwrap_or("").to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "http" { 80 } else { 443 });
+    format!("{scheme}://{host}:{port}")
+}
+
+fn is_loopback(uri: &Uri) -> bool {
+    let host = uri.host().unwrap_or("");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn resolve_location(base: &Uri, location: &str) -> Result<String> {
+    let location = location.trim();
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Ok(location.to_string());
+    }
+    let scheme = base.scheme_str().unwrap_or("https");
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    if let Some(rest) = location.strip_prefix("//") {
+        return Ok(format!("{scheme}://{rest}"));
+    }
+    if location.starts_with('/') {
+        return Ok(format!("{scheme}://{authority}{location}"));
+    }
+    let path = base.path();
+    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    Ok(format!("{scheme}://{authority}{dir}/{location}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_locations() {
+        let u = parse_uri("https://Example.com/a/b?x=1").unwrap();
+        assert_eq!(origin(&u), "https://example.com:443");
+        assert_eq!(
+            origin(&parse_uri("http://127.0.0.1:8080/x").unwrap()),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(resolve_location(&u, "/c").unwrap(), "https://Example.com/c");
+        assert_eq!(
+            resolve_location(&u, "c").unwrap(),
+            "https://Example.com/a/c"
+        );
+        assert_eq!(
+            resolve_location(&u, "//cdn.x/y").unwrap(),
+            "https://cdn.x/y"
+        );
+        assert!(is_loopback(&parse_uri("http://127.0.0.1:1/").unwrap()));
+        assert!(is_loopback(&parse_uri("http://[::1]:1/").unwrap()));
+        assert!(!is_loopback(&parse_uri("http://10.0.0.1/").unwrap()));
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let c = HttpClient::new(HttpOptions::default());
+        assert!(c.check_url("http://127.0.0.1:9/x").is_ok());
+        assert!(c.check_url("http://example.com/x").is_err());
+        assert!(c.check_url("ftp://example.com/x").is_err());
+        assert!(c.check_url("https://example.com/x").is_ok());
+    }
+}

@@ -1,0 +1,517 @@
+//! `pull`: from an Ollama registry (`/v2/{ns}/{model}/manifests/{tag}`, `/v2/.../blobs/{digest}`),
+//! from Hugging Face (`hf.co/owner/repo[:quant]`), or from a plain `https://…/file.gguf` URL.
+//! A model is either fully installed and valid, or not installed at all: the manifest is
+//! written last, after every blob is verified and every model layer passed validation.
+
+use std::path::Path;
+
+use crate::digest::Digest;
+use crate::download::{BlobOutcome, BlobSpec, DownloadOptions, Downloader};
+use crate::error::{Result, StoreError};
+use crate::fsutil;
+use crate::guard;
+use crate::hf;
+use crate::http::{Credential, Fetched, HttpClient, HttpOptions};
+use crate::manifest::{self, Layer, Manifest, MAX_BLOB_BYTES, MAX_MANIFEST_BYTES};
+use crate::name::ModelName;
+use crate::progress::{Progress, PullEvent};
+use crate::store::{ModelConfig, Store};
+
+/// Everything a pull can be told.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub http: HttpOptions,
+    pub download: DownloadOptions,
+    /// Hugging Face endpoint (`$HF_ENDPOINT`, default `https://huggingface.co`).
+    pub hf_endpoint: String,
+    /// Sent as a Bearer token to the Hugging Face endpoint's origin only (`$HF_TOKEN`).
+    pub hf_token: Option<String>,
+    /// Sent as a Bearer token to the registry's origin only.
+    pub registry_token: Option<String>,
+    /// The name to install a plain-URL pull under (default: derived from the file name).
+    pub name: Option<ModelName>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            http: HttpOptions::default(),
+            download: DownloadOptions::default(),
+            hf_endpoint: "https://huggingface.co".into(),
+            hf_token: None,
+            registry_token: None,
+            name: None,
+        }
+    }
+}
+
+impl PullOptions {
+    /// Defaults plus `HF_ENDPOINT`, `HF_TOKEN` and `HEARTH_REGISTRY_TOKEN` from the environment.
+    pub fn from_env() -> PullOptions {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut o = PullOptions::default();
+        if let Some(e) = var("HF_ENDPOINT") {
+            o.hf_endpoint = e.trim_end_matches('/').to_string();
+        }
+        o.hf_token = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN"));
+        o.registry_token = var("HEARTH_REGISTRY_TOKEN");
+        o
+    }
+}
+
+/// What a pull string names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullSource {
+    Registry(ModelName),
+    HuggingFace(ModelName),
+    /// A direct file URL, with an optional expected digest from a `#sha256=<hex>` fragment.
+    Url {
+        url: String,
+        sha256: Option<Digest>,
+    },
+}
+
+impl PullSource {
+    pub fn parse(s: &str) -> Result<PullSource> {
+        let lower = s.to_ascii_lowercase();
+        let is_url = (lower.starts_with("https://") || lower.starts_with("http://"))
+            && (lower
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .ends_with(".gguf")
+                || s.matches('/').count() > 5);
+        if is_url {
+            let (url, frag) = match s.split_once('#') {
+                Some((u, f)) => (u, Some(f)),
+                None => (s, None),
+            };
+            let sha256 = match frag {
+                Some(f) => Some(
+                    f.strip_prefix("sha256=")
+                        .and_then(Digest::from_hex)
+                        .ok_or_else(|| StoreError::InvalidDigest { digest: f.into() })?,
+                ),
+                None => None,
+            };
+            return Ok(PullSource::Url {
+                url: url.to_string(),
+                sha256,
+            });
+        }
+        let n = ModelName::parse(s)?;
+        Ok(if n.is_huggingface() {
+            PullSource::HuggingFace(n)
+        } else {
+            PullSource::Registry(n)
+        })
+    }
+}
+
+/// A name for a URL pull: the file's stem, lower-cased, invalid characters replaced.
+pub fn name_for_url(url: &str) -> Result<ModelName> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let file = path.rsplit('/').next().unwrap_or("");
+    let stem = file
+        .strip_suffix(".gguf")
+        .or(file.strip_suffix(".GGUF"))
+        .unwrap_or(file);
+    let mut s: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    while s.starts_with(['-', '.']) {
+        s.remove(0);
+    }
+    ModelName::parse(&s)
+}
+
+impl Store {
+    /// Pull a model (registry name, `hf.co/...` name, or URL). Progress events go to
+    /// `progress`; returns the installed name.
+    pub fn pull(
+        &self,
+        what: &str,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+    ) -> Result<ModelName> {
+        self.writable()?;
+        let client = HttpClient::new(opts.http.clone());
+        let src = PullSource::parse(what)?;
+        let _gc = self.gc_lock(false)?;
+        let mut fetched: Vec<Digest> = Vec::new();
+        let result = match src {
+            PullSource::Registry(n) => {
+                self.pull_registry(&client, &n, opts, progress, &mut fetched)
+            }
+            PullSource::HuggingFace(n) => self.pull_hf(&client, &n, opts, progress, &mut fetched),
+            PullSource::Url { url, sha256 } => match &opts.name {
+                Some(n) => Ok(n.clone()),
+                None => name_for_url(&url),
+            }
+            .and_then(|name| {
+                self.pull_url(&client, &url, sha256, &name, opts, progress, &mut fetched)?;
+                Ok(name)
+            }),
+        };
+        match result {
+            Ok(name) => {
+                progress(&PullEvent::status("success"));
+                Ok(name)
+            }
+            Err(e) => {
+                // A verified blob is kept for the next try after a network failure; after
+                // any other failure the pull leaves nothing behind.
+                if !(e.is_transient() || matches!(e, StoreError::Cancelled)) {
+                    self.discard_unreferenced(&fetched);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn downloader<'a>(
+        &'a self,
+        client: &'a HttpClient,
+        opts: &'a PullOptions,
+        progress: Progress<'a>,
+        blobs: &'a Path,
+    ) -> Downloader<'a> {
+        Downloader {
+            client,
+            blobs,
+            opts: &opts.download,
+            progress,
+        }
+    }
+
+    fn pull_registry(
+        &self,
+        client: &HttpClient,
+        name: &ModelName,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+        fetched: &mut Vec<Digest>,
+    ) -> Result<ModelName> {
+        progress(&PullEvent::status("pulling manifest"));
+        let base = name.base_url();
+        let manifest_url = format!("{base}/v2/{}/manifests/{}", name.repository(), name.tag);
+        let accept = [("Accept", manifest::MANIFEST_MEDIA_TYPE.to_string())];
+        let mut cred = match &opts.registry_token {
+            Some(t) => Some(Credential::bearer(&manifest_url, t)?),
+            None => None,
+        };
+        let mut resp = client.get(&manifest_url, &accept, cred.as_ref())?;
+        if resp.status() == 401 {
+            if let Some(c) = anonymous_token(client, &resp, &manifest_url)? {
+                cred = Some(c);
+                resp = client.get(&manifest_url, &accept, cred.as_ref())?;
+            }
+        }
+        if resp.status() == 404 {
+            return Err(StoreError::NotFound(format!("{name} (registry {base})")));
+        }
+        let what = name.display_shortest();
+        let bytes = resp
+            .error_for_status()?
+            .read_limited(MAX_MANIFEST_BYTES, &format!("manifest for {what}"))?;
+        let m = Manifest::parse(&bytes, &what)?;
+        if m.model_layer().is_none() {
+            return Err(StoreError::InvalidManifest {
+                what,
+                reason: "no model layer".into(),
+            });
+        }
+        self.check_space(
+            &m.all_layers()
+                .iter()
+                .map(|l| (&l.digest, l.size))
+                .collect::<Vec<_>>(),
+        )?;
+        let blobs = self.blobs_dir();
+        let dl = self.downloader(client, opts, progress, &blobs);
+        for l in m.all_layers() {
+            let spec = BlobSpec {
+                url: format!("{base}/v2/{}/blobs/{}", name.repository(), l.digest),
+                credential: cred.clone(),
+                expected: Some(l.digest.clone()),
+                size: Some(l.size),
+                media_type: l.media_type.clone(),
+                label: format!("{} layer {}", what, l.digest),
+                max_size: l.size,
+            };
+            let out = dl.fetch(&spec)?;
+            if !out.cached {
+                fetched.push(out.digest.clone());
+            }
+        }
+        self.finish(name, &m, Some(&bytes), progress)?;
+        Ok(name.clone())
+    }
+
+    /// Verify model layers (already-present ones included), then write the manifest.
+    fn finish(
+        &self,
+        name: &ModelName,
+        m: &Manifest,
+        raw: Option<&[u8]>,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        progress(&PullEvent::status("verifying sha256 digest"));
+        for l in &m.layers {
+            guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+        }
+        progress(&PullEvent::status("writing manifest"));
+        match raw {
+            Some(bytes) => {
+                self.write_manifest(name, m)?; // checks blobs and sizes
+                fsutil::write_atomic(&self.manifest_path(name), bytes)
+            }
+            None => self.write_manifest(name, m),
+        }
+    }
+
+    /// Refuse before downloading when the missing blobs cannot fit.
+    fn check_space(&self, layers: &[(&Digest, u64)]) -> Result<()> {
+        let needed = layers
+            .iter()
+            .filter(|(d, _)| !self.blob_path(d).is_file())
+            .fold(0u64, |a, (_, s)| a.saturating_add(*s));
+        fsutil::check_free_space(&self.blobs_dir(), needed)
+    }
+
+    fn pull_hf(
+        &self,
+        client: &HttpClient,
+        name: &ModelName,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+        fetched: &mut Vec<Digest>,
+    ) -> Result<ModelName> {
+        progress(&PullEvent::status("pulling manifest"));
+        let endpoint = opts.hf_endpoint.trim_end_matches('/');
+        let cred = match &opts.hf_token {
+            Some(t) => Some(Credential::bearer(endpoint, t)?),
+            None => None,
+        };
+        let entries = hf::list(client, endpoint, name, cred.as_ref())?;
+        let file = hf::choose(&entries, name)?;
+        if file.size > MAX_BLOB_BYTES {
+            return Err(StoreError::TooLarge {
+                what: format!("{}/{}", name.repository(), file.path),
+                size: file.size,
+                limit: MAX_BLOB_BYTES,
+            });
+        }
+        match &file.sha256 {
+            Some(d) => self.check_space(&[(d, file.size)])?,
+            None => fsutil::check_free_space(&self.blobs_dir(), file.size)?,
+        }
+        let blobs = self.blobs_dir();
+        let dl = self.downloader(client, opts, progress, &blobs);
+        let out = dl.fetch(&BlobSpec {
+            url: hf::resolve_url(endpoint, name, &file.path),
+            credential: cred,
+            expected: file.sha256.clone(),
+            size: Some(file.size),
+            media_type: manifest::MEDIA_MODEL.into(),
+            label: format!("{}/{}", name.repository(), file.path),
+            max_size: file.size,
+        })?;
+        if !out.cached {
+            fetched.push(out.digest.clone());
+        }
+        self.install_single(name, &out, progress, fetched)?;
+        Ok(name.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pull_url(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        sha256: Option<Digest>,
+        name: &ModelName,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+        fetched: &mut Vec<Digest>,
+    ) -> Result<()> {
+        client.check_url(url)?;
+        let blobs = self.blobs_dir();
+        let dl = self.downloader(client, opts, progress, &blobs);
+        let out = dl.fetch(&BlobSpec {
+            url: url.to_string(),
+            credential: None,
+            expected: sha256,
+            size: None,
+            media_type: manifest::MEDIA_MODEL.into(),
+            label: url.to_string(),
+            max_size: MAX_BLOB_BYTES,
+        })?;
+        if !out.cached {
+            fetched.push(out.digest.clone());
+        }
+        self.install_single(name, &out, progress, fetched)
+    }
+
+    /// Manifest for a model that is one GGUF blob: config from its metadata, one model layer.
+    fn install_single(
+        &self,
+        name: &ModelName,
+        out: &BlobOutcome,
+        progress: Progress<'_>,
+        fetched: &mut Vec<Digest>,
+    ) -> Result<()> {
+        let model = Layer {
+            media_type: manifest::MEDIA_MODEL.into(),
+            digest: out.digest.clone(),
+            size: out.size,
+            from: None,
+        };
+        let config = self.config_layer(&self.blob_path(&out.digest))?;
+        fetched.push(config.digest.clone());
+        let m = Manifest::new(config, vec![model]);
+        self.finish(name, &m, None, progress)
+    }
+
+    /// Write the config blob describing a GGUF file and return its layer.
+    pub(crate) fn config_layer(&self, gguf: &Path) -> Result<Layer> {
+        let f = hearth_gguf::GgufFile::open(gguf).map_err(|source| StoreError::InvalidModel {
+            path: gguf.to_path_buf(),
+            source: Box::new(source),
+        })?;
+        let s = f.summary();
+        let family = s.architecture.clone().unwrap_or_default();
+        let cfg = ModelConfig {
+            model_format: "gguf".into(),
+            model_family: family.clone(),
+            model_families: Some(vec![family]),
+            model_type: s.parameter_size.clone(),
+            file_type: s.file_type.clone().unwrap_or_default(),
+            renderer: String::new(),
+            parser: String::new(),
+            architecture: std::env::consts::ARCH
+                .replace("x86_64", "amd64")
+                .replace("aarch64", "arm64"),
+            os: std::env::consts::OS.into(),
+        };
+        let bytes = serde_json::to_vec(&cfg).unwrap_or_default();
+        let (digest, size) = crate::download::write_blob(&self.blobs_dir(), &bytes)?;
+        Ok(Layer {
+            media_type: manifest::CONFIG_MEDIA_TYPE.into(),
+            digest,
+            size,
+            from: None,
+        })
+    }
+}
+
+/// Docker-style anonymous token: `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`.
+fn anonymous_token(client: &HttpClient, resp: &Fetched, url: &str) -> Result<Option<Credential>> {
+    let Some(h) = resp.header("www-authenticate") else {
+        return Ok(None);
+    };
+    let Some(params) = h
+        .trim()
+        .strip_prefix("Bearer ")
+        .or(h.trim().strip_prefix("bearer "))
+    else {
+        return Ok(None);
+    };
+    let get = |k: &str| -> Option<String> {
+        params.split(',').find_map(|kv| {
+            let (key, v) = kv.trim().split_once('=')?;
+            (key.trim() == k).then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    let Some(realm) = get("realm") else {
+        return Ok(None);
+    };
+    let mut token_url = realm.clone();
+    let mut sep = if realm.contains('?') { '&' } else { '?' };
+    for k in ["service", "scope"] {
+        if let Some(v) = get(k) {
+            token_url.push(sep);
+            token_url.push_str(&format!("{k}={}", query_escape(&v)));
+            sep = '&';
+        }
+    }
+    let body = client
+        .get(&token_url, &[], None)?
+        .error_for_status()?
+        .read_limited(64 << 10, "registry token")?;
+    #[derive(serde::Deserialize)]
+    struct Tok {
+        token: Option<String>,
+        access_token: Option<String>,
+    }
+    let t: Tok = serde_json::from_slice(&body).map_err(|source| StoreError::Json {
+        what: format!("token from {realm}"),
+        source,
+    })?;
+    match t.token.or(t.access_token) {
+        Some(tok) => Ok(Some(Credential::bearer(url, &tok)?)),
+        None => Ok(None),
+    }
+}
+
+fn query_escape(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':' | b'/') {
+            o.push(b as char);
+        } else {
+            o.push_str(&format!("%{b:02X}"));
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources() {
+        assert!(matches!(
+            PullSource::parse("qwen2.5-coder:7b").unwrap(),
+            PullSource::Registry(_)
+        ));
+        assert!(matches!(
+            PullSource::parse("hf.co/o/r:Q4_K_M").unwrap(),
+            PullSource::HuggingFace(_)
+        ));
+        let u = PullSource::parse("https://example.com/x/Model-Q4.gguf").unwrap();
+        assert!(matches!(u, PullSource::Url { sha256: None, .. }));
+        let h = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32";
+        let u = PullSource::parse(&format!("https://example.com/m.gguf#sha256={h}")).unwrap();
+        assert!(matches!(
+            u,
+            PullSource::Url {
+                sha256: Some(_),
+                ..
+            }
+        ));
+        assert!(PullSource::parse("https://example.com/m.gguf#sha256=../x").is_err());
+        assert!(matches!(
+            PullSource::parse("http://127.0.0.1:5/ns/m:t").unwrap(),
+            PullSource::Registry(_)
+        ));
+        assert_eq!(
+            name_for_url("https://h/a/Qwen2.5 Coder.gguf?x=1")
+                .unwrap()
+                .model,
+            "qwen2.5-coder"
+        );
+    }
+}
