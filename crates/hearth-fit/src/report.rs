@@ -1,0 +1,129 @@
+//! The `hearth fit` table: every catalog model × quantization on one machine.
+use serde::Serialize;
+
+use crate::catalog::MODELS;
+use crate::estimate::ContextParams;
+use crate::hw::Hardware;
+use crate::plan::{place, Budget, MemoryEstimate, ModelSpec, Verdict};
+use crate::quant::Quant;
+use crate::speed::{speed, Calibration, SpeedEstimate};
+
+/// Decode speed below which a placement is listed but not recommended for interactive use.
+pub const INTERACTIVE_TOK_S: f64 = 10.0;
+
+/// One model × quantization.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FitRow {
+    pub model: String,
+    pub quant: Quant,
+    pub params: u64,
+    pub active_params: u64,
+    pub verdict: Verdict,
+    /// GPU + RAM the placement needs.
+    pub memory: u64,
+    pub estimate: MemoryEstimate,
+    pub speed: Option<SpeedEstimate>,
+    /// The quantization to pick for this model on this machine.
+    pub best_for_model: bool,
+    /// The overall recommendation (one row at most).
+    pub recommended: bool,
+}
+
+/// Rows for every catalog model and quantization at `p`, on `hw` within `budget`.
+pub fn catalog_table(
+    hw: &Hardware,
+    budget: &Budget,
+    p: &ContextParams,
+    calib: Option<&Calibration>,
+) -> Vec<FitRow> {
+    let mut rows = Vec::new();
+    for m in MODELS {
+        for q in Quant::ALL {
+            let spec = ModelSpec::from_catalog(m, q);
+            rows.push(row(&spec, hw, budget, p, calib));
+        }
+    }
+    mark_recommendations(&mut rows);
+    rows
+}
+
+/// One row for a model spec.
+pub fn row(
+    spec: &ModelSpec,
+    hw: &Hardware,
+    budget: &Budget,
+    p: &ContextParams,
+    calib: Option<&Calibration>,
+) -> FitRow {
+    let (verdict, estimate) = place(spec, p, budget);
+    // Speed with the context half full, a typical coding session.
+    let fill = u64::from(p.n_ctx / p.n_parallel.max(1) / 2);
+    let sp = (verdict != Verdict::DoesNotFit).then(|| speed(spec, &estimate, hw, calib, fill));
+    FitRow {
+        model: spec.shape.name.clone(),
+        quant: spec.quant.unwrap_or(Quant::F16),
+        params: spec.shape.n_params,
+        active_params: spec.shape.n_active_params,
+        verdict,
+        memory: estimate.total(),
+        estimate,
+        speed: sp,
+        best_for_model: false,
+        recommended: false,
+    }
+}
+
+/// Per model, the best quantization: the highest-quality one that runs fully on the GPU, else
+/// the highest-quality one at interactive speed, else the fastest that fits. Overall: the
+/// largest model whose best row reaches interactive speed.
+pub fn mark_recommendations(rows: &mut [FitRow]) {
+    let mut best_rows = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let model = rows[i].model.clone();
+        let end = rows[i..]
+            .iter()
+            .position(|r| r.model != model)
+            .map_or(rows.len(), |k| i + k);
+        let group = &rows[i..end];
+        let decode = |r: &FitRow| r.speed.map_or(0.0, |s| s.decode_tok_s);
+        let fits = |r: &&FitRow| r.verdict != Verdict::DoesNotFit;
+        let pick = group
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, r)| r.verdict == Verdict::Gpu && r.quant != Quant::F16)
+            .or_else(|| {
+                group
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .filter(|(_, r)| fits(r))
+                    .find(|(_, r)| decode(r) >= INTERACTIVE_TOK_S && r.quant <= Quant::Q8_0)
+            })
+            .or_else(|| {
+                group
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| fits(r))
+                    .max_by(|a, b| decode(a.1).total_cmp(&decode(b.1)))
+            })
+            .map(|(k, _)| i + k);
+        if let Some(k) = pick {
+            rows[k].best_for_model = true;
+            best_rows.push(k);
+        }
+        i = end;
+    }
+    let overall = best_rows
+        .into_iter()
+        .filter(|&k| {
+            rows[k]
+                .speed
+                .is_some_and(|s| s.decode_tok_s >= INTERACTIVE_TOK_S)
+        })
+        .max_by_key(|&k| rows[k].active_params.max(rows[k].params / 4));
+    if let Some(k) = overall {
+        rows[k].recommended = true;
+    }
+}
