@@ -1,0 +1,237 @@
+//! Trust policy: which registries models may come from, pinned sha256 digests per model
+//! name/tag, required signature keys, and whether pickle-based formats are refused.
+//!
+//! Policy file (JSON), e.g. `~/.config/hearth/policy.json`:
+//! ```json
+//! {
+//!   "allowed_registries": ["registry.ollama.ai", "huggingface.co"],
+//!   "pinned": { "qwen2.5-coder:0.5b": "sha256:1d96...ff32" },
+//!   "required_keys": ["RWQBAgMEBQYHCA..."],
+//!   "refuse_pickle": true
+//! }
+//! ```
+//! An empty `allowed_registries` allows every registry; `required_keys` empty means no
+//! signature is required. The store calls [`Policy::enforce`] at pull, create and load.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// When the policy is being checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Pull,
+    Create,
+    Load,
+}
+
+/// The trust policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub allowed_registries: Vec<String>,
+    /// model name (`name:tag`) -> `sha256:<hex>` or bare hex.
+    #[serde(default)]
+    pub pinned: BTreeMap<String, String>,
+    /// minisign public keys (base64 line); at least one must have signed the model.
+    #[serde(default)]
+    pub required_keys: Vec<String>,
+    #[serde(default = "yes")]
+    pub refuse_pickle: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What is being installed or loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Subject<'a> {
+    /// `name:tag` (a missing tag means `latest`).
+    pub name: &'a str,
+    /// Registry host, `None` for local files (`create`).
+    pub registry: Option<&'a str>,
+    /// sha256 hex of the model file (`sha256:` prefix allowed).
+    pub digest: Option<&'a str>,
+    /// Public keys (base64 line) whose signature over this model verified.
+    pub verified_keys: &'a [String],
+    /// The file is a pickle-based format (from [`crate::detect`]).
+    pub is_pickle: bool,
+}
+
+/// Why a policy refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error(
+        "{stage:?} of {name}: registry {registry:?} is not in the policy's allowed registries"
+    )]
+    Registry {
+        stage: Stage,
+        name: String,
+        registry: String,
+    },
+    #[error("{stage:?} of {name}: digest {actual} does not match the pinned {pinned}")]
+    DigestMismatch {
+        stage: Stage,
+        name: String,
+        pinned: String,
+        actual: String,
+    },
+    #[error("{stage:?} of {name}: the policy pins a digest but none is known for this model")]
+    DigestUnknown { stage: Stage, name: String },
+    #[error("{stage:?} of {name}: no signature from a required key")]
+    Unsigned { stage: Stage, name: String },
+    #[error("{stage:?} of {name}: pickle-based model formats are refused")]
+    Pickle { stage: Stage, name: String },
+}
+
+/// Policy file problems.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+fn norm_digest(d: &str) -> String {
+    d.trim()
+        .strip_prefix("sha256:")
+        .unwrap_or(d.trim())
+        .to_ascii_lowercase()
+}
+
+fn with_tag(name: &str) -> String {
+    if name
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+    {
+        name.to_owned()
+    } else {
+        format!("{name}:latest")
+    }
+}
+
+impl Policy {
+    /// Read a policy file.
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read(path).map_err(|source| PolicyError::Io {
+            path: path.into(),
+            source,
+        })?;
+        serde_json::from_slice(&text).map_err(|source| PolicyError::Json {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// The pinned digest for a model name, trying `name:tag` then `name` as written.
+    pub fn pinned_digest(&self, name: &str) -> Option<String> {
+        let full = with_tag(name);
+        self.pinned
+            .iter()
+            .find(|(k, _)| with_tag(k) == full)
+            .map(|(_, v)| norm_digest(v))
+    }
+
+    /// Check a model against the policy.
+    pub fn enforce(&self, stage: Stage, s: &Subject<'_>) -> Result<(), Violation> {
+        let name = s.name.to_owned();
+        if s.is_pickle && self.refuse_pickle {
+            return Err(Violation::Pickle { stage, name });
+        }
+        if let Some(reg) = s.registry {
+            if !self.allowed_registries.is_empty()
+                && !self
+                    .allowed_registries
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(reg))
+            {
+                return Err(Violation::Registry {
+                    stage,
+                    name,
+                    registry: reg.to_owned(),
+                });
+            }
+        }
+        if let Some(pinned) = self.pinned_digest(s.name) {
+            match s.digest.map(norm_digest) {
+                None => return Err(Violation::DigestUnknown { stage, name }),
+                Some(actual) if actual != pinned => {
+                    return Err(Violation::DigestMismatch {
+                        stage,
+                        name,
+                        pinned,
+                        actual,
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        if !self.required_keys.is_empty()
+            && !s
+                .verified_keys
+                .iter()
+                .any(|k| self.required_keys.iter().any(|r| r.trim() == k.trim()))
+        {
+            return Err(Violation::Unsigned { stage, name });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_digest_mismatch_is_refused() {
+        let p: Policy = serde_json::from_str(r#"{"pinned": {"qwen:0.5b": "sha256:AB"}, "allowed_registries": ["registry.ollama.ai"]}"#).unwrap();
+        assert!(p.refuse_pickle);
+        let ok = Subject {
+            name: "qwen:0.5b",
+            registry: Some("registry.ollama.ai"),
+            digest: Some("ab"),
+            ..Default::default()
+        };
+        assert_eq!(p.enforce(Stage::Pull, &ok), Ok(()));
+        let bad = Subject {
+            digest: Some("sha256:cd"),
+            ..ok.clone()
+        };
+        assert!(matches!(
+            p.enforce(Stage::Load, &bad),
+            Err(Violation::DigestMismatch { .. })
+        ));
+        let reg = Subject {
+            registry: Some("evil.example"),
+            ..ok.clone()
+        };
+        assert!(matches!(
+            p.enforce(Stage::Pull, &reg),
+            Err(Violation::Registry { .. })
+        ));
+        assert!(matches!(
+            p.enforce(
+                Stage::Create,
+                &Subject {
+                    is_pickle: true,
+                    ..ok
+                }
+            ),
+            Err(Violation::Pickle { .. })
+        ));
+        assert_eq!(p.pinned_digest("other"), None);
+        assert!(serde_json::from_str::<Policy>(r#"{"pinend": {}}"#).is_err());
+    }
+}

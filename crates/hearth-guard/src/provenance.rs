@@ -1,0 +1,111 @@
+//! Where an installed model came from. The store writes one record beside each model
+//! manifest (`<manifest>.provenance.json`); `hearth show --provenance` reads it back.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Origin of an installed model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Model name as installed (`name:tag`).
+    pub name: String,
+    /// Registry host (`registry.ollama.ai`, `huggingface.co`), or `local` for `create`.
+    pub registry: String,
+    /// Source URL or path.
+    pub url: String,
+    /// `sha256:<hex>` of the model file.
+    pub digest: String,
+    /// Install time, seconds since the Unix epoch (UTC).
+    pub retrieved_at: u64,
+    /// Public keys (minisign base64) whose signatures verified, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed_by: Vec<String>,
+    /// Worst `hearth scan` severity at install time (`none`, `info`, ... `critical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<String>,
+}
+
+/// Provenance file errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvenanceError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// `<manifest>.provenance.json`.
+pub fn provenance_path(manifest: &Path) -> PathBuf {
+    let mut s = manifest.as_os_str().to_owned();
+    s.push(".provenance.json");
+    PathBuf::from(s)
+}
+
+impl Provenance {
+    /// A record stamped with the current time.
+    pub fn now(name: &str, registry: &str, url: &str, digest: &str) -> Provenance {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Provenance {
+            name: name.into(),
+            registry: registry.into(),
+            url: url.into(),
+            digest: digest.into(),
+            retrieved_at: t,
+            signed_by: Vec::new(),
+            scan: None,
+        }
+    }
+
+    /// Write beside `manifest` atomically (temp file + rename).
+    pub fn write(&self, manifest: &Path) -> Result<PathBuf, ProvenanceError> {
+        let path = provenance_path(manifest);
+        let tmp = path.with_extension("json.tmp");
+        let io = |source| ProvenanceError::Io {
+            path: path.clone(),
+            source,
+        };
+        let text = serde_json::to_vec_pretty(self).map_err(|source| ProvenanceError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(path)
+    }
+
+    /// Read the record beside `manifest`; `Ok(None)` if there is none.
+    pub fn read(manifest: &Path) -> Result<Option<Provenance>, ProvenanceError> {
+        let path = provenance_path(manifest);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ProvenanceError::Io { path, source }),
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|source| ProvenanceError::Json { path, source }),
+        }
+    }
+
+    /// Human-readable lines for `hearth show --provenance`.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "name:      {}\nregistry:  {}\nurl:       {}\ndigest:    {}\nretrieved: {} (unix seconds)\n",
+            self.name, self.registry, self.url, self.digest, self.retrieved_at
+        );
+        for k in &self.signed_by {
+            s.push_str(&format!("signed by: {k}\n"));
+        }
+        if let Some(sc) = &self.scan {
+            s.push_str(&format!("scan:      {sc}\n"));
+        }
+        s
+    }
+}
