@@ -22,6 +22,23 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Run untrusted code with no network, a scratch-only filesystem view, seccomp and rlimits.
     Sandbox(cmd::sandbox::Args),
+    /// Download a model (Ollama registry name, hf.co/owner/repo:quant, or a GGUF URL).
+    Pull(cmd::pull::Args),
+    /// List installed models.
+    #[command(alias = "ls")]
+    List(cmd::list::Args),
+    /// Show a model's details or Modelfile.
+    Show(cmd::show::Args),
+    /// Remove models.
+    Rm(cmd::rm::Args),
+    /// Copy a model under a new name.
+    Cp(cmd::cp::Args),
+    /// Create a model from a Modelfile.
+    Create(cmd::create::Args),
+    /// Write a model to a tar bundle for air-gapped transfer.
+    Export(cmd::export::Args),
+    /// Install the models of a tar bundle.
+    Import(cmd::import::Args),
 }
 
 /// Parse the process arguments, set up logging and run the chosen subcommand.
@@ -31,6 +48,14 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::Pull(args) => cmd::pull::run(args),
+        Command::List(args) => cmd::list::run(args),
+        Command::Show(args) => cmd::show::run(args),
+        Command::Rm(args) => cmd::rm::run(args),
+        Command::Cp(args) => cmd::cp::run(args),
+        Command::Create(args) => cmd::create::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Import(args) => cmd::import::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,12 @@
 //! One module per subcommand.
+pub mod cp;
+pub mod create;
+pub mod export;
+pub mod import;
 pub mod inspect;
+pub mod list;
+pub mod models;
+pub mod pull;
+pub mod rm;
 pub mod sandbox;
+pub mod show;
