@@ -22,6 +22,12 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Run untrusted code with no network, a scratch-only filesystem view, seccomp and rlimits.
     Sandbox(cmd::sandbox::Args),
+    /// Scan model files (GGUF, pickle/PyTorch, safetensors) for hostile content; exit code by severity.
+    Scan(cmd::scan::Args),
+    /// Write a manifest of file digests and a minisign-compatible Ed25519 signature of it.
+    Sign(cmd::sign::Args),
+    /// Verify a signed manifest (signature and every file digest) or a minisign-signed file.
+    Verify(cmd::verify::Args),
     /// Download a model (Ollama registry name, hf.co/owner/repo:quant, or a GGUF URL).
     Pull(cmd::pull::Args),
     /// List installed models.
@@ -48,6 +54,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
         Command::Pull(args) => cmd::pull::run(args),
         Command::List(args) => cmd::list::run(args),
         Command::Show(args) => cmd::show::run(args),

@@ -9,4 +9,7 @@ pub mod models;
 pub mod pull;
 pub mod rm;
 pub mod sandbox;
+pub mod scan;
+pub mod sign;
+pub mod verify;
 pub mod show;
