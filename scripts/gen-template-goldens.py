@@ -151,6 +151,7 @@ FEATURE_TEMPLATES = {
     "dict_and_tests": "{% for k, v in messages[0].items() %}{{ k }}={{ v }};{% endfor %}|{{ messages[0].get('name', 'anon') }}|{{ messages[0] is mapping }}|{{ messages[0].content is string }}|{{ tools is none }}|{{ tools is defined }}|{{ bos_token }}|{{ eos_token }}|{{ (messages | last).role }}|{{ messages[1:] | map(attribute='role') | list }}|{{ range(3) | list }}|{{ '%s-%d' | format('a', 3) }}|{{ messages[0]['content'] | trim | length }}",
     "raise_on_bad_roles": "{% for m in messages %}{% if (m.role == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{{ m.content }}{% endfor %}",
     "generation_tag": "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}A: {{ m.content }}{% endgeneration %}{% else %}U: {{ m.content }}{% endif %}\n{% endfor %}",
+    "string_escapes": "{%- set s = \"line one.\\\nline two\\a\\v\\/ \\U0001F600 \\x41\\101 \\u00e9\" -%}\r\n{{ s | tojson }}|{{ 'it\\'s' }}|{{ \"a\\\\b\" }}\r\n{% raw %}{{ 'kept\\\n' }}{% endraw %}",
     "macros": "{%- macro render_args(args) -%}{% for k, v in args.items() %}{{ k }}: {{ v | tojson }}{% if not loop.last %}, {% endif %}{% endfor %}{%- endmacro -%}{% for m in messages %}{% for tc in m.tool_calls or [] %}{{ tc.function.name }}({{ render_args(tc.function.arguments) }}){% endfor %}{% endfor %}",
 }
 
@@ -164,6 +165,7 @@ FEATURE_CASES = {
     "raise_on_bad_roles": ("bad", [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], None, True),
     "generation_tag": ("multi", None, None, True),
     "macros": ("tools", None, [WEATHER_TOOL], True),
+    "string_escapes": ("plain", [{"role": "user", "content": "hi"}], None, True),
 }
 
 

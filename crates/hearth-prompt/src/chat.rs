@@ -230,7 +230,7 @@ impl ChatTemplate {
                 limit: limits.max_source,
             });
         }
-        let source = neutralize_generation_tags(source);
+        let source = crate::compat::normalize_source(source);
         let mut env = Environment::new();
         let syntax = minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
@@ -498,55 +498,6 @@ fn tojson(
     Ok(Value::from(s))
 }
 
-/// Rewrites `{% generation %}` / `{% endgeneration %}` (transformers' assistant-mask tag, which
-/// renders its body unchanged) to `{% if true %}` / `{% endif %}`, keeping whitespace control.
-fn neutralize_generation_tags(source: &str) -> String {
-    let mut out = String::with_capacity(source.len());
-    let mut rest = source;
-    while let Some(pos) = rest.find("{%") {
-        out.push_str(&rest[..pos]);
-        let tag = &rest[pos..];
-        let after_open = &tag[2..];
-        let (ctl_open, body) = match after_open.chars().next() {
-            Some(c @ ('-' | '+')) => (Some(c), &after_open[1..]),
-            _ => (None, after_open),
-        };
-        let trimmed = body.trim_start();
-        let word_len = trimmed
-            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .unwrap_or(trimmed.len());
-        let word = &trimmed[..word_len];
-        let after_word = trimmed[word_len..].trim_start();
-        let (ctl_close, close_rest) = match after_word.chars().next() {
-            Some(c @ ('-' | '+')) if after_word[1..].starts_with("%}") => {
-                (Some(c), &after_word[1..])
-            }
-            _ => (None, after_word),
-        };
-        if (word == "generation" || word == "endgeneration") && close_rest.starts_with("%}") {
-            out.push_str("{%");
-            if let Some(c) = ctl_open {
-                out.push(c);
-            }
-            out.push_str(if word == "generation" {
-                " if true "
-            } else {
-                " endif "
-            });
-            if let Some(c) = ctl_close {
-                out.push(c);
-            }
-            out.push_str("%}");
-            rest = &close_rest[2..];
-        } else {
-            out.push_str("{%");
-            rest = &tag[2..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// An `io::Write` into memory that refuses to grow past `limit` bytes.
 struct CappedWriter {
     buf: Vec<u8>,
@@ -603,14 +554,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "[a][b]");
-        assert_eq!(
-            neutralize_generation_tags("{% generation %}x{%endgeneration%}"),
-            "{% if true %}x{% endif %}"
-        );
-        assert_eq!(
-            neutralize_generation_tags("{% if a %}{%- gen -%}"),
-            "{% if a %}{%- gen -%}"
-        );
     }
 
     #[test]

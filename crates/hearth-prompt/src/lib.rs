@@ -7,6 +7,7 @@
 //! - [`shape`]: pure functions that trim a raw completion into what an editor should insert.
 
 pub mod chat;
+mod compat;
 pub mod fim;
 mod py;
 pub mod shape;
