@@ -278,6 +278,22 @@ impl ChatTemplate {
         &self.name
     }
 
+    /// Top-level variables the template reads that hearth does not define itself (e.g.
+    /// `tools`, `enable_thinking`, `documents`), for deciding a model's capabilities.
+    pub fn variables(&self) -> Vec<String> {
+        let Ok(t) = self.env.get_template(&self.name) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = t.undeclared_variables(false).into_iter().collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the template renders the `tools` it is given (Ollama's `tools` capability).
+    pub fn supports_tools(&self) -> bool {
+        self.variables().iter().any(|v| v == "tools")
+    }
+
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -336,6 +352,20 @@ impl ChatTemplate {
         }
         Ok(Value::from_pairs(pairs))
     }
+}
+
+/// The BOS and EOS token texts of a GGUF vocabulary (what transformers passes as `bos_token`
+/// and `eos_token`); empty when the metadata does not say.
+pub fn special_tokens(md: &hearth_gguf::Metadata) -> (String, String) {
+    let tokens = md.tokens().unwrap_or_default();
+    let info = md.tokenizer();
+    let text = |id: Option<u64>| {
+        id.and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| tokens.get(i))
+            .cloned()
+            .unwrap_or_default()
+    };
+    (text(info.bos_token_id), text(info.eos_token_id))
 }
 
 /// transformers drops the keys of a message whose value is null.
@@ -621,6 +651,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "1 False None");
+    }
+
+    #[test]
+    fn variables_and_tools() {
+        let t = ChatTemplate::new("{% if tools %}{{ tools | length }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}{{ enable_thinking }}").unwrap();
+        assert_eq!(t.variables(), ["enable_thinking", "messages", "tools"]);
+        assert!(t.supports_tools());
+        assert!(!ChatTemplate::new("{{ messages[0].content }}")
+            .unwrap()
+            .supports_tools());
     }
 
     #[test]

@@ -172,3 +172,19 @@ fn sha256_hex(data: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[test]
+fn capabilities_of_the_real_templates() {
+    for (model, tools) in [(TestModel::Qwen05, true), (TestModel::SmolLm2, false)] {
+        let Some(path) = test_model(model) else {
+            continue;
+        };
+        let file = GgufFile::open(&path).unwrap();
+        let t = ChatTemplate::from_metadata(file.metadata(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.supports_tools(), tools, "{model:?}: {:?}", t.variables());
+        let (bos, eos) = hearth_prompt::chat::special_tokens(file.metadata());
+        assert!(!bos.is_empty() && !eos.is_empty(), "{model:?}");
+    }
+}
