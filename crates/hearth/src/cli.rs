@@ -22,6 +22,8 @@ pub enum Command {
     Inspect(cmd::inspect::Args),
     /// Run untrusted code with no network, a scratch-only filesystem view, seccomp and rlimits.
     Sandbox(cmd::sandbox::Args),
+    /// Static insecure-code checks (CWE-tagged) over a source file or stdin.
+    CheckCode(cmd::check_code::Args),
     /// Scan model files (GGUF, pickle/PyTorch, safetensors) for hostile content; exit code by severity.
     Scan(cmd::scan::Args),
     /// Write a manifest of file digests and a minisign-compatible Ed25519 signature of it.
@@ -54,6 +56,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::CheckCode(args) => cmd::check_code::run(args),
         Command::Scan(args) => cmd::scan::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),

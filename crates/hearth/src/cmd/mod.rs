@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub mod check_code;
 pub mod cp;
 pub mod create;
 pub mod export;

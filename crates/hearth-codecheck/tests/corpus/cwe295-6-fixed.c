@@ -1,0 +1,5 @@
+// expect: none
+#include <curl/curl.h>
+void setup(CURL *h) {
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+}

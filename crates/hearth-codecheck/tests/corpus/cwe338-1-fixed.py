@@ -1,0 +1,4 @@
+# expect: none
+import secrets
+def reset_token():
+    return secrets.token_urlsafe(32)

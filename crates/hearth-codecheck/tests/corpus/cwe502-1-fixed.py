@@ -1,0 +1,4 @@
+# expect: none
+import json
+def load_session(blob):
+    return json.loads(blob)

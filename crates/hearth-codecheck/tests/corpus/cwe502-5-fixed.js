@@ -1,0 +1,5 @@
+// expect: none
+app.post('/profile', (req, res) => {
+  const profile = JSON.parse(req.cookies.profile);
+  res.json(profile);
+});

@@ -1,0 +1,6 @@
+// expect: none
+class Backup {
+    void run(String dir) throws Exception {
+        new ProcessBuilder("tar", "czf", "backup.tgz", dir).start();
+    }
+}

@@ -1,0 +1,4 @@
+// expect: none
+function showName(name) {
+  document.getElementById('greeting').textContent = 'Hello, ' + name;
+}

@@ -1,0 +1,2 @@
+// expect: none
+const client = new Stripe({ apiKey: process.env.STRIPE_API_KEY });

@@ -1,0 +1,4 @@
+# expect: CWE-94
+def calc(request):
+    expr = request.args.get("expr")
+    return str(eval(expr))

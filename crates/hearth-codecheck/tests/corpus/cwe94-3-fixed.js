@@ -1,0 +1,4 @@
+// expect: none
+function parseConfig(text) {
+  return JSON.parse(text);
+}

@@ -1,0 +1,4 @@
+// expect: CWE-94
+function parseConfig(text) {
+  return eval('(' + text + ')');
+}

@@ -1,0 +1,4 @@
+// expect: none
+function makeFilter(field, value) {
+  return (item) => item[field] === value;
+}

@@ -1,0 +1,4 @@
+// expect: CWE-94
+function makeFilter(body) {
+  return new Function('item', 'return ' + body);
+}

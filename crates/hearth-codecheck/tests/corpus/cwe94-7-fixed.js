@@ -1,0 +1,5 @@
+// expect: none
+const vm = require('vm');
+function render(ctx) {
+  return vm.runInNewContext('a + b', ctx);
+}
