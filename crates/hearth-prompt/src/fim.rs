@@ -366,6 +366,48 @@ pub fn split_current_line(prefix: &str) -> (&str, &str) {
     }
 }
 
+/// The end of `prefix` that fits in about `max_bytes`, starting at a line start, with a start
+/// that stays put while the user types: the earliest allowed cut (`len - max_bytes`) is rounded
+/// up to a multiple of `step` bytes before moving to the next line start, so the window (and the
+/// KV cache of the prompt built from it) only shifts once per `step` bytes typed.
+pub fn window_prefix(prefix: &str, max_bytes: usize, step: usize) -> &str {
+    if prefix.len() <= max_bytes {
+        return prefix;
+    }
+    let step = step.clamp(1, max_bytes.max(1));
+    let min_cut = prefix.len() - max_bytes;
+    let cut = min_cut
+        .div_ceil(step)
+        .saturating_mul(step)
+        .min(prefix.len());
+    match prefix.as_bytes()[cut..].iter().position(|&b| b == b'\n') {
+        Some(i) => &prefix[cut + i + 1..],
+        None => {
+            // One very long last line: cut inside it, on a character boundary.
+            let mut at = cut;
+            while !prefix.is_char_boundary(at) {
+                at += 1;
+            }
+            &prefix[at..]
+        }
+    }
+}
+
+/// The start of `suffix` that fits in `max_bytes`, ending after a complete line when possible.
+pub fn window_suffix(suffix: &str, max_bytes: usize) -> &str {
+    if suffix.len() <= max_bytes {
+        return suffix;
+    }
+    let mut end = max_bytes;
+    while !suffix.is_char_boundary(end) {
+        end -= 1;
+    }
+    match suffix[..end].rfind('\n') {
+        Some(i) => &suffix[..i + 1],
+        None => &suffix[..end],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +589,34 @@ mod tests {
         assert!(is_raw_fim("[SUFFIX]x[PREFIX]y"));
         assert!(!is_raw_fim("def f(x):\n    return x"));
         assert!(!is_raw_fim("<|im_start|>user\nhi<|im_end|>"));
+    }
+
+    #[test]
+    fn prefix_window_is_stable_while_typing() {
+        let base: String = (0..200)
+            .map(|i| format!("line {i:03} of the file\n"))
+            .collect();
+        let mut starts = std::collections::BTreeSet::new();
+        for typed in 0..300 {
+            let text = format!("{base}{}", "x".repeat(typed));
+            let w = window_prefix(&text, 1000, 256);
+            assert!(w.len() <= 1000, "{}", w.len());
+            assert!(w.starts_with("line "), "window starts at a line start");
+            assert!(text.ends_with(w));
+            starts.insert(text.len() - w.len());
+        }
+        // 300 keystrokes move the window start only about 300 / 256 + 1 times.
+        assert!(starts.len() <= 3, "{starts:?}");
+        assert_eq!(window_prefix("short", 100, 10), "short");
+        assert_eq!(window_prefix("ééééé", 4, 2), "éé");
+    }
+
+    #[test]
+    fn suffix_window_ends_at_a_line() {
+        assert_eq!(window_suffix("ab\ncd\nef\n", 7), "ab\ncd\n");
+        assert_eq!(window_suffix("abcdef", 3), "abc");
+        assert_eq!(window_suffix("éé", 3), "é");
+        assert_eq!(window_suffix("x", 3), "x");
     }
 
     #[test]
