@@ -7,13 +7,14 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use crate::report::{Finding, Location, Severity};
 use crate::ScanOptions;
 
-/// Heuristic format check: an 8-byte little-endian length followed by `{`.
+/// Heuristic format check: an 8-byte little-endian length followed by `{` (the length may be
+/// bogus; [`scan`] reports that).
 pub fn looks_like(b: &[u8]) -> bool {
     if b.len() < 10 {
         return false;
     }
     let n = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
-    n >= 2 && n <= b.len() as u64 - 8 && b[8] == b'{'
+    n >= 2 && b[8] == b'{'
 }
 
 /// The header's top-level entries in file order (duplicates kept).
