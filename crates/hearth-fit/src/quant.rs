@@ -107,9 +107,7 @@ impl std::fmt::Display for Quant {
 /// every third layer in between.
 pub fn use_more_bits(i_layer: u64, n_layers: u64) -> bool {
     let eighth = n_layers / 8;
-    i_layer < eighth
-        || i_layer >= 7 * n_layers / 8
-        || (i_layer - eighth) % 3 == 2
+    i_layer < eighth || i_layer >= 7 * n_layers / 8 || (i_layer - eighth) % 3 == 2
 }
 
 /// The type llama-quantize really writes for a wanted type and a row length: K-quants need

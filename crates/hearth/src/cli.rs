@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a GGUF file and print what is inside (architecture, size, quantization, tokenizer).
     Inspect(cmd::inspect::Args),
+    /// Which models this machine can run: memory needed, GPU/CPU placement, expected speed.
+    Fit(cmd::fit::Args),
     /// Run untrusted code with no network, a scratch-only filesystem view, seccomp and rlimits.
     Sandbox(cmd::sandbox::Args),
     /// Static insecure-code checks (CWE-tagged) over a source file or stdin.
@@ -55,6 +57,7 @@ pub fn main() -> ExitCode {
     init_logging(cli.log_verbose);
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Fit(args) => cmd::fit::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
         Command::CheckCode(args) => cmd::check_code::run(args),
         Command::Scan(args) => cmd::scan::run(args),

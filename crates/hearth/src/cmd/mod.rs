@@ -3,6 +3,7 @@ pub mod check_code;
 pub mod cp;
 pub mod create;
 pub mod export;
+pub mod fit;
 pub mod import;
 pub mod inspect;
 pub mod list;
