@@ -1,0 +1,207 @@
+//! What the server needs from the engine: an [`Engine`] that loads a GGUF into a [`Runner`]
+//! (hearth-engine's adapter implements both). The HTTP layer never sees llama.cpp types.
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
+
+/// Errors from a backend, mapped to HTTP statuses by the handlers.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The model name is not in the catalog.
+    #[error("model \"{0}\" not found, try pulling it first")]
+    NotFound(String),
+    /// The request is invalid for this model (e.g. suffix on a model without FIM).
+    #[error("{0}")]
+    Invalid(String),
+    /// The operation is not supported by this backend.
+    #[error("{0} is not supported by this server")]
+    Unsupported(&'static str),
+    /// Anything else (I/O, load failure, engine failure).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One model in the catalog.
+#[derive(Debug, Clone)]
+pub struct ModelEntry {
+    /// Full name, `family:tag`.
+    pub name: String,
+    /// The GGUF file to load.
+    pub path: PathBuf,
+    /// File size in bytes.
+    pub size: u64,
+    /// `sha256:<hex>` or an empty string when unknown.
+    pub digest: String,
+    /// Last modification.
+    pub modified: SystemTime,
+    /// Chat template override from the manifest (else the GGUF's).
+    pub template: Option<String>,
+    /// System prompt from the manifest.
+    pub system: Option<String>,
+    /// Default parameters from the manifest (`name value` pairs, values raw JSON).
+    pub parameters: Vec<(String, serde_json::Value)>,
+    /// License text.
+    pub license: Option<String>,
+}
+
+/// How to load a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadParams {
+    /// Total context (all sequences together).
+    pub n_ctx: u32,
+    /// Parallel sequences.
+    pub n_parallel: u32,
+    /// Threads; `None` = engine default.
+    pub threads: Option<u32>,
+}
+
+/// What the server needs to know about a loaded model.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerInfo {
+    /// Context per sequence.
+    pub n_ctx_per_seq: u32,
+    /// Training context length.
+    pub n_ctx_train: u32,
+    /// Chat template from the GGUF (Jinja), if any.
+    pub chat_template: Option<String>,
+    /// Whether the vocabulary has FIM tokens.
+    pub has_fim: bool,
+    /// Bytes the loaded model holds (weights + KV).
+    pub memory_bytes: u64,
+}
+
+/// Sampling settings, already validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sampling {
+    /// 0 = greedy.
+    pub temperature: Option<f32>,
+    /// top-k.
+    pub top_k: Option<i32>,
+    /// top-p.
+    pub top_p: Option<f32>,
+    /// min-p.
+    pub min_p: Option<f32>,
+    /// Repetition penalty.
+    pub repeat_penalty: Option<f32>,
+    /// Window for penalties.
+    pub repeat_last_n: Option<i32>,
+    /// Presence penalty.
+    pub presence_penalty: Option<f32>,
+    /// Frequency penalty.
+    pub frequency_penalty: Option<f32>,
+    /// Seed.
+    pub seed: Option<u32>,
+}
+
+/// A generation request handed to a runner.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GenParams {
+    /// Rendered prompt text (special tokens parsed).
+    pub prompt: String,
+    /// Whether to prepend BOS.
+    pub add_bos: bool,
+    /// Sampling.
+    pub sampling: Sampling,
+    /// `None` = until the context is full.
+    pub max_tokens: Option<u32>,
+    /// Stop strings.
+    pub stop: Vec<String>,
+    /// GBNF grammar with root rule `root`.
+    pub grammar: Option<String>,
+}
+
+/// Why a generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// End-of-generation token or stop string.
+    Stop,
+    /// max_tokens reached.
+    Length,
+    /// Cancelled.
+    Cancelled,
+    /// Context full.
+    ContextFull,
+}
+
+impl Finish {
+    /// Ollama's `done_reason`.
+    pub fn ollama(self) -> &'static str {
+        match self {
+            Finish::Stop | Finish::Cancelled => "stop",
+            Finish::Length | Finish::ContextFull => "length",
+        }
+    }
+    /// OpenAI's `finish_reason`.
+    pub fn openai(self) -> &'static str {
+        match self {
+            Finish::Stop | Finish::Cancelled => "stop",
+            Finish::Length | Finish::ContextFull => "length",
+        }
+    }
+}
+
+/// Timing and counts of a finished generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Prompt tokens served from the prefix cache.
+    pub cached_tokens: u32,
+    /// Prompt processing time.
+    pub prompt_eval: Duration,
+    /// Generated tokens.
+    pub eval_tokens: u32,
+    /// Generation time.
+    pub eval: Duration,
+}
+
+/// One event of a running generation.
+#[derive(Debug)]
+pub enum GenEvent {
+    /// Complete UTF-8 text of one or more tokens.
+    Text(String),
+    /// The end.
+    Done(Finish, Stats),
+    /// A failure; the stream ends after it.
+    Error(String),
+}
+
+/// A running generation: dropping `events` cancels it within one decode step.
+#[derive(Debug)]
+pub struct GenStream {
+    /// Events in order, ending with `Done` or `Error`.
+    pub events: mpsc::UnboundedReceiver<GenEvent>,
+}
+
+/// Occupancy of a loaded model's sequence slots and KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SlotUsage {
+    /// Sequences generating.
+    pub busy: u32,
+    /// Requests queued inside the engine.
+    pub queued: u32,
+    /// KV cells in use.
+    pub kv_used: u64,
+    /// KV cells in total.
+    pub kv_total: u64,
+}
+
+/// A loaded model.
+pub trait Runner: Send + Sync + 'static {
+    /// Facts about the loaded model.
+    fn info(&self) -> RunnerInfo;
+    /// Count the tokens of `text` (special tokens parsed).
+    fn count_tokens(&self, text: &str) -> Result<usize, BackendError>;
+    /// Start a generation.
+    fn generate(&self, params: GenParams) -> Result<GenStream, BackendError>;
+    /// Slot and KV occupancy.
+    fn slots(&self) -> SlotUsage;
+}
+
+/// Loads models.
+pub trait Engine: Send + Sync + 'static {
+    /// Load a GGUF (blocking; called on a blocking thread).
+    fn load(&self, path: &Path, params: &LoadParams) -> Result<Arc<dyn Runner>, BackendError>;
+}

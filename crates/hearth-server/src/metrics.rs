@@ -1,0 +1,247 @@
+//! Prometheus text metrics: requests, tokens, latency, loaded models, memory, and the queue /
+//! running / KV gauges routers read (with vLLM- and llama.cpp-style aliases).
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Counters shared by all handlers.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Prompt tokens processed.
+    pub prompt_tokens: AtomicU64,
+    /// Prompt tokens served from the prefix cache.
+    pub cached_tokens: AtomicU64,
+    /// Tokens generated.
+    pub generated_tokens: AtomicU64,
+    /// Generations cancelled by a client that went away.
+    pub cancelled: AtomicU64,
+    /// Requests rejected because the queue was full.
+    pub rejected: AtomicU64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// Gauges sampled at scrape time from the scheduler.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gauges {
+    /// Models resident.
+    pub loaded_models: usize,
+    /// Bytes held by resident models.
+    pub memory_bytes: u64,
+    /// Requests waiting for a sequence slot.
+    pub waiting: usize,
+    /// Requests generating.
+    pub running: usize,
+    /// KV-cache utilization 0..1.
+    pub kv_usage: f64,
+}
+
+impl Metrics {
+    /// Count one finished request.
+    pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((route.to_string(), status)).or_insert(0) += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry(route.to_string()).or_default();
+            let s = elapsed.as_secs_f64();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if s <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += s;
+            h.count += 1;
+        }
+    }
+
+    /// Add token counts of one generation.
+    pub fn tokens(&self, prompt: u32, cached: u32, generated: u32) {
+        self.prompt_tokens
+            .fetch_add(u64::from(prompt), Ordering::Relaxed);
+        self.cached_tokens
+            .fetch_add(u64::from(cached), Ordering::Relaxed);
+        self.generated_tokens
+            .fetch_add(u64::from(generated), Ordering::Relaxed);
+    }
+
+    /// Render the Prometheus text exposition.
+    pub fn render(&self, g: &Gauges) -> String {
+        let mut o = String::new();
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        counter(
+            &mut o,
+            "hearth_prompt_tokens_total",
+            "Prompt tokens processed.",
+            self.prompt_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_prompt_tokens_cached_total",
+            "Prompt tokens reused from the prefix cache.",
+            self.cached_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_generated_tokens_total",
+            "Tokens generated.",
+            self.generated_tokens.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_generations_cancelled_total",
+            "Generations cancelled by client disconnect.",
+            self.cancelled.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_requests_rejected_total",
+            "Requests rejected with 503 because the queue was full.",
+            self.rejected.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(o, "# HELP hearth_requests_total HTTP requests by route and status.\n# TYPE hearth_requests_total counter");
+        if let Ok(m) = self.requests.lock() {
+            for ((route, status), v) in m.iter() {
+                let _ = writeln!(
+                    o,
+                    "hearth_requests_total{{route=\"{route}\",status=\"{status}\"}} {v}"
+                );
+            }
+        }
+        let _ = writeln!(o, "# HELP hearth_request_duration_seconds Request latency.\n# TYPE hearth_request_duration_seconds histogram");
+        if let Ok(l) = self.latency.lock() {
+            for (route, h) in l.iter() {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        o,
+                        "hearth_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                        h.counts[i]
+                    );
+                }
+                let _ = writeln!(
+                    o,
+                    "hearth_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    o,
+                    "hearth_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    o,
+                    "hearth_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        let gauge = |o: &mut String, name: &str, help: &str, v: String| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(
+            &mut o,
+            "hearth_loaded_models",
+            "Models resident in memory.",
+            g.loaded_models.to_string(),
+        );
+        gauge(
+            &mut o,
+            "hearth_memory_bytes",
+            "Bytes held by resident models.",
+            g.memory_bytes.to_string(),
+        );
+        gauge(
+            &mut o,
+            "hearth_requests_waiting",
+            "Requests waiting for a sequence slot.",
+            g.waiting.to_string(),
+        );
+        gauge(
+            &mut o,
+            "hearth_requests_running",
+            "Requests generating.",
+            g.running.to_string(),
+        );
+        gauge(
+            &mut o,
+            "hearth_kv_cache_usage_ratio",
+            "KV-cache utilization (0-1).",
+            format!("{:.6}", g.kv_usage),
+        );
+        // Aliases under the names routers already map (vLLM, llama.cpp server).
+        gauge(
+            &mut o,
+            "vllm:num_requests_waiting",
+            "Alias of hearth_requests_waiting.",
+            g.waiting.to_string(),
+        );
+        gauge(
+            &mut o,
+            "vllm:num_requests_running",
+            "Alias of hearth_requests_running.",
+            g.running.to_string(),
+        );
+        gauge(
+            &mut o,
+            "vllm:kv_cache_usage_perc",
+            "Alias of hearth_kv_cache_usage_ratio.",
+            format!("{:.6}", g.kv_usage),
+        );
+        gauge(
+            &mut o,
+            "llamacpp:requests_processing",
+            "Alias of hearth_requests_running.",
+            g.running.to_string(),
+        );
+        gauge(
+            &mut o,
+            "llamacpp:requests_deferred",
+            "Alias of hearth_requests_waiting.",
+            g.waiting.to_string(),
+        );
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render() {
+        let m = Metrics::default();
+        m.observe("/api/generate", 200, Duration::from_millis(30));
+        m.tokens(10, 4, 5);
+        let t = m.render(&Gauges {
+            running: 2,
+            waiting: 1,
+            kv_usage: 0.5,
+            ..Gauges::default()
+        });
+        assert!(t.contains("hearth_requests_total{route=\"/api/generate\",status=\"200\"} 1"));
+        assert!(t.contains(
+            "hearth_request_duration_seconds_bucket{route=\"/api/generate\",le=\"0.05\"} 1"
+        ));
+        assert!(t.contains(
+            "hearth_request_duration_seconds_bucket{route=\"/api/generate\",le=\"0.025\"} 0"
+        ));
+        assert!(t.contains("vllm:num_requests_running 2"));
+        assert!(t.contains("vllm:kv_cache_usage_perc 0.500000"));
+        assert!(t.contains("hearth_generated_tokens_total 5"));
+    }
+}

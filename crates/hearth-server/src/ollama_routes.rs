@@ -1,0 +1,626 @@
+//! Ollama API handlers.
+use std::time::{Duration, SystemTime};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream;
+use serde_json::{json, Value};
+
+use crate::app::{line, ndjson, ApiJson, AppState};
+use crate::backend::{GenEvent, GenParams, ModelEntry};
+use crate::error::ApiError;
+use crate::gen::{self, nanos, Running};
+use crate::grammar;
+use crate::models::{self, details};
+use crate::ollama_types::*;
+use crate::options::Checked;
+
+fn require_model(model: &Option<String>, name: &Option<String>) -> Result<String, ApiError> {
+    model_name(model, name).ok_or_else(|| ApiError::bad_request("model is required"))
+}
+
+fn now() -> String {
+    rfc3339(SystemTime::now())
+}
+
+/// Stop strings from the model's parameters (`stop` may be a string or a list).
+pub fn default_stops(entry: &ModelEntry) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in &entry.parameters {
+        if k == "stop" {
+            match v {
+                Value::String(s) => out.push(s.clone()),
+                Value::Array(a) => {
+                    out.extend(a.iter().filter_map(Value::as_str).map(str::to_string))
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Build the engine parameters from checked options, defaults and a grammar.
+pub fn params(
+    prompt: String,
+    opts: &Checked,
+    mut stop: Vec<String>,
+    grammar: Option<String>,
+) -> GenParams {
+    for s in &opts.stop {
+        if !stop.contains(s) {
+            stop.push(s.clone());
+        }
+    }
+    if !opts.stop.is_empty() {
+        stop = opts.stop.clone();
+    }
+    GenParams {
+        prompt,
+        add_bos: false,
+        sampling: opts.sampling.clone(),
+        max_tokens: opts.max_tokens,
+        stop,
+        grammar,
+    }
+}
+
+fn format_grammar(format: &Option<Value>) -> Result<Option<String>, ApiError> {
+    match format {
+        None => Ok(None),
+        Some(f) => grammar::for_ollama_format(f).map_err(|e| ApiError::bad_request(e.to_string())),
+    }
+}
+
+fn resolve(s: &AppState, name: &str) -> Result<ModelEntry, ApiError> {
+    models::resolve(&s.stores, name).map(|(e, _)| e)
+}
+
+fn final_fields(
+    obj: &mut serde_json::Map<String, Value>,
+    r: &Running,
+    reason: &str,
+    st: &crate::backend::Stats,
+) {
+    obj.insert("done".into(), json!(true));
+    obj.insert("done_reason".into(), json!(reason));
+    obj.insert("total_duration".into(), json!(nanos(r.started.elapsed())));
+    obj.insert("load_duration".into(), json!(nanos(r.load_duration)));
+    obj.insert("prompt_eval_count".into(), json!(st.prompt_tokens));
+    obj.insert("prompt_eval_duration".into(), json!(nanos(st.prompt_eval)));
+    obj.insert("eval_count".into(), json!(st.eval_tokens));
+    obj.insert("eval_duration".into(), json!(nanos(st.eval)));
+}
+
+/// Turn a running generation into an NDJSON stream; `chunk` builds a partial object.
+fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> Response {
+    let st = (Some(running), String::new());
+    let s = stream::unfold(st, move |(r, mut acc)| {
+        let model = model.clone();
+        async move {
+            let mut r = r?;
+            {
+                match r.next().await {
+                    Some(GenEvent::Text(t)) => {
+                        if tools {
+                            acc.push_str(&t);
+                        }
+                        let mut o = serde_json::Map::new();
+                        o.insert("model".into(), json!(model));
+                        o.insert("created_at".into(), json!(now()));
+                        if chat {
+                            o.insert("message".into(), json!({"role": "assistant", "content": t}));
+                        } else {
+                            o.insert("response".into(), json!(t));
+                        }
+                        o.insert("done".into(), json!(false));
+                        Some((Ok(line(&Value::Object(o))), (Some(r), acc)))
+                    }
+                    Some(GenEvent::Done(f, stats)) => {
+                        let mut o = serde_json::Map::new();
+                        o.insert("model".into(), json!(model));
+                        o.insert("created_at".into(), json!(now()));
+                        if chat {
+                            let mut msg = json!({"role": "assistant", "content": ""});
+                            if tools {
+                                let (_, calls) = parse_tool_calls(&acc);
+                                if !calls.is_empty() {
+                                    msg["tool_calls"] = json!(calls);
+                                }
+                            }
+                            o.insert("message".into(), msg);
+                        } else {
+                            o.insert("response".into(), json!(""));
+                        }
+                        final_fields(&mut o, &r, f.ollama(), &stats);
+                        drop(r);
+                        Some((Ok(line(&Value::Object(o))), (None, acc)))
+                    }
+                    Some(GenEvent::Error(e)) => Some((Ok(line(&json!({"error": e}))), (None, acc))),
+                    None => None,
+                }
+            }
+        }
+    });
+    ndjson(s)
+}
+
+/// `<tool_call>{"name":..,"arguments":..}</tool_call>` blocks (Qwen / Hermes style) out of text.
+pub fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
+    let mut content = String::new();
+    let mut calls = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("<tool_call>") {
+        content.push_str(&rest[..i]);
+        let after = &rest[i + "<tool_call>".len()..];
+        let (body, next) = match after.find("</tool_call>") {
+            Some(j) => (&after[..j], &after[j + "</tool_call>".len()..]),
+            None => (after, ""),
+        };
+        if let Ok(v) = serde_json::from_str::<Value>(body.trim()) {
+            if let Some(name) = v.get("name").and_then(Value::as_str) {
+                let arguments = v
+                    .get("arguments")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                calls.push(ToolCall {
+                    id: None,
+                    function: ToolCallFunction {
+                        index: calls.len() as u32,
+                        name: name.to_string(),
+                        arguments,
+                    },
+                });
+            }
+        }
+        rest = next;
+    }
+    content.push_str(rest);
+    (content.trim().to_string(), calls)
+}
+
+/// `POST /api/generate`.
+pub async fn generate(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<GenerateRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    if req.raw && req.template.as_deref().is_some_and(|t| !t.is_empty()) {
+        return Err(ApiError::bad_request(
+            "raw mode does not support template, system, or context",
+        ));
+    }
+    if req.images.as_ref().is_some_and(|i| !i.is_empty()) {
+        return Err(ApiError::bad_request(format!(
+            "model \"{name}\" does not support images"
+        )));
+    }
+    if req.template.as_deref().is_some_and(|t| !t.is_empty()) {
+        return Err(ApiError::bad_request(
+            "custom Go templates are not supported; use raw with a formatted prompt",
+        ));
+    }
+    let opts = req.options.clone().unwrap_or_default().check()?;
+    let grammar = format_grammar(&req.format)?;
+    let keep_alive = req.keep_alive.map(|k| k.0);
+    let entry = resolve(&s, &name)?;
+    if req.prompt.is_empty() && req.suffix.is_empty() {
+        let reason = if keep_alive == Some(Some(Duration::ZERO)) {
+            s.sched.unload(&entry.name);
+            "unload"
+        } else {
+            s.sched.preload(&entry, opts.num_ctx, keep_alive).await?;
+            "load"
+        };
+        return Ok(Json(json!({"model": name, "created_at": now(), "response": "", "done": true, "done_reason": reason}))
+            .into_response());
+    }
+    let info = {
+        let s2 = s.clone();
+        let path = entry.path.clone();
+        tokio::task::spawn_blocking(move || s2.prompts.get(&path))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??
+    };
+    let mut stop = default_stops(&entry);
+    let prompt = if req.raw {
+        req.prompt.clone()
+    } else if !req.suffix.is_empty() {
+        let p = info.render_fim(&name, &req.prompt, &req.suffix)?;
+        if let Some(f) = &info.fim {
+            stop.extend(f.stop_tokens().iter().cloned());
+        }
+        p
+    } else {
+        let mut msgs = Vec::new();
+        if let Some(sys) = req
+            .system
+            .clone()
+            .or(entry.system.clone())
+            .filter(|x| !x.is_empty())
+        {
+            msgs.push(hearth_prompt::Message::system(sys));
+        }
+        msgs.push(hearth_prompt::Message::user(req.prompt.clone()));
+        info.render_chat(msgs, None)?
+    };
+    let p = params(prompt, &opts, stop, grammar);
+    let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
+    if req.stream.unwrap_or(true) {
+        return Ok(stream_response(running, name, false, false));
+    }
+    let started = running.started;
+    let load = running.load_duration;
+    let out = running.collect().await?;
+    let mut o = serde_json::Map::new();
+    o.insert("model".into(), json!(name));
+    o.insert("created_at".into(), json!(now()));
+    o.insert("response".into(), json!(out.text));
+    o.insert("done".into(), json!(true));
+    o.insert(
+        "done_reason".into(),
+        json!(out.finish.map(|f| f.ollama()).unwrap_or("stop")),
+    );
+    o.insert("total_duration".into(), json!(nanos(started.elapsed())));
+    o.insert("load_duration".into(), json!(nanos(load)));
+    o.insert("prompt_eval_count".into(), json!(out.stats.prompt_tokens));
+    o.insert(
+        "prompt_eval_duration".into(),
+        json!(nanos(out.stats.prompt_eval)),
+    );
+    o.insert("eval_count".into(), json!(out.stats.eval_tokens));
+    o.insert("eval_duration".into(), json!(nanos(out.stats.eval)));
+    Ok(Json(Value::Object(o)).into_response())
+}
+
+/// Convert Ollama messages for the chat template.
+pub fn to_prompt_messages(msgs: &[Message]) -> Result<Vec<hearth_prompt::Message>, ApiError> {
+    msgs.iter()
+        .map(|m| {
+            if m.images.as_ref().is_some_and(|i| !i.is_empty()) {
+                return Err(ApiError::bad_request("this model does not support images"));
+            }
+            let role = m.role.to_ascii_lowercase();
+            if !matches!(
+                role.as_str(),
+                "system" | "user" | "assistant" | "tool" | "developer"
+            ) {
+                return Err(ApiError::bad_request(format!(
+                    "invalid message role {:?}",
+                    m.role
+                )));
+            }
+            let mut pm = hearth_prompt::Message::new(
+                if role == "developer" {
+                    "system".to_string()
+                } else {
+                    role
+                },
+                m.content.clone(),
+            );
+            pm.tool_call_id = m.tool_call_id.clone();
+            pm.name = m.tool_name.clone();
+            pm.tool_calls = m.tool_calls.as_ref().map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| {
+                        hearth_prompt::ToolCall::function(
+                            c.function.name.clone(),
+                            Value::Object(c.function.arguments.clone()),
+                        )
+                    })
+                    .collect()
+            });
+            Ok(pm)
+        })
+        .collect()
+}
+
+/// `POST /api/chat`.
+pub async fn chat(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    let opts = req.options.clone().unwrap_or_default().check()?;
+    let grammar = format_grammar(&req.format)?;
+    let keep_alive = req.keep_alive.map(|k| k.0);
+    let mut msgs = to_prompt_messages(&req.messages)?;
+    let entry = resolve(&s, &name)?;
+    if msgs.is_empty() {
+        let reason = if keep_alive == Some(Some(Duration::ZERO)) {
+            s.sched.unload(&entry.name);
+            "unload"
+        } else {
+            s.sched.preload(&entry, opts.num_ctx, keep_alive).await?;
+            "load"
+        };
+        return Ok(Json(json!({"model": name, "created_at": now(),
+            "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": reason}))
+        .into_response());
+    }
+    if let Some(sys) = entry.system.clone().filter(|x| !x.is_empty()) {
+        if msgs.first().is_none_or(|m| m.role != "system") {
+            msgs.insert(0, hearth_prompt::Message::system(sys));
+        }
+    }
+    let info = {
+        let s2 = s.clone();
+        let path = entry.path.clone();
+        tokio::task::spawn_blocking(move || s2.prompts.get(&path))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??
+    };
+    let tools: Option<Vec<Value>> = req.tools.as_ref().filter(|t| !t.is_empty()).map(|t| {
+        t.iter()
+            .map(|x| serde_json::to_value(x).unwrap_or(Value::Null))
+            .collect()
+    });
+    let has_tools = tools.is_some();
+    let prompt = info.render_chat(msgs, tools)?;
+    let p = params(prompt, &opts, default_stops(&entry), grammar);
+    let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
+    if req.stream.unwrap_or(true) {
+        return Ok(stream_response(running, name, true, has_tools));
+    }
+    let started = running.started;
+    let load = running.load_duration;
+    let out = running.collect().await?;
+    let mut msg = json!({"role": "assistant", "content": out.text});
+    if has_tools {
+        let (content, calls) = parse_tool_calls(&out.text);
+        if !calls.is_empty() {
+            msg = json!({"role": "assistant", "content": content, "tool_calls": calls});
+        }
+    }
+    Ok(Json(json!({
+        "model": name, "created_at": now(), "message": msg, "done": true,
+        "done_reason": out.finish.map(|f| f.ollama()).unwrap_or("stop"),
+        "total_duration": nanos(started.elapsed()), "load_duration": nanos(load),
+        "prompt_eval_count": out.stats.prompt_tokens, "prompt_eval_duration": nanos(out.stats.prompt_eval),
+        "eval_count": out.stats.eval_tokens, "eval_duration": nanos(out.stats.eval),
+    }))
+    .into_response())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// `GET /api/tags`.
+pub async fn tags(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let list = blocking(move || {
+        let entries = s
+            .stores
+            .list_all()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut out = Vec::new();
+        for e in entries {
+            let name = e.name.display_shortest();
+            let details = s
+                .stores
+                .resolve(&name)
+                .map(|r| models::details_of(&r))
+                .unwrap_or_default();
+            out.push(ListModel {
+                model: name.clone(),
+                name,
+                modified_at: rfc3339(e.modified),
+                size: e.size,
+                digest: e.digest.trim_start_matches("sha256:").to_string(),
+                details,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({ "models": list })).into_response())
+}
+
+/// `POST /api/show`.
+pub async fn show(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ShowRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    let verbose = req.verbose;
+    let body = blocking(move || {
+        let (_, r) = models::resolve(&s.stores, &name)?;
+        let show = hearth_store::ShowInfo::of(&r).map_err(|e| models::map_store_error(&name, e))?;
+        let info = s.prompts.get(&r.gguf_path)?;
+        let model_info = models::model_info(&r.gguf_path, verbose)?;
+        let mut caps = info.capabilities();
+        caps.dedup();
+        Ok(json!({
+            "license": show.license.join("\n"),
+            "modelfile": show.modelfile,
+            "parameters": show.parameters_text,
+            "template": info.go_template(show.template.as_deref()),
+            "system": show.system.clone().unwrap_or_default(),
+            "details": details(&show),
+            "model_info": model_info,
+            "capabilities": caps,
+            "modified_at": rfc3339(r.modified),
+        }))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// `GET /api/ps`.
+pub async fn ps(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let models: Vec<ProcessModel> = s
+        .sched
+        .ps()
+        .into_iter()
+        .map(|p| {
+            let det = s
+                .stores
+                .resolve(&p.name)
+                .map(|r| models::details_of(&r))
+                .unwrap_or_default();
+            ProcessModel {
+                name: p.name.clone(),
+                model: p.name,
+                size: p.memory_bytes,
+                digest: p.entry.digest.trim_start_matches("sha256:").to_string(),
+                details: det,
+                // "Forever" is shown far in the future, as Ollama does.
+                expires_at: rfc3339(
+                    p.expires_at
+                        .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)),
+                ),
+                size_vram: 0,
+                context_length: p.context_length,
+            }
+        })
+        .collect();
+    Ok(Json(json!({ "models": models })).into_response())
+}
+
+/// `POST /api/pull`: progress streamed as NDJSON (or one final object with `stream: false`).
+pub async fn pull(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ModelRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    hearth_store::ModelName::parse(&name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let s2 = s.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let opts = hearth_store::PullOptions::from_env();
+        let sink = std::sync::Mutex::new(tx.clone());
+        let progress = |e: &hearth_store::PullEvent| {
+            if let Ok(t) = sink.lock() {
+                let _ = t.send(serde_json::to_value(e).unwrap_or(Value::Null));
+            }
+        };
+        let res = s2.stores.primary.pull(&name, &opts, &progress);
+        if let Err(e) = &res {
+            let _ = tx.send(json!({"error": e.to_string()}));
+        }
+        res.map(|_| ())
+            .map_err(|e| models::map_store_error(&name, e))
+    });
+    if req.stream.unwrap_or(true) {
+        let s = stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|v| (Ok(line(&v)), rx))
+        });
+        return Ok(ndjson(s));
+    }
+    drop(rx);
+    task.await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(Json(json!({"status": "success"})).into_response())
+}
+
+/// `POST /api/push`: not offered (hearth is a local server).
+pub async fn push() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "push is not supported by hearth",
+    )
+}
+
+/// `POST /api/create`: `from` a local GGUF file path or an existing model.
+pub async fn create(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    if req.quantize.as_deref().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::bad_request("quantize is not supported"));
+    }
+    let from = match (&req.from, &req.files) {
+        (Some(f), _) if !f.is_empty() => f.clone(),
+        (_, Some(files)) if files.len() == 1 => files.values().next().cloned().unwrap_or_default(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "create needs `from` (a GGUF path or a model name)",
+            ))
+        }
+    };
+    let stream_it = req.stream.unwrap_or(true);
+    blocking(move || {
+        let dst = hearth_store::ModelName::parse(&name)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let mf = hearth_store::modelfile::Modelfile {
+            commands: vec![(1, hearth_store::modelfile::Command::From(from.clone()))],
+        };
+        s.stores
+            .primary
+            .create(
+                &dst,
+                &mf,
+                std::path::Path::new("."),
+                &s.stores.extra,
+                hearth_store::CreateOptions { link: false },
+                &hearth_store::no_progress,
+            )
+            .map_err(|e| models::map_store_error(&from, e))?;
+        Ok(())
+    })
+    .await?;
+    if stream_it {
+        let s = stream::iter(vec![Ok(line(&json!({"status": "success"})))]);
+        return Ok(ndjson(s));
+    }
+    Ok(Json(json!({"status": "success"})).into_response())
+}
+
+/// `POST /api/copy`.
+pub async fn copy(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CopyRequest>,
+) -> Result<Response, ApiError> {
+    blocking(move || {
+        let src = hearth_store::ModelName::parse(&req.source)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let dst = hearth_store::ModelName::parse(&req.destination)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let (store, found) = s
+            .stores
+            .locate(&src)
+            .ok_or_else(|| ApiError::model_not_found(&req.source))?;
+        s.stores
+            .primary
+            .copy_from(store, &found, &dst)
+            .map_err(|e| models::map_store_error(&req.source, e))
+    })
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `DELETE /api/delete`.
+pub async fn delete(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ModelRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    let s2 = s.clone();
+    let shortest = blocking(move || {
+        let parsed = hearth_store::ModelName::parse(&name)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let found = s2
+            .stores
+            .primary
+            .find(&parsed)
+            .ok_or_else(|| ApiError::model_not_found(&name))?;
+        s2.stores
+            .primary
+            .remove(&found)
+            .map_err(|e| models::map_store_error(&name, e))?;
+        Ok(found.display_shortest())
+    })
+    .await?;
+    s.sched.forget(&shortest);
+    Ok(StatusCode::OK.into_response())
+}

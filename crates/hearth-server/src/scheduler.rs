@@ -1,0 +1,405 @@
+//! Model residency: loads a model on first use, keeps it for its keep-alive (default 5 minutes,
+//! `0` = unload when idle, negative = forever), bounds the number of resident models and their
+//! memory (least recently used idle model unloaded first), gives each model `num_parallel`
+//! sequence slots and bounds the number of waiting requests (503 beyond it).
+//!
+//! A [`Lease`] is one request's hold on a slot; dropping it (request done, or the client went
+//! away and the response future/stream was dropped) frees the slot at once.
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::backend::{BackendError, Engine, LoadParams, ModelEntry, Runner};
+use crate::error::ApiError;
+use crate::metrics::Gauges;
+
+/// Scheduler limits.
+#[derive(Debug, Clone)]
+pub struct SchedConfig {
+    /// Sequences per model.
+    pub num_parallel: u32,
+    /// Resident models.
+    pub max_loaded: usize,
+    /// Waiting requests before 503.
+    pub max_queue: usize,
+    /// Memory budget in bytes (0 = unlimited).
+    pub memory_budget: u64,
+    /// Keep-alive when a request does not say (`None` = forever).
+    pub keep_alive: Option<Duration>,
+    /// Context per sequence when the first request does not say.
+    pub default_num_ctx: u32,
+    /// Engine threads.
+    pub threads: Option<u32>,
+}
+
+/// A resident model.
+pub struct Resident {
+    /// Name it was loaded under.
+    pub name: String,
+    /// Catalog entry.
+    pub entry: ModelEntry,
+    /// The loaded model.
+    pub runner: Arc<dyn Runner>,
+    /// Context per sequence.
+    pub n_ctx_per_seq: u32,
+    /// How long loading took.
+    pub load_duration: Duration,
+    sem: Arc<Semaphore>,
+    state: Mutex<ResidentState>,
+}
+
+struct ResidentState {
+    last_used: Instant,
+    expires: Option<SystemTime>,
+    keep_alive: Option<Duration>,
+    active: usize,
+    unload_when_idle: bool,
+}
+
+/// Info for `/api/ps`.
+#[derive(Debug, Clone)]
+pub struct PsEntry {
+    /// Name.
+    pub name: String,
+    /// Catalog entry.
+    pub entry: ModelEntry,
+    /// Memory held.
+    pub memory_bytes: u64,
+    /// When it will be unloaded (`None` = never).
+    pub expires_at: Option<SystemTime>,
+    /// Context per sequence.
+    pub context_length: u32,
+}
+
+struct Inner {
+    engine: Arc<dyn Engine>,
+    cfg: SchedConfig,
+    resident: Mutex<BTreeMap<String, Arc<Resident>>>,
+    load_lock: tokio::sync::Mutex<()>,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+}
+
+/// The scheduler (cheap to clone).
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+/// One request's hold on a sequence slot of a resident model.
+pub struct Lease {
+    /// The model.
+    pub resident: Arc<Resident>,
+    /// Load time paid by this request (zero when it was already resident).
+    pub load_duration: Duration,
+    _permit: OwnedSemaphorePermit,
+    sched: Weak<Inner>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("model", &self.resident.name)
+            .finish()
+    }
+}
+
+struct WaitGuard<'a>(&'a AtomicUsize);
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(inner) = self.sched.upgrade() else {
+            return;
+        };
+        inner.running.fetch_sub(1, Ordering::SeqCst);
+        let unload = {
+            let Ok(mut st) = self.resident.state.lock() else {
+                return;
+            };
+            st.active = st.active.saturating_sub(1);
+            st.last_used = Instant::now();
+            st.expires = st.keep_alive.map(|d| SystemTime::now() + d);
+            st.active == 0 && (st.unload_when_idle || st.keep_alive == Some(Duration::ZERO))
+        };
+        if unload {
+            inner.remove_if_idle(&self.resident.name);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Inner {
+    fn remove_if_idle(&self, name: &str) -> bool {
+        let mut res = lock(&self.resident);
+        let idle = res.get(name).is_some_and(|r| lock(&r.state).active == 0);
+        if idle {
+            res.remove(name);
+            tracing::info!(model = name, "unloaded");
+        }
+        idle
+    }
+
+    fn memory(res: &BTreeMap<String, Arc<Resident>>) -> u64 {
+        res.values().map(|r| r.runner.info().memory_bytes).sum()
+    }
+
+    /// Unload least-recently-used idle models until one more model of `need` bytes fits.
+    /// Returns false when nothing idle is left to unload.
+    fn make_room(&self, need: u64) -> bool {
+        let mut res = lock(&self.resident);
+        loop {
+            let over_count = res.len() >= self.cfg.max_loaded;
+            let over_mem = self.cfg.memory_budget > 0
+                && !res.is_empty()
+                && Self::memory(&res).saturating_add(need) > self.cfg.memory_budget;
+            if !over_count && !over_mem {
+                return true;
+            }
+            let victim = res
+                .iter()
+                .filter(|(_, r)| lock(&r.state).active == 0)
+                .min_by_key(|(_, r)| lock(&r.state).last_used)
+                .map(|(k, _)| k.clone());
+            match victim {
+                Some(k) => {
+                    res.remove(&k);
+                    tracing::info!(model = %k, "unloaded (least recently used)");
+                }
+                None => return false,
+            }
+        }
+    }
+}
+
+impl Scheduler {
+    /// A scheduler over `engine`; spawns the expiry task on the current tokio runtime.
+    pub fn new(engine: Arc<dyn Engine>, cfg: SchedConfig) -> Self {
+        let inner = Arc::new(Inner {
+            engine,
+            cfg,
+            resident: Mutex::new(BTreeMap::new()),
+            load_lock: tokio::sync::Mutex::new(()),
+            waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
+        });
+        let weak = Arc::downgrade(&inner);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { break };
+                    let now = SystemTime::now();
+                    let expired: Vec<String> = lock(&inner.resident)
+                        .iter()
+                        .filter(|(_, r)| {
+                            let st = lock(&r.state);
+                            st.active == 0 && st.expires.is_some_and(|e| e <= now)
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in expired {
+                        inner.remove_if_idle(&k);
+                    }
+                }
+            });
+        }
+        Self { inner }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &SchedConfig {
+        &self.inner.cfg
+    }
+
+    /// Wait for a slot of `entry`'s model, loading it first if needed.
+    /// `keep_alive`: `None` = the default; `Some(None)` = forever; `Some(Some(d))`.
+    pub async fn acquire(
+        &self,
+        entry: &ModelEntry,
+        num_ctx: Option<u32>,
+        keep_alive: Option<Option<Duration>>,
+    ) -> Result<Lease, ApiError> {
+        let inner = &self.inner;
+        if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.cfg.max_queue {
+            inner.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApiError::unavailable(format!(
+                "server busy: {} requests already waiting, try again later",
+                inner.cfg.max_queue
+            )));
+        }
+        let _wait = WaitGuard(&inner.waiting);
+        let (resident, load_duration) = self.resident_or_load(entry, num_ctx).await?;
+        let permit = resident
+            .sem
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::unavailable("model is being unloaded"))?;
+        {
+            let mut st = lock(&resident.state);
+            st.active += 1;
+            st.last_used = Instant::now();
+            st.keep_alive = keep_alive.unwrap_or(inner.cfg.keep_alive);
+            st.unload_when_idle = false;
+            st.expires = None;
+        }
+        inner.running.fetch_add(1, Ordering::SeqCst);
+        Ok(Lease {
+            resident,
+            load_duration,
+            _permit: permit,
+            sched: Arc::downgrade(inner),
+        })
+    }
+
+    async fn resident_or_load(
+        &self,
+        entry: &ModelEntry,
+        num_ctx: Option<u32>,
+    ) -> Result<(Arc<Resident>, Duration), ApiError> {
+        let inner = &self.inner;
+        if let Some(r) = lock(&inner.resident).get(&entry.name) {
+            return Ok((r.clone(), Duration::ZERO));
+        }
+        let _guard = inner.load_lock.lock().await;
+        if let Some(r) = lock(&inner.resident).get(&entry.name) {
+            return Ok((r.clone(), Duration::ZERO));
+        }
+        // Rough need before loading: the file plus a fifth for KV and buffers.
+        let need = entry.size.saturating_add(entry.size / 5);
+        while !inner.make_room(need) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let per_seq = num_ctx.unwrap_or(inner.cfg.default_num_ctx).max(256);
+        let params = LoadParams {
+            n_ctx: per_seq.saturating_mul(inner.cfg.num_parallel),
+            n_parallel: inner.cfg.num_parallel,
+            threads: inner.cfg.threads,
+        };
+        let engine = inner.engine.clone();
+        let path = entry.path.clone();
+        let start = Instant::now();
+        let runner = tokio::task::spawn_blocking(move || engine.load(&path, &params))
+            .await
+            .map_err(|e| ApiError::internal(format!("model load task failed: {e}")))?
+            .map_err(|e| match e {
+                BackendError::NotFound(m) => ApiError::model_not_found(&m),
+                other => ApiError::internal(format!("loading model \"{}\": {other}", entry.name)),
+            })?;
+        let load_duration = start.elapsed();
+        let info = runner.info();
+        let n_ctx_per_seq = if info.n_ctx_per_seq > 0 {
+            info.n_ctx_per_seq
+        } else {
+            per_seq
+        };
+        tracing::info!(model = %entry.name, ?load_duration, n_ctx_per_seq, "loaded");
+        let resident = Arc::new(Resident {
+            name: entry.name.clone(),
+            entry: entry.clone(),
+            runner,
+            n_ctx_per_seq,
+            load_duration,
+            sem: Arc::new(Semaphore::new(inner.cfg.num_parallel.max(1) as usize)),
+            state: Mutex::new(ResidentState {
+                last_used: Instant::now(),
+                expires: None,
+                keep_alive: inner.cfg.keep_alive,
+                active: 0,
+                unload_when_idle: false,
+            }),
+        });
+        lock(&inner.resident).insert(entry.name.clone(), resident.clone());
+        Ok((resident, load_duration))
+    }
+
+    /// Load without generating (Ollama's empty prompt); sets the keep-alive.
+    pub async fn preload(
+        &self,
+        entry: &ModelEntry,
+        num_ctx: Option<u32>,
+        keep_alive: Option<Option<Duration>>,
+    ) -> Result<Duration, ApiError> {
+        let lease = self.acquire(entry, num_ctx, keep_alive).await?;
+        Ok(lease.load_duration)
+    }
+
+    /// Unload now if idle, else as soon as the last request finishes. True if it was resident.
+    pub fn unload(&self, name: &str) -> bool {
+        let Some(r) = lock(&self.inner.resident).get(name).cloned() else {
+            return false;
+        };
+        {
+            let mut st = lock(&r.state);
+            st.unload_when_idle = true;
+            st.keep_alive = Some(Duration::ZERO);
+        }
+        self.inner.remove_if_idle(name);
+        true
+    }
+
+    /// Resident models for `/api/ps`.
+    pub fn ps(&self) -> Vec<PsEntry> {
+        lock(&self.inner.resident)
+            .values()
+            .map(|r| {
+                let st = lock(&r.state);
+                let expires_at = if st.active > 0 {
+                    st.keep_alive.map(|d| SystemTime::now() + d)
+                } else {
+                    st.expires
+                };
+                PsEntry {
+                    name: r.name.clone(),
+                    entry: r.entry.clone(),
+                    memory_bytes: r.runner.info().memory_bytes,
+                    expires_at,
+                    context_length: r.n_ctx_per_seq,
+                }
+            })
+            .collect()
+    }
+
+    /// Gauges for `/metrics`.
+    pub fn gauges(&self) -> Gauges {
+        let res = lock(&self.inner.resident);
+        let (mut used, mut total) = (0u64, 0u64);
+        for r in res.values() {
+            let s = r.runner.slots();
+            used = used.saturating_add(s.kv_used);
+            total = total.saturating_add(s.kv_total);
+        }
+        Gauges {
+            loaded_models: res.len(),
+            memory_bytes: Inner::memory(&res),
+            waiting: self.inner.waiting.load(Ordering::SeqCst),
+            running: self.inner.running.load(Ordering::SeqCst),
+            kv_usage: if total > 0 {
+                used as f64 / total as f64
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// Forget a model (after delete): unloads it when idle.
+    pub fn forget(&self, name: &str) {
+        self.unload(name);
+    }
+}
+
+#[cfg(test)]
+#[path = "scheduler_tests.rs"]
+mod tests;

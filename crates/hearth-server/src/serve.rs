@@ -1,0 +1,93 @@
+//! Binding and running the server with graceful shutdown (Ctrl-C / SIGTERM: stop accepting,
+//! let in-flight requests finish).
+use std::sync::Arc;
+
+use crate::app::{app, AppState};
+use crate::backend::Engine;
+use crate::config::{ConfigError, ServerConfig};
+use crate::scheduler::{SchedConfig, Scheduler};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Refused configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The model store.
+    #[error("model store: {0}")]
+    Store(#[from] hearth_store::StoreError),
+    /// Binding or serving.
+    #[error("listening on {addr}: {source}")]
+    Io {
+        /// Address.
+        addr: std::net::SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+/// Scheduler limits from the server configuration.
+pub fn sched_config(cfg: &ServerConfig) -> SchedConfig {
+    SchedConfig {
+        num_parallel: cfg.num_parallel,
+        max_loaded: cfg.max_loaded_models,
+        max_queue: cfg.max_queue,
+        memory_budget: cfg.memory_budget,
+        keep_alive: cfg.keep_alive,
+        default_num_ctx: cfg.default_num_ctx,
+        threads: cfg.threads,
+    }
+}
+
+/// Validate, bind, serve until `shutdown` resolves.
+pub async fn serve(
+    cfg: ServerConfig,
+    stores: hearth_store::Stores,
+    engine: Arc<dyn Engine>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    cfg.validate()?;
+    let addr = cfg.bind;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Io { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Io { addr, source })?;
+    let sched = Scheduler::new(engine, sched_config(&cfg));
+    let auth = if cfg.api_key.is_some() {
+        "API key required"
+    } else {
+        "no API key"
+    };
+    let state = AppState::new(cfg, stores, sched);
+    tracing::warn!("hearth listening on http://{local} ({auth})");
+    eprintln!("hearth: listening on http://{local}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| ServeError::Io { addr, source })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::warn!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,480 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! HTTP-level tests without generation: wire-type validation, errors, security, listing, show.
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use hearth_gguf::testing::{test_model, TestModel};
+use hearth_server::backend::{BackendError, Engine, LoadParams, Runner};
+use hearth_server::config::ServerConfig;
+
+/// An engine that cannot load anything: these tests must never reach generation.
+struct NoEngine;
+impl Engine for NoEngine {
+    fn load(&self, path: &Path, _: &LoadParams) -> Result<Arc<dyn Runner>, BackendError> {
+        Err(BackendError::Other(format!(
+            "test: unexpected load of {}",
+            path.display()
+        )))
+    }
+}
+
+fn plain(cfg: ServerConfig) -> (tempfile::TempDir, hearth_server::AppState) {
+    let (dir, stores) = temp_store();
+    (dir, state(cfg, stores, Arc::new(NoEngine)))
+}
+
+#[tokio::test]
+async fn root_version_health() {
+    let (_d, s) = plain(ServerConfig::default());
+    let r = send(&s, get("/")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "Ollama is running");
+    let r = send(&s, Request::head("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, 200);
+    let r = send(&s, get("/api/version")).await;
+    assert!(r.json()["version"].as_str().unwrap().starts_with("0."));
+    assert!(r.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn bad_input_is_4xx_and_server_keeps_serving() {
+    let (_d, s) = plain(ServerConfig::default());
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("/api/generate", "{not json", 400, "invalid request body"),
+        (
+            "/api/generate",
+            r#"{"model": 5, "prompt": "x"}"#,
+            400,
+            "invalid type",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": ["x"]}"#,
+            400,
+            "invalid type",
+        ),
+        (
+            "/api/generate",
+            r#"{"prompt": "x"}"#,
+            400,
+            "model is required",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": "x", "options": {"num_predict": -5}}"#,
+            400,
+            "num_predict",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": "x", "options": {"num_ctx": 1000000000}}"#,
+            400,
+            "num_ctx",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": "x", "options": {"temperature": "warm"}}"#,
+            400,
+            "invalid type",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": "x", "raw": true, "template": "{{ .Prompt }}"}"#,
+            400,
+            "raw",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": "x", "format": "yaml"}"#,
+            400,
+            "format",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "m", "prompt": "x", "keep_alive": "soon"}"#,
+            400,
+            "keep_alive",
+        ),
+        (
+            "/api/generate",
+            r#"{"model": "nope:latest", "prompt": "x"}"#,
+            404,
+            "not found",
+        ),
+        (
+            "/api/chat",
+            r#"{"model": "m", "messages": [{"role": "wizard", "content": "x"}]}"#,
+            400,
+            "role",
+        ),
+        (
+            "/api/chat",
+            r#"{"name": "nope", "messages": [{"role": "user", "content": "x"}]}"#,
+            404,
+            "not found",
+        ),
+        (
+            "/api/chat",
+            r#"{"model": "m", "messages": "hi"}"#,
+            400,
+            "invalid type",
+        ),
+        ("/api/show", r#"{"name": "nope"}"#, 404, "not found"),
+        ("/api/show", r#"{"name": "bad name with spaces!"}"#, 400, ""),
+        (
+            "/api/copy",
+            r#"{"source": "nope", "destination": "x"}"#,
+            404,
+            "not found",
+        ),
+        ("/api/create", r#"{"model": "x"}"#, 400, "from"),
+    ];
+    for (path, body, status, needle) in cases {
+        let r = send(&s, post(path, *body)).await;
+        assert_eq!(r.status.as_u16(), *status, "{path} {body}: {}", r.text());
+        let msg = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(msg.contains(needle), "{path} {body}: {msg}");
+    }
+    let r = send(
+        &s,
+        Request::delete("/api/delete")
+            .body(Body::from(r#"{"model":"nope"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    // Still serving.
+    let r = send(&s, get("/api/tags")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["models"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn openai_errors_are_openai_shaped() {
+    let (_d, s) = plain(ServerConfig::default());
+    let r = send(&s, post("/v1/chat/completions", "{")).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["type"], "invalid_request_error");
+    let r = send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            r#"{"model":"nope","messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["code"], "model_not_found");
+    let r = send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            r#"{"model":"m","n":2,"messages":[{"role":"user","content":"hi"}]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("n=1"));
+    let r = send(&s, post("/v1/chat/completions", r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"frob"}}}}"#)).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = send(
+        &s,
+        post("/v1/completions", r#"{"model":"m","prompt":["a","b"]}"#),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = send(&s, get("/v1/models/nope")).await;
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"]["message"].is_string());
+    let r = send(&s, get("/v1/nothing")).await;
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn host_header_allowlist() {
+    let (_d, s) = plain(ServerConfig::default());
+    let r = send(
+        &s,
+        Request::get("/api/tags")
+            .header("host", "evil.example")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(r.json()["error"].as_str().unwrap().contains("evil.example"));
+    let r = send(
+        &s,
+        Request::get("/api/tags")
+            .header("host", "localhost:11434")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn api_key_required_when_set() {
+    let cfg = ServerConfig {
+        api_key: Some("sekrit".into()),
+        ..ServerConfig::default()
+    };
+    let (_d, s) = plain(cfg);
+    assert_eq!(send(&s, get("/api/tags")).await.status, 401);
+    let bad = Request::get("/api/tags")
+        .header("authorization", "Bearer wrong")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&s, bad).await.status, 401);
+    let r = send(&s, post("/v1/chat/completions", "{}")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["type"], "authentication_error");
+    let ok = Request::get("/api/tags")
+        .header("authorization", "Bearer sekrit")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&s, ok).await.status, 200);
+    assert_eq!(send(&s, get("/")).await.status, 200, "liveness stays open");
+}
+
+#[tokio::test]
+async fn body_limits() {
+    let (_d, s) = plain(ServerConfig::default());
+    // A declared 100 MB body is refused before it is read.
+    let req = Request::post("/api/generate")
+        .header("content-length", (100u64 << 20).to_string())
+        .body(Body::from(vec![b' '; 1024]))
+        .unwrap();
+    let r = send(&s, req).await;
+    assert_eq!(r.status, 413);
+    // A real 100 MB body without a length header is cut off at the limit.
+    let big = vec![b'a'; 100 << 20];
+    let stream = futures_util::stream::iter(
+        big.chunks(1 << 20)
+            .map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    let req = Request::post("/api/generate")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let r = send(&s, req).await;
+    assert_eq!(r.status, 413);
+    assert!(r.json()["error"].as_str().unwrap().contains("larger than"));
+}
+
+#[tokio::test]
+async fn prompt_size_limit() {
+    let cfg = ServerConfig {
+        max_prompt_bytes: 1000,
+        ..ServerConfig::default()
+    };
+    let Some(model) = test_model(TestModel::SmolLm2) else {
+        return;
+    };
+    let (_d, stores) = temp_store();
+    import(&stores, "qwen:latest", &model);
+    let s = state(cfg, stores, Arc::new(NoEngine));
+    let body = serde_json::json!({"model": "qwen", "prompt": "x".repeat(5000), "stream": false})
+        .to_string();
+    let r = send(&s, post("/api/generate", body)).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+}
+
+#[tokio::test]
+async fn cors_allowlist() {
+    let cfg = ServerConfig {
+        allowed_origins: vec!["https://app.example".into()],
+        ..ServerConfig::default()
+    };
+    let (_d, s) = plain(cfg);
+    let with_origin = |o: &str| {
+        Request::get("/api/tags")
+            .header("origin", o)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = send(&s, with_origin("vscode-webview://1234")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "vscode-webview://1234"
+    );
+    let r = send(&s, with_origin("http://localhost:5173")).await;
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    let r = send(&s, with_origin("https://app.example")).await;
+    assert_eq!(r.status, 200);
+    let r = send(&s, with_origin("https://evil.example")).await;
+    assert_eq!(r.status, 403);
+    assert!(!r.headers.contains_key("access-control-allow-origin"));
+    let pre = Request::options("/api/chat")
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&s, pre).await;
+    assert_eq!(r.status, 204);
+    assert!(r.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("Authorization"));
+}
+
+#[tokio::test]
+async fn management_can_be_disabled() {
+    let cfg = ServerConfig {
+        disable_management: true,
+        ..ServerConfig::default()
+    };
+    let (_d, s) = plain(cfg);
+    for path in ["/api/pull", "/api/create", "/api/copy", "/api/push"] {
+        let r = send(&s, post(path, r#"{"model":"x"}"#)).await;
+        assert_eq!(r.status, 403, "{path}");
+    }
+    assert_eq!(send(&s, get("/api/tags")).await.status, 200);
+}
+
+#[tokio::test]
+async fn off_loopback_without_key_refuses_to_start() {
+    let (_d, stores) = temp_store();
+    let cfg = ServerConfig {
+        bind: "0.0.0.0:0".parse().unwrap(),
+        ..ServerConfig::default()
+    };
+    let err = hearth_server::serve::serve(cfg, stores, Arc::new(NoEngine), async {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("without an API key"), "{err}");
+}
+
+#[tokio::test]
+async fn metrics_text() {
+    let (_d, s) = plain(ServerConfig::default());
+    send(&s, get("/api/tags")).await;
+    let r = send(&s, get("/metrics")).await;
+    let t = r.text();
+    assert!(
+        t.contains("hearth_requests_total{route=\"/api/tags\",status=\"200\"} 1"),
+        "{t}"
+    );
+    for name in [
+        "vllm:num_requests_waiting",
+        "vllm:num_requests_running",
+        "vllm:kv_cache_usage_perc",
+        "hearth_loaded_models",
+        "hearth_memory_bytes",
+    ] {
+        assert!(t.contains(name), "{name} missing");
+    }
+}
+
+#[tokio::test]
+async fn list_show_copy_delete_with_real_model() {
+    let Some(model) = test_model(TestModel::Qwen05) else {
+        return;
+    };
+    let (_d, stores) = temp_store();
+    import(&stores, "qwen2.5-coder:0.5b", &model);
+    let s = state(ServerConfig::default(), stores, Arc::new(NoEngine));
+    let r = send(&s, get("/api/tags")).await;
+    let m = &r.json()["models"][0];
+    assert_eq!(m["name"], "qwen2.5-coder:0.5b");
+    assert_eq!(m["model"], "qwen2.5-coder:0.5b");
+    assert_eq!(m["details"]["family"], "qwen2");
+    assert_eq!(m["details"]["quantization_level"], "Q4_K_M");
+    assert!(m["details"]["parameter_size"]
+        .as_str()
+        .unwrap()
+        .ends_with('M'));
+    assert!(m["size"].as_u64().unwrap() >= 491_400_064);
+    // Continue posts {"name": ...} and checks the template for ".Suffix".
+    let r = send(&s, post("/api/show", r#"{"name":"qwen2.5-coder:0.5b"}"#)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    let template = j["template"].as_str().unwrap();
+    assert!(
+        template.contains(".Suffix") && template.contains("<|fim_prefix|>"),
+        "{template}"
+    );
+    let caps: Vec<&str> = j["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        caps.contains(&"completion") && caps.contains(&"insert") && caps.contains(&"tools"),
+        "{caps:?}"
+    );
+    assert_eq!(j["model_info"]["general.architecture"], "qwen2");
+    assert_eq!(j["model_info"]["qwen2.context_length"], 32768);
+    assert!(
+        j["model_info"]["tokenizer.ggml.tokens"].is_null(),
+        "vocab left out unless verbose"
+    );
+    assert_eq!(j["details"]["format"], "gguf");
+    // OpenAI listing.
+    let r = send(&s, get("/v1/models")).await;
+    assert_eq!(r.json()["data"][0]["id"], "qwen2.5-coder:0.5b");
+    let r = send(&s, get("/v1/models/qwen2.5-coder:0.5b")).await;
+    assert_eq!(r.json()["object"], "model");
+    // Copy and delete.
+    let r = send(
+        &s,
+        post(
+            "/api/copy",
+            r#"{"source":"qwen2.5-coder:0.5b","destination":"mine"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let names: Vec<String> = send(&s, get("/api/tags")).await.json()["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["mine:latest", "qwen2.5-coder:0.5b"]);
+    let r = send(
+        &s,
+        Request::delete("/api/delete")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"model":"mine"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        send(&s, get("/api/tags")).await.json()["models"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Suffix on a model without FIM is a 400 (SmolLM2 has no FIM tokens).
+    if let Some(smol) = test_model(TestModel::SmolLm2) {
+        import(&s.stores, "smol:latest", &smol);
+        let r = send(
+            &s,
+            post(
+                "/api/generate",
+                r#"{"model":"smol","prompt":"def f(","suffix":")","stream":false}"#,
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.json()["error"].as_str().unwrap().contains("insert"));
+    }
+}

@@ -1,0 +1,93 @@
+//! Shared helpers for the server's integration tests.
+#![allow(dead_code)]
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use hearth_server::backend::Engine;
+use hearth_server::config::ServerConfig;
+use hearth_server::scheduler::Scheduler;
+use hearth_server::serve::sched_config;
+use hearth_server::{app, AppState};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// A store in a temp dir (under the target dir, so hard links to the test models work).
+pub fn temp_store() -> (tempfile::TempDir, hearth_store::Stores) {
+    let dir = tempfile::Builder::new()
+        .prefix("hearth-server-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let primary = hearth_store::Store::open(dir.path()).unwrap();
+    (
+        dir,
+        hearth_store::Stores {
+            primary,
+            extra: Vec::new(),
+        },
+    )
+}
+
+/// Import a GGUF into the store under `name` (hard link).
+pub fn import(stores: &hearth_store::Stores, name: &str, gguf: &Path) {
+    let n = hearth_store::ModelName::parse(name).unwrap();
+    stores
+        .primary
+        .import_gguf(&n, gguf, true, &hearth_store::no_progress)
+        .unwrap();
+}
+
+pub fn state(cfg: ServerConfig, stores: hearth_store::Stores, engine: Arc<dyn Engine>) -> AppState {
+    let sched = Scheduler::new(engine, sched_config(&cfg));
+    AppState::new(cfg, stores, sched)
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub async fn send(state: &AppState, req: Request<Body>) -> Reply {
+    let resp = app(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn post(path: &str, body: impl Into<String>) -> Request<Body> {
+    Request::post(path)
+        .header("host", "127.0.0.1:11434")
+        .header("content-type", "application/json")
+        .body(Body::from(body.into()))
+        .unwrap()
+}
+
+pub fn get(path: &str) -> Request<Body> {
+    Request::get(path)
+        .header("host", "localhost:11434")
+        .body(Body::empty())
+        .unwrap()
+}
