@@ -21,6 +21,8 @@ pub struct HttpOptions {
     pub proxy_from_env: bool,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    /// A read that waits longer than this fails (a stalled transfer is retried and resumed).
+    pub read_timeout: Duration,
     pub user_agent: String,
 }
 
@@ -31,6 +33,7 @@ impl Default for HttpOptions {
             proxy_from_env: true,
             connect_timeout: Duration::from_secs(30),
             response_timeout: Duration::from_secs(120),
+            read_timeout: Duration::from_secs(60),
             user_agent: format!("hearth/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -145,7 +148,8 @@ impl HttpClient {
             .http_status_as_error(false)
             .user_agent(opts.user_agent.as_str())
             .timeout_connect(Some(opts.connect_timeout))
-            .timeout_recv_response(Some(opts.response_timeout));
+            .timeout_recv_response(Some(opts.response_timeout))
+            .timeout_per_read(Some(opts.read_timeout));
         if !opts.proxy_from_env {
             b = b.proxy(None);
         }

@@ -148,7 +148,21 @@ impl Store {
         self.writable()?;
         let client = HttpClient::new(opts.http.clone());
         let src = PullSource::parse(what)?;
-        let _gc = self.gc_lock(false)?;
+        // The layers of the version this pull replaces, collected afterwards (as Ollama does).
+        let target = match &src {
+            PullSource::Registry(n) | PullSource::HuggingFace(n) => Some(n.clone()),
+            PullSource::Url { url, .. } => opts.name.clone().or_else(|| name_for_url(url).ok()),
+        };
+        let previous: Vec<Digest> = target
+            .and_then(|n| self.read_manifest(&n).ok())
+            .map(|(m, _, _)| {
+                m.all_layers()
+                    .into_iter()
+                    .map(|l| l.digest.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let gc = self.gc_lock(false)?;
         let mut fetched: Vec<Digest> = Vec::new();
         let result = match src {
             PullSource::Registry(n) => {
@@ -166,6 +180,18 @@ impl Store {
         };
         match result {
             Ok(name) => {
+                drop(gc);
+                if let Ok((m, _, _)) = self.read_manifest(&name) {
+                    let now: Vec<&Digest> = m.all_layers().into_iter().map(|l| &l.digest).collect();
+                    let stale: Vec<Digest> =
+                        previous.into_iter().filter(|d| !now.contains(&d)).collect();
+                    if !stale.is_empty() {
+                        progress(&PullEvent::status("removing unused layers"));
+                        if let Ok(_gc) = self.gc_lock(true) {
+                            self.discard_unreferenced(&stale);
+                        }
+                    }
+                }
                 progress(&PullEvent::status("success"));
                 Ok(name)
             }

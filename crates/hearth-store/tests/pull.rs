@@ -502,3 +502,57 @@ fn plain_http_to_remote_hosts_is_refused() {
         .unwrap_err();
     assert!(matches!(e, StoreError::Refused { .. }), "{e}");
 }
+
+#[test]
+fn registry_bearer_challenge_and_repull_prunes_old_layers() {
+    let srv = Server::start();
+    let v1 = tiny_gguf();
+    let d1 = Digest::from_bytes(&v1);
+    serve_registry_model(
+        &srv,
+        "ns/m",
+        "latest",
+        Body::Bytes(v1.clone().into()),
+        &d1,
+        &[],
+    );
+    // Protect the manifest behind a Docker-style bearer challenge.
+    let manifest = srv.take("/v2/ns/m/manifests/latest");
+    srv.route(
+        "/v2/ns/m/manifests/latest",
+        Route::Auth {
+            token: "tok123".into(),
+            challenge: format!(
+                "Bearer realm=\"{}/token\",service=\"reg\",scope=\"repository:ns/m:pull\"",
+                srv.base
+            ),
+            inner: Box::new(manifest),
+        },
+    );
+    srv.bytes("/token", br#"{"token":"tok123"}"#.to_vec());
+    let (_t, st) = store();
+    let name = format!("http://{}/ns/m", srv.host());
+    st.pull(&name, &opts(), &|_| {}).unwrap();
+    let tok = srv.seen().into_iter().find(|s| s.path == "/token").unwrap();
+    assert!(!tok.headers.contains_key("authorization"));
+    assert!(st.blob_path(&d1).is_file());
+
+    // A new version under the same name replaces the old model blob.
+    let v2 = hearth_gguf::writer::tiny_llama()
+        .kv(
+            "general.description",
+            hearth_gguf::Value::String("v2".into()),
+        )
+        .to_bytes();
+    let d2 = Digest::from_bytes(&v2);
+    serve_registry_model(&srv, "ns/m", "latest", Body::Bytes(v2.into()), &d2, &[]);
+    let (events, sink) = recorder();
+    st.pull(&name, &opts(), &sink).unwrap();
+    assert!(st.blob_path(&d2).is_file());
+    assert!(!st.blob_path(&d1).exists(), "old layer collected");
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| e.status == "removing unused layers"));
+}

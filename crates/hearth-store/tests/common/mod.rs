@@ -38,6 +38,12 @@ pub enum Route {
     },
     Redirect(String),
     Status(u16),
+    /// 401 with `WWW-Authenticate: <challenge>` unless `Authorization: Bearer <token>`.
+    Auth {
+        token: String,
+        challenge: String,
+        inner: Box<Route>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +100,11 @@ impl Server {
             .unwrap()
             .routes
             .insert(path.to_string(), r);
+    }
+
+    /// Remove a route and return it.
+    pub fn take(&self, path: &str) -> Route {
+        self.state.lock().unwrap().routes.remove(path).unwrap()
     }
 
     pub fn bytes(&self, path: &str, b: Vec<u8>) {
@@ -181,7 +192,22 @@ impl Server {
             });
             st.seen.len() - 1
         };
+        let route = match route {
+            Some(Route::Auth {
+                token,
+                challenge,
+                inner,
+            }) => {
+                if headers.get("authorization") != Some(&format!("Bearer {token}")) {
+                    write!(c, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+                    return Ok(());
+                }
+                Some(*inner)
+            }
+            r => r,
+        };
         match route {
+            Some(Route::Auth { .. }) => unreachable!(),
             None => write!(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")?,
             Some(Route::Status(code)) => write!(c, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?,
             Some(Route::Redirect(to)) => {
