@@ -44,7 +44,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: 5_000_000,
+            fuel: 1_000_000,
             max_output: 16 << 20,
             recursion: 200,
             max_source: 1 << 20,
