@@ -66,6 +66,85 @@ pub struct BenchRecord {
     pub decode_tok_s: Option<f64>,
 }
 
+/// The JSON `hearth bench --json` prints (crates/hearth/src/cmd/bench.rs), with the fields the
+/// calibration needs added: `cpu_model` (required to use it) and `gpu_layers`.
+#[derive(Debug, Clone, Deserialize)]
+struct EngineBenchReport {
+    cpu_model: String,
+    /// Path of the model file.
+    model: String,
+    file_size: u64,
+    n_params: u64,
+    #[serde(default)]
+    threads: Option<u32>,
+    #[serde(default)]
+    gpu_layers: u32,
+    results: Vec<EngineBenchResult>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EngineBenchResult {
+    test: String,
+    #[serde(default)]
+    n_prompt: u32,
+    avg_ts: f64,
+}
+
+impl From<EngineBenchReport> for BenchRecord {
+    fn from(r: EngineBenchReport) -> BenchRecord {
+        let find = |prefix: &str| {
+            r.results
+                .iter()
+                .find(|t| t.test.starts_with(prefix))
+                .map(|t| (t.n_prompt, t.avg_ts))
+        };
+        BenchRecord {
+            cpu_model: r.cpu_model.clone(),
+            model_file: Some(r.model.clone()),
+            model_bytes: r.file_size,
+            n_params: Some(r.n_params),
+            gpu_layers: r.gpu_layers,
+            threads: r.threads,
+            prompt_tokens: find("pp").map(|(n, _)| n),
+            prompt_tok_s: find("pp").map(|(_, v)| v),
+            decode_tok_s: find("tg").map(|(_, v)| v),
+        }
+    }
+}
+
+/// Parse a bench file: one [`BenchRecord`], an array of them, or a `hearth bench --json` report.
+pub fn parse_bench_file(bytes: &[u8]) -> Option<Vec<BenchRecord>> {
+    if let Ok(r) = serde_json::from_slice::<BenchRecord>(bytes) {
+        return Some(vec![r]);
+    }
+    if let Ok(rs) = serde_json::from_slice::<Vec<BenchRecord>>(bytes) {
+        return Some(rs);
+    }
+    serde_json::from_slice::<EngineBenchReport>(bytes)
+        .ok()
+        .map(|r| vec![r.into()])
+}
+
+/// Bytes decode reads per token with everything on the CPU and an empty context: the active
+/// share of the layers plus the output matrix (the tied embedding matrix when there is none).
+/// Prediction and calibration use this same figure, so its approximations cancel out.
+pub fn weights_read_per_token(spec: &ModelSpec) -> u64 {
+    let s = &spec.shape;
+    let w = &spec.weights;
+    let active = if s.n_params > 0 {
+        s.n_active_params as f64 / s.n_params as f64
+    } else {
+        1.0
+    };
+    let layers: u64 = w.per_layer.iter().sum();
+    let output = if s.tied_embeddings {
+        w.token_embd
+    } else {
+        w.output
+    };
+    (layers as f64 * active) as u64 + output
+}
+
 /// Effective CPU figures measured by `hearth bench` on this CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Calibration {
@@ -95,14 +174,29 @@ impl Calibration {
         if mine.is_empty() {
             return None;
         }
+        // With the model file at hand, use the same bytes/FLOPs per token as the prediction.
+        let exact = |r: &BenchRecord| {
+            let path = Path::new(r.model_file.as_deref()?);
+            let spec = path.is_file().then(|| ModelSpec::from_path(path).ok())??;
+            Some((weights_read_per_token(&spec), spec.shape.n_active_params))
+        };
+        let figures: Vec<(f64, f64)> = mine
+            .iter()
+            .map(|r| match exact(r) {
+                Some((b, p)) => (b as f64, p as f64),
+                None => (r.model_bytes as f64, r.n_params.unwrap_or(0) as f64),
+            })
+            .collect();
         let bw = median(
             mine.iter()
-                .filter_map(|r| Some(r.decode_tok_s? * r.model_bytes as f64))
+                .zip(&figures)
+                .filter_map(|(r, (bytes, _))| Some(r.decode_tok_s? * bytes))
                 .collect(),
         );
         let flops = median(
             mine.iter()
-                .filter_map(|r| Some(r.prompt_tok_s? * 2.0 * r.n_params? as f64))
+                .zip(&figures)
+                .filter_map(|(r, (_, params))| Some(r.prompt_tok_s? * 2.0 * params))
                 .collect(),
         );
         (bw.is_some() || flops.is_some()).then_some(Calibration {
@@ -123,15 +217,9 @@ impl Calibration {
             let Ok(bytes) = std::fs::read(&p) else {
                 continue;
             };
-            // A file may hold one record or an array of them.
-            match serde_json::from_slice::<BenchRecord>(&bytes) {
-                Ok(r) => records.push(r),
-                Err(_) => match serde_json::from_slice::<Vec<BenchRecord>>(&bytes) {
-                    Ok(rs) => records.extend(rs),
-                    Err(e) => {
-                        tracing::debug!(path = %p.display(), error = %e, "not a bench record")
-                    }
-                },
+            match parse_bench_file(&bytes) {
+                Some(rs) => records.extend(rs),
+                None => tracing::debug!(path = %p.display(), "not a bench record"),
             }
         }
         Calibration::from_records(&records, cpu_model)
@@ -264,6 +352,25 @@ mod tests {
         assert_eq!(c.cpu_bandwidth, Some(50.0 * 5e8));
         assert_eq!(c.cpu_flops, Some(300.0 * 1e9));
         assert!(Calibration::from_records(&rs, "C").is_none());
+    }
+
+    #[test]
+    fn engine_bench_report_is_understood() {
+        let j = r#"{"model":"/nonexistent.gguf","architecture":"qwen2","file_size":491400064,
+            "n_params":630167424,"threads":2,"n_batch":512,"system_info":"","build_features":[],
+            "cpu_model":"AMD EPYC","gpu_layers":0,
+            "results":[{"test":"pp512","n_prompt":512,"n_gen":0,"samples_ts":[],"avg_ts":300.0,"stddev_ts":1.0},
+                       {"test":"tg128","n_prompt":0,"n_gen":128,"samples_ts":[],"avg_ts":50.0,"stddev_ts":1.0}]}"#;
+        let rs = parse_bench_file(j.as_bytes()).unwrap();
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].prompt_tok_s, Some(300.0));
+        assert_eq!(rs[0].decode_tok_s, Some(50.0));
+        assert_eq!(rs[0].prompt_tokens, Some(512));
+        let c = Calibration::from_records(&rs, "AMD EPYC").unwrap();
+        assert_eq!(c.cpu_bandwidth, Some(50.0 * 491400064.0));
+        // Without cpu_model the report cannot be attributed to a CPU: ignored.
+        let no_cpu = j.replace(r#""cpu_model":"AMD EPYC","#, "");
+        assert!(parse_bench_file(no_cpu.as_bytes()).is_none());
     }
 
     #[test]
