@@ -151,3 +151,25 @@ fn provenance_round_trip() {
     std::fs::write(&path, b"{not json").unwrap();
     assert!(Provenance::read(&manifest).is_err());
 }
+
+/// Interoperability: signatures made by the reference `minisign` tool (the public test
+/// vectors of the minisign-verify crate, message `test`), legacy and prehashed.
+#[test]
+fn verifies_reference_minisign_signatures() {
+    let pk = PublicKey::parse("RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3").unwrap();
+    assert_eq!(
+        pk.to_base64(),
+        "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"
+    );
+    let legacy = "untrusted comment: signature from minisign secret key\nRWQf6LRCGA9i59SLOFxz6NxvASXDJeRtuZykwQepbDEGt87ig1BNpWaVWuNrm73YiIiJbq71Wi+dP9eKL8OC351vwIasSSbXxwA=\ntrusted comment: timestamp:1555779966\tfile:test\nQtKMXWyYcwdpZAlPF7tE2ENJkRd1ujvKjlj1m9RtHTBnZPa5WKU5uWRs5GoP5M/VqE81QFuMKI5k/SfNQUaOAA==\n";
+    let prehashed = "untrusted comment: signature from minisign secret key\nRUQf6LRCGA9i559r3g7V1qNyJDApGip8MfqcadIgT9CuhV3EMhHoN1mGTkUidF/z7SrlQgXdy8ofjb7bNJJylDOocrCo8KLzZwo=\ntrusted comment: timestamp:1633700835\tfile:test\tprehashed\nwLMDjy9FLAuxZ3q4NlEvkgtyhrr0gtTu6KC4KBJdITbbOeAi1zBIYo0v4iTgt8jJpIidRJnp94ABQkJAgAooBQ==\n";
+    assert_eq!(
+        verify(b"test", legacy, &pk).unwrap(),
+        "timestamp:1555779966\tfile:test"
+    );
+    assert!(verify(b"test", prehashed, &pk)
+        .unwrap()
+        .ends_with("prehashed"));
+    assert!(verify(b"tesT", legacy, &pk).is_err());
+    assert!(verify(b"tesT", prehashed, &pk).is_err());
+}
