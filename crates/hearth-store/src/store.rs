@@ -31,6 +31,8 @@ pub struct ListEntry {
     #[serde(skip)]
     pub modified: SystemTime,
     pub store: PathBuf,
+    /// The config blob (family, parameter size, quantization), as `/api/tags` details need.
+    pub config: ModelConfig,
 }
 
 /// The `config` blob: Ollama's ConfigV2 (fields hearth reads or writes).
@@ -225,6 +227,11 @@ impl Store {
             match self.read_manifest(&name) {
                 Ok((m, digest, modified)) => out.push(ListEntry {
                     size: m.total_size(),
+                    config: self
+                        .read_text_blob(&m.config)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok())
+                        .unwrap_or_default(),
                     name,
                     digest,
                     modified,

@@ -556,3 +556,43 @@ fn registry_bearer_challenge_and_repull_prunes_old_layers() {
         .iter()
         .any(|e| e.status == "removing unused layers"));
 }
+
+#[test]
+fn parallel_ranges_against_a_server_that_ignores_range() {
+    let gguf = hearth_gguf::GgufWriter::new()
+        .kv(
+            "general.architecture",
+            hearth_gguf::Value::String("llama".into()),
+        )
+        .tensor("t", &[256, 4096], hearth_gguf::GgmlType::F32)
+        .to_bytes();
+    let d = Digest::from_bytes(&gguf);
+    for ignore in [false, true] {
+        let srv = Server::start();
+        srv.ignore_range
+            .store(ignore, std::sync::atomic::Ordering::Relaxed);
+        serve_registry_model(
+            &srv,
+            "library/p",
+            "latest",
+            Body::Bytes(gguf.clone().into()),
+            &d,
+            &[],
+        );
+        let (_t, st) = store();
+        let mut o = opts();
+        o.download.part_min = 1 << 20;
+        o.download.parallel = 4;
+        st.pull(&format!("http://{}/library/p", srv.host()), &o, &|_| {})
+            .unwrap();
+        let blob = format!("/v2/library/p/blobs/{d}");
+        let ranged = srv
+            .seen()
+            .iter()
+            .filter(|s| s.path == blob && s.headers.contains_key("range"))
+            .count();
+        assert_eq!(ranged, 4, "four ranges requested (ignore={ignore})");
+        assert_eq!(Digest::of_file(&st.blob_path(&d)).unwrap().0, d);
+        assert_eq!(st.list().unwrap()[0].config.model_family, "llama");
+    }
+}
