@@ -115,6 +115,20 @@ pub struct FunctionCall {
     pub arguments: serde_json::Value,
 }
 
+impl FunctionCall {
+    /// Turns `arguments` given as a JSON string holding an object (OpenAI's form) into that
+    /// object, which is what most templates (`arguments | tojson`) expect. Other values stay.
+    pub fn parse_string_arguments(&mut self) {
+        if let serde_json::Value::String(s) = &self.arguments {
+            if let Ok(v @ serde_json::Value::Object(_)) =
+                serde_json::from_str::<serde_json::Value>(s)
+            {
+                self.arguments = v;
+            }
+        }
+    }
+}
+
 impl ToolCall {
     /// A function call with object arguments.
     pub fn function(name: impl Into<String>, arguments: serde_json::Value) -> ToolCall {
@@ -192,6 +206,17 @@ pub struct RenderInput {
     /// never replace the variables above.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RenderInput {
+    /// [`FunctionCall::parse_string_arguments`] on every tool call of every message.
+    pub fn parse_string_arguments(&mut self) {
+        for m in &mut self.messages {
+            for call in m.tool_calls.iter_mut().flatten() {
+                call.function.parse_string_arguments();
+            }
+        }
+    }
 }
 
 /// A compiled chat template, cheap to render many times; `Send + Sync`.
@@ -705,5 +730,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "False c1");
+    }
+
+    #[test]
+    fn string_arguments_become_objects() {
+        let mut m = Message::assistant("");
+        m.tool_calls = Some(vec![
+            ToolCall::function("f", serde_json::json!("{\"b\": 1, \"a\": [2]}")),
+            ToolCall::function("g", serde_json::json!("not json")),
+            ToolCall::function("h", serde_json::json!("[1]")),
+        ]);
+        let mut inp = input(vec![m]);
+        inp.parse_string_arguments();
+        let out = render(
+            "{% for c in messages[0].tool_calls %}{{ c.function.arguments | tojson }};{% endfor %}",
+            &inp,
+        )
+        .unwrap();
+        assert_eq!(out, "{\"b\": 1, \"a\": [2]};\"not json\";\"[1]\";");
     }
 }
