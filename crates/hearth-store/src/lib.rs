@@ -9,6 +9,34 @@
 //! - [`Store::create`] from a Modelfile, [`Store::export`]/[`Store::import`] bundles.
 //!
 //! This crate never touches llama.cpp; it validates models with `hearth-gguf`.
+//!
+//! The API is blocking (an async server calls it from `spawn_blocking`). Progress arrives as
+//! [`PullEvent`]s shaped like Ollama's `/api/pull` stream; a pull stops (keeping its partial
+//! download for a later resume) when `opts.download.cancel` is set:
+//!
+//! ```no_run
+//! use std::sync::{atomic::AtomicBool, mpsc, Arc};
+//! use hearth_store::{PullEvent, PullOptions, Stores};
+//!
+//! let stores = Stores::from_env()?;
+//! let mut opts = PullOptions::from_env();
+//! let cancel = Arc::new(AtomicBool::new(false));
+//! opts.download.cancel = Some(cancel.clone()); // set it when the client goes away
+//! let (tx, rx) = mpsc::channel::<PullEvent>();
+//! let store = stores.primary.clone();
+//! let job = std::thread::spawn(move || {
+//!     store.pull("qwen2.5-coder:0.5b", &opts, &|e: &PullEvent| {
+//!         let _ = tx.send(e.clone());
+//!     })
+//! });
+//! for event in rx {
+//!     println!("{}", serde_json::to_string(&event).unwrap_or_default());
+//! }
+//! let name = job.join().expect("pull thread")?;
+//! let model = stores.resolve(&name.display_shortest())?;
+//! println!("{} {:?}", model.gguf_path.display(), model.template);
+//! # Ok::<(), hearth_store::StoreError>(())
+//! ```
 
 mod bundle;
 pub mod create;

@@ -596,3 +596,20 @@ fn parallel_ranges_against_a_server_that_ignores_range() {
         assert_eq!(st.list().unwrap()[0].config.model_family, "llama");
     }
 }
+
+#[test]
+fn redirect_loops_are_cut_off() {
+    let srv = Server::start();
+    srv.route(
+        "/files/a.gguf",
+        Route::Redirect(format!("{}/files/b.gguf", srv.base)),
+    );
+    srv.route("/files/b.gguf", Route::Redirect("/files/a.gguf".into()));
+    let (_t, st) = store();
+    let e = st
+        .pull(&format!("{}/files/a.gguf", srv.base), &opts(), &|_| {})
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Redirect { .. }), "{e}");
+    assert!(srv.seen().len() <= 12, "{}", srv.seen().len());
+    assert!(files_under(&st.blobs_dir()).is_empty());
+}
