@@ -490,33 +490,84 @@ impl<'t> Ctx<'t> {
 
     /// Does the expression (or what its identifiers are bound to) mention user input?
     pub fn is_tainted(&self, n: Node<'t>) -> bool {
-        self.tainted_d(n, 0)
+        self.tainted_d(n, 0, TAINT_SOURCES)
     }
 
-    fn tainted_d(&self, n: Node<'t>, depth: u32) -> bool {
+    /// Like [`Ctx::is_tainted`] but ignoring command-line arguments and stdin: for sinks
+    /// where the operator of a CLI tool naming a file or URL is not an attack.
+    pub fn is_remote_tainted(&self, n: Node<'t>) -> bool {
+        let remote: Vec<&str> = TAINT_SOURCES
+            .iter()
+            .copied()
+            .filter(|s| !LOCAL_SOURCES.contains(s))
+            .collect();
+        self.tainted_d(n, 0, &remote)
+    }
+
+    fn tainted_d(&self, n: Node<'t>, depth: u32, sources: &[&str]) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
         let n = self.strip(n);
-        if contains_any(self.text(n), TAINT_SOURCES) {
+        if self.is_plain_string(n) {
+            return false;
+        }
+        if contains_any(&self.code_text(n), sources) {
             return true;
         }
         self.identifiers(n).into_iter().any(|id| {
             if let Some(v) = self.resolve(self.text(id), id) {
-                if v.id() != n.id() && self.tainted_d(v, depth + 1) {
+                if v.id() != n.id() && self.tainted_d(v, depth + 1, sources) {
                     return true;
                 }
             }
             let mut hit = false;
             if self.lang.is_c() {
                 self.c_buffer_writes(id, |a| {
-                    if !hit && self.tainted_d(a, depth + 1) {
+                    if !hit && self.tainted_d(a, depth + 1, sources) {
                         hit = true;
                     }
                 });
             }
             hit
         })
+    }
+
+    /// The source of `n` with the contents of string literals left out (so that a literal
+    /// such as `"params.json"` does not look like request parameters).
+    pub fn code_text(&self, n: Node<'t>) -> String {
+        let mut cuts = Vec::new();
+        let mut stack = vec![n];
+        let mut seen = 0;
+        while let Some(m) = stack.pop() {
+            seen += 1;
+            if seen > 512 {
+                break;
+            }
+            if self.is_plain_string(m) {
+                // CGI variables name request data even inside a literal: getenv("QUERY_STRING").
+                let lit = self.text(m).trim_matches(|c| c == '"' || c == '\'');
+                let cgi = ["QUERY_STRING", "PATH_INFO", "HTTP_", "REQUEST_URI"];
+                if !cgi.iter().any(|p| lit.starts_with(p)) {
+                    cuts.push(m.byte_range());
+                }
+                continue;
+            }
+            let mut c = m.walk();
+            stack.extend(m.named_children(&mut c));
+        }
+        cuts.sort_by_key(|r| r.start);
+        let mut out = String::new();
+        let mut pos = n.start_byte();
+        for r in cuts {
+            if r.start >= pos {
+                out.push_str(self.src.get(pos..r.start).unwrap_or(""));
+                out.push_str("\"\"");
+                pos = r.end;
+            }
+        }
+        out.push_str(self.src.get(pos..n.end_byte()).unwrap_or(""));
+        out
     }
 
     /// Identifiers inside `n` (including `n` itself), bounded.
@@ -599,6 +650,20 @@ pub(crate) const TAINT_SOURCES: &[&str] = &[
     "os.Args",
     "event[",
     "event.",
+    "QUERY_STRING",
+    "PATH_INFO",
+];
+
+/// Sources that belong to the local operator (CLI arguments, stdin).
+pub(crate) const LOCAL_SOURCES: &[&str] = &[
+    "sys.argv",
+    "argv",
+    "input(",
+    "stdin",
+    "read_line",
+    "args()",
+    "env::args",
+    "os.Args",
 ];
 
 pub(crate) fn contains_any(hay: &str, needles: &[&str]) -> bool {

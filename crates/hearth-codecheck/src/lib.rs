@@ -219,3 +219,101 @@ pub fn try_check(source: &str, lang: Lang) -> Result<Vec<Finding>, CheckError> {
 pub fn catalogue() -> Vec<(&'static str, u32, Severity, &'static str)> {
     rules::CATALOGUE.to_vec()
 }
+
+/// Findings for one fenced code block of a model answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockFindings {
+    /// 0-based index of the fenced block in the text.
+    pub block: usize,
+    /// 1-based line of the block's first code line in the whole text.
+    pub start_line: usize,
+    /// The language of the block.
+    pub lang: Lang,
+    /// Findings, with lines relative to the whole text.
+    pub findings: Vec<Finding>,
+}
+
+/// Check every fenced code block (```` ```lang ````) of a markdown answer whose language tag
+/// is known, or `default` for untagged blocks; text outside fences is ignored. This is what
+/// the server's opt-in `"check": true` returns beside generated text.
+pub fn check_markdown(text: &str, default: Option<Lang>) -> Vec<BlockFindings> {
+    let mut out = Vec::new();
+    let mut block = 0usize;
+    let mut open: Option<(Option<Lang>, usize, String, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        match &mut open {
+            None => {
+                if let Some(tag) = trimmed.strip_prefix("```") {
+                    let tag = tag.trim().split([' ', '{', ',']).next().unwrap_or("");
+                    let lang = if tag.is_empty() {
+                        default
+                    } else {
+                        Lang::from_name(tag)
+                    };
+                    open = Some((lang, i + 2, String::new(), "```".into()));
+                }
+            }
+            Some((lang, start, code, fence)) => {
+                if trimmed.starts_with(fence.as_str()) {
+                    if let Some(l) = *lang {
+                        let mut findings = check(code, l);
+                        for f in &mut findings {
+                            f.line += *start - 1;
+                        }
+                        out.push(BlockFindings {
+                            block,
+                            start_line: *start,
+                            lang: l,
+                            findings,
+                        });
+                    }
+                    block += 1;
+                    open = None;
+                } else if code.len() <= MAX_SOURCE_BYTES {
+                    code.push_str(line);
+                    code.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_blocks_are_checked_with_absolute_lines() {
+        let text = "Here you go:\n\n```python\nimport os\nos.system('ls ' + d)\n```\n\nand\n```\nplain\n```\n```js\nel.innerHTML = x;\n```\n";
+        let r = check_markdown(text, None);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].block, r[0].lang, r[0].start_line),
+            (0, Lang::Python, 4)
+        );
+        assert_eq!(r[0].findings.len(), 1);
+        assert_eq!((r[0].findings[0].cwe, r[0].findings[0].line), (78, 5));
+        assert_eq!((r[1].block, r[1].lang), (2, Lang::JavaScript));
+        assert_eq!(r[1].findings[0].cwe, 79);
+        assert_eq!(r[1].findings[0].line, 13);
+    }
+
+    #[test]
+    fn language_names_and_extensions() {
+        assert_eq!(Lang::from_name("PY"), Some(Lang::Python));
+        assert_eq!(Lang::from_name("c++"), Some(Lang::Cpp));
+        assert_eq!(Lang::from_name("golang"), Some(Lang::Go));
+        assert_eq!(Lang::from_name("cobol"), None);
+        assert_eq!(Lang::from_path(Path::new("a/b.tsx")), Some(Lang::Tsx));
+    }
+
+    #[test]
+    fn catalogue_covers_the_required_cwes() {
+        let cwes: Vec<u32> = catalogue().iter().map(|e| e.1).collect();
+        for c in [89, 78, 94, 22, 798, 502, 327, 328, 338, 295, 918, 79] {
+            assert!(cwes.contains(&c), "CWE-{c}");
+        }
+    }
+}

@@ -127,6 +127,13 @@ fn sql(ctx: &Ctx<'_>, c: &Call<'_>, out: &mut Vec<Finding>) {
         return;
     }
     for a in c.args.iter().take(3) {
+        // `text("...")`, `sql.SQL("...")`: look through query-object wrappers.
+        let a = &match ctx.call(ctx.strip(*a)) {
+            Some(w) if matches!(w.name.as_str(), "text" | "SQL" | "sql" | "Query") => {
+                w.arg(0).unwrap_or(*a)
+            }
+            _ => *a,
+        };
         if ctx.is_dynamic(*a) && looks_like_sql(&ctx.literal_text(*a)) {
             report(
                 ctx,
@@ -521,7 +528,7 @@ fn path(ctx: &Ctx<'_>, c: &Call<'_>, out: &mut Vec<Finding>) {
     let tainted = c
         .args
         .iter()
-        .any(|a| ctx.is_tainted(*a) && !ctx.is_const(*a));
+        .any(|a| ctx.is_remote_tainted(*a) && !ctx.is_const(*a));
     if tainted && !ctx.fn_contains(c.node, PATH_SANITISERS) {
         report(
             ctx,

@@ -1,8 +1,10 @@
 // expect: CWE-22
 #include <stdio.h>
-int main(int argc, char **argv) {
+#include <stdlib.h>
+int main(void) {
+    const char *q = getenv("QUERY_STRING");
     char path[256];
-    snprintf(path, sizeof path, "/var/app/reports/%s", argv[1]);
+    snprintf(path, sizeof path, "/var/app/reports/%s", q);
     FILE *f = fopen(path, "r");
     return f == NULL;
 }

@@ -1,0 +1,2 @@
+// expect: none
+fetch('https://internal.example.com/api');

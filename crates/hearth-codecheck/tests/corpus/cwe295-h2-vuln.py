@@ -1,0 +1,3 @@
+# expect: CWE-295
+import httpx
+client = httpx.Client(verify=False)

@@ -1,0 +1,5 @@
+// expect: none
+export const config = {
+  dbHost: 'db.internal',
+  dbPassword: process.env.DB_PASSWORD ?? '',
+};

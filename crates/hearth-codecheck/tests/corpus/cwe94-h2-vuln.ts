@@ -1,0 +1,4 @@
+// expect: CWE-94
+export function evaluate(expression: string): number {
+  return eval(expression);
+}
