@@ -613,3 +613,35 @@ fn redirect_loops_are_cut_off() {
     assert!(srv.seen().len() <= 12, "{}", srv.seen().len());
     assert!(files_under(&st.blobs_dir()).is_empty());
 }
+
+#[test]
+fn url_resume_needs_a_validator() {
+    let gguf = tiny_gguf();
+    let len = gguf.len() as u64;
+    // Without ETag/Last-Modified and without a digest, a retry starts over.
+    let srv = Server::start();
+    srv.bytes("/files/m.gguf", gguf.clone());
+    srv.drop_after("/files/m.gguf", 100);
+    let (_t, st) = store();
+    st.pull(&format!("{}/files/m.gguf", srv.base), &opts(), &|_| {})
+        .unwrap();
+    assert_eq!(srv.bytes_sent("/files/m.gguf"), len + 100);
+    assert!(srv.seen().iter().all(|s| !s.headers.contains_key("range")));
+    // With an ETag the retry resumes with Range + If-Range.
+    let srv = Server::start();
+    srv.route(
+        "/files/m.gguf",
+        Route::Static {
+            body: Body::Bytes(gguf.clone().into()),
+            headers: vec![("ETag".into(), "\"v1\"".into())],
+        },
+    );
+    srv.drop_after("/files/m.gguf", 100);
+    let (_t, st) = store();
+    st.pull(&format!("{}/files/m.gguf", srv.base), &opts(), &|_| {})
+        .unwrap();
+    assert_eq!(srv.bytes_sent("/files/m.gguf"), len);
+    let last = srv.seen().pop().unwrap();
+    assert_eq!(last.headers["range"], "bytes=100-");
+    assert_eq!(last.headers["if-range"], "\"v1\"");
+}
