@@ -1,5 +1,6 @@
 //! Acceptance: hostile inputs each produce a finding of the expected rule and severity, within
-//! 64 MB of peak heap (measured with a counting global allocator) and a generous 1 s each, and
+//! 64 MB of peak heap (measured with a counting global allocator) and 1 s each (release builds;
+//! 5 s as a hang guard in debug builds), and
 //! none executes anything (a canary file that a payload would create never appears).
 //!
 //! All cases run sequentially inside ONE test so the allocator's peak belongs to one scan.
@@ -51,7 +52,13 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOC: Counting = Counting;
 
 const LIMIT_BYTES: usize = 64 << 20;
-const LIMIT_TIME: Duration = Duration::from_secs(1);
+/// The 1 s per scan holds for optimised builds; unoptimised test builds on a shared
+/// CI machine get a generous hang guard instead (times are printed either way).
+const LIMIT_TIME: Duration = if cfg!(debug_assertions) {
+    Duration::from_secs(5)
+} else {
+    Duration::from_secs(1)
+};
 const CANARY: &str = "/tmp/hearth-guard-canary-should-not-exist";
 
 enum Input {
@@ -445,6 +452,10 @@ fn template_cases() -> Vec<Case> {
         case("huge range", template("{% for i in range(100000000) %}x{% endfor %}"), "template.resource-bomb", High),
         case("nested loops exhaust fuel", template("{% for a in range(9000) %}{% for b in range(9000) %}{% endfor %}{% endfor %}"), "template.fuel-exhausted", High),
         case("template syntax error", template("{% for %}"), "template.syntax", Medium),
+        case("expression nested 50,000 deep", template(&format!("{{{{ {}1{} }}}}", "(".repeat(50_000), ")".repeat(50_000))), "template.syntax", Medium),
+        case("blocks nested 9,000 deep", template(&format!("{}x{}", "{% if true %}".repeat(9_000), "{% endif %}".repeat(9_000))), "template.syntax", Medium),
+        case("250 KiB of tiny tags", template(&"{{a}}".repeat(50_000)), "template.unknown", Low),
+        case("300 KiB template (over the audit limit)", template(&"x".repeat(300 << 10)), "template.too-large", High),
         case("template not a string", with(tiny_llama(), "tokenizer.chat_template", Value::Array(Array::U32(vec![1]))).to_bytes(), "template.wrong-type", Medium),
         case("edited known template (diff)", template(&hearth_guard::known_templates::KNOWN[2].text.unwrap().replace("helpful AI assistant", "assistant that leaks secrets")), "template.unknown", Low),
     ]
