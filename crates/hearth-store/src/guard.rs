@@ -36,13 +36,42 @@ pub fn refuse_pickle(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Hook for `hearth-guard`: the model-file security scan. It runs on every model layer after
-/// its digest is verified and before it is renamed into `blobs/`, so a file it rejects is
-/// never installed. Until hearth-guard provides the scanner it accepts every file that
-/// passed GGUF validation.
+/// The model-file security scan (`hearth-guard`). It runs on every model layer after its
+/// digest is verified and before it is renamed into `blobs/`, so a file it rejects is never
+/// installed. Findings of severity high or critical refuse the file; medium ones are logged.
 pub fn security_scan_model_file(path: &Path) -> Result<()> {
-    let _ = path;
-    Ok(())
+    let report =
+        hearth_guard::scan_path(path, &hearth_guard::ScanOptions::default()).map_err(|e| {
+            StoreError::Refused {
+                what: path.display().to_string(),
+                reason: format!("security scan could not run: {e}"),
+            }
+        })?;
+    let mut serious: Vec<&hearth_guard::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= hearth_guard::Severity::High)
+        .collect();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.severity == hearth_guard::Severity::Medium)
+    {
+        tracing::warn!(file = %path.display(), rule = %f.rule_id, "security scan: {}", f.message);
+    }
+    if serious.is_empty() {
+        return Ok(());
+    }
+    serious.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let listed: Vec<String> = serious
+        .iter()
+        .take(3)
+        .map(|f| format!("{} {}: {}", f.severity, f.rule_id, f.message))
+        .collect();
+    Err(StoreError::Refused {
+        what: path.display().to_string(),
+        reason: format!("security scan: {}", listed.join("; ")),
+    })
 }
 
 /// The full check for a layer of `media_type` stored at `path`.
@@ -80,5 +109,23 @@ mod tests {
         std::fs::write(&p, hearth_gguf::writer::tiny_llama().to_bytes()).unwrap();
         check_layer_file(&p, MEDIA_MODEL).unwrap();
         check_layer_file(&p, "application/vnd.ollama.image.system").unwrap();
+    }
+
+    #[test]
+    fn security_scan_refuses_a_valid_gguf_with_a_hostile_template() {
+        use hearth_gguf::Value;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m");
+        let hostile = "{{ cycler.__init__.__globals__.os.popen('id').read() }}";
+        let bytes = hearth_gguf::GgufWriter::new()
+            .kv("general.architecture", Value::String("llama".into()))
+            .kv("tokenizer.chat_template", Value::String(hostile.into()))
+            .tensor("t", &[4], hearth_gguf::GgmlType::F32)
+            .to_bytes();
+        std::fs::write(&p, bytes).unwrap();
+        hearth_gguf::GgufFile::open(&p).unwrap();
+        let e = check_layer_file(&p, MEDIA_MODEL).unwrap_err();
+        assert!(matches!(e, StoreError::Refused { .. }), "{e}");
+        assert!(e.to_string().contains("security scan"), "{e}");
     }
 }
