@@ -83,8 +83,9 @@ pub struct ContextParams {
 }
 
 impl ContextParams {
-    /// llama.cpp's defaults for a given context: F16 cache, batch 2048/ubatch 512, flash
-    /// attention on (llama.cpp's `auto` enables it on the CPU and current GPUs).
+    /// hearth-engine's defaults (`LoadOptions::default()` in crates/hearth-engine): F16 cache,
+    /// n_batch = n_ubatch = 512, flash attention off (as in llama-cpp-python; llama.cpp's own
+    /// `auto` would turn it on), one KV stream per sequence.
     pub fn new(n_ctx: u32, n_parallel: u32) -> ContextParams {
         ContextParams {
             n_ctx,
@@ -92,9 +93,9 @@ impl ContextParams {
             kv_unified: false,
             type_k: CacheType::F16,
             type_v: CacheType::F16,
-            n_batch: 2048,
+            n_batch: 512,
             n_ubatch: 512,
-            flash_attn: true,
+            flash_attn: false,
             swa_full: false,
             repack: Repack::None,
         }

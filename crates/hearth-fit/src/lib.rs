@@ -27,7 +27,8 @@ use serde::Serialize;
 pub use estimate::{kv_cache, ContextParams, KvEstimate};
 pub use hw::Hardware;
 pub use plan::{
-    plan, plan_load, plan_load_path, Budget, LoadPlan, MemoryEstimate, ModelSpec, Verdict,
+    plan, plan_load, plan_load_path, plan_load_with, Budget, LoadPlan, MemoryEstimate, ModelSpec,
+    Verdict,
 };
 pub use quant::{CacheType, Quant};
 pub use shape::ModelShape;

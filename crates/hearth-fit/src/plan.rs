@@ -318,12 +318,28 @@ pub fn plan(spec: &ModelSpec, p: &ContextParams, budget: &Budget) -> Result<Load
     })
 }
 
-/// What the server calls before loading a model: `ctx` total context, `parallel` slots.
+/// What the server calls before loading a model: `ctx` total context, `parallel` slots, with
+/// hearth-engine's default context settings ([`ContextParams::new`]); see [`plan_load_with`]
+/// for other settings (flash attention, cache types).
 pub fn plan_load(
     file: &GgufFile,
     ctx: u32,
     parallel: u32,
     hw: &Hardware,
+    budget: &Budget,
+) -> Result<LoadPlan, FitError> {
+    plan_load_with(
+        file,
+        &ContextParams::for_hardware(ctx, parallel, hw),
+        budget,
+    )
+}
+
+/// [`plan_load`] with explicit context settings (flash attention, cache types, batch); build
+/// them with [`ContextParams::for_hardware`] so the CPU's weight repacking is counted.
+pub fn plan_load_with(
+    file: &GgufFile,
+    p: &ContextParams,
     budget: &Budget,
 ) -> Result<LoadPlan, FitError> {
     let label = file
@@ -332,11 +348,7 @@ pub fn plan_load(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let spec = ModelSpec::from_gguf(file, &label)?;
-    plan(
-        &spec,
-        &ContextParams::for_hardware(ctx, parallel, hw),
-        budget,
-    )
+    plan(&spec, p, budget)
 }
 
 /// [`plan_load`] for a path (opens and validates the file).

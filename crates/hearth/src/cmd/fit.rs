@@ -29,6 +29,10 @@ pub struct Args {
     /// KV cache type for K and V (f16, q8_0, q4_0).
     #[arg(long, default_value = "f16", value_parser = parse_cache)]
     pub cache_type: CacheType,
+    /// Plan for flash attention on (hearth-engine's default is off; without it the attention
+    /// scores of a 512-token batch over the whole context are materialized).
+    #[arg(long)]
+    pub flash_attn: bool,
     /// Hardware preset instead of this machine (see --list-gpus).
     #[arg(long, conflicts_with = "vram")]
     pub gpu: Option<String>,
@@ -99,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (hw, calib) = hardware(&args)?;
     let budget = Budget::of(&hw);
     let mut p = ContextParams::for_hardware(args.ctx, args.parallel, &hw);
+    p.flash_attn = args.flash_attn;
     p.type_k = args.cache_type;
     p.type_v = args.cache_type;
 
