@@ -62,7 +62,7 @@ pub fn security_scan_model_file(path: &Path) -> Result<()> {
     if serious.is_empty() {
         return Ok(());
     }
-    serious.sort_by(|a, b| b.severity.cmp(&a.severity));
+    serious.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let listed: Vec<String> = serious
         .iter()
         .take(3)
