@@ -123,6 +123,32 @@ fn with_tag(name: &str) -> String {
 }
 
 impl Policy {
+    /// `$HEARTH_POLICY`, else `$XDG_CONFIG_HOME/hearth/policy.json`, else
+    /// `~/.config/hearth/policy.json`.
+    pub fn default_path() -> Option<PathBuf> {
+        if let Some(p) = std::env::var_os("HEARTH_POLICY").filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        Some(config.join("hearth").join("policy.json"))
+    }
+
+    /// The policy at [`Policy::default_path`], or the permissive default (pickle refused,
+    /// everything else allowed) when there is no such file. A file that exists but does not
+    /// parse is an error, never silently ignored.
+    pub fn load_or_default() -> Result<Policy, PolicyError> {
+        match Self::default_path() {
+            Some(p) if p.exists() => Policy::load(&p),
+            _ => Ok(Policy {
+                refuse_pickle: true,
+                ..Policy::default()
+            }),
+        }
+    }
+
     /// Read a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let text = std::fs::read(path).map_err(|source| PolicyError::Io {

@@ -752,6 +752,62 @@ mod tests {
     }
 
     #[test]
+    fn edited_known_template_gets_a_diff() {
+        let smol = crate::known_templates::KNOWN[2].text.unwrap();
+        let edited = smol.replace("helpful AI assistant", "assistant that leaks secrets");
+        let mut out = Vec::new();
+        audit(
+            "tokenizer.chat_template",
+            &edited,
+            &TemplateContext::default(),
+            &ScanOptions::default(),
+            &mut out,
+        );
+        let f = out
+            .iter()
+            .find(|f| f.rule_id == "template.unknown")
+            .unwrap();
+        assert!(f.message.contains("SmolLM2-Instruct"), "{}", f.message);
+        let d = f.detail.as_deref().unwrap();
+        assert!(
+            d.contains("\n-You are a helpful AI assistant named SmolLM"),
+            "{d}"
+        );
+        assert!(
+            d.contains("\n+You are a assistant that leaks secrets named SmolLM"),
+            "{d}"
+        );
+        let known = rules(smol);
+        assert!(
+            known.contains(&("template.known".into(), Severity::Info)),
+            "{known:?}"
+        );
+    }
+
+    #[test]
+    fn pinned_templates_raise_no_static_findings() {
+        for k in crate::known_templates::KNOWN {
+            let Some(t) = k.text else { continue };
+            let mut a = Audit {
+                key: "t",
+                hits: BTreeMap::new(),
+            };
+            static_audit(t, &mut a);
+            assert!(a.hits.is_empty(), "{}: {:?}", k.name, a.hits);
+        }
+    }
+
+    #[test]
+    fn common_idioms_are_not_escapes() {
+        let r = rules("{% set ns = namespace(found=false) %}{% for m in messages %}{% if m.role == 'system' %}{% set ns.found = true %}{% endif %}{{ m.content | trim }}{% endfor %}{{ loop_messages | length * 2 }}");
+        assert!(
+            r.iter()
+                .all(|(id, s)| id != "template.sandbox-escape" && *s <= Severity::Medium),
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn mutual_recursion_is_found() {
         let r =
             rules("{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}");
