@@ -3,6 +3,7 @@
 pub mod app;
 pub mod backend;
 pub mod config;
+pub mod engine_adapter;
 pub mod error;
 pub mod gen;
 pub mod grammar;

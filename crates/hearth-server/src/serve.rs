@@ -91,3 +91,19 @@ pub async fn shutdown_signal() {
     }
     tracing::warn!("shutting down: finishing in-flight requests");
 }
+
+/// Run the server on its own multi-threaded runtime until Ctrl-C / SIGTERM.
+pub fn run_blocking(
+    cfg: ServerConfig,
+    stores: hearth_store::Stores,
+    engine: Arc<dyn Engine>,
+) -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServeError::Io {
+            addr: cfg.bind,
+            source,
+        })?;
+    rt.block_on(serve(cfg, stores, engine, shutdown_signal()))
+}

@@ -1,0 +1,312 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end generation through the HTTP layer with the real 0.5B model (skipped when the test
+//! models are absent, failing under HEARTH_REQUIRE_TEST_MODELS=1).
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use hearth_gguf::testing::{test_model, TestModel};
+use hearth_server::config::ServerConfig;
+use hearth_server::engine_adapter::LlamaEngine;
+use hearth_server::{app, AppState};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const MODEL: &str = "qwen2.5-coder:0.5b";
+
+fn setup(cfg: ServerConfig) -> Option<(tempfile::TempDir, AppState)> {
+    let model = test_model(TestModel::Qwen05)?;
+    let (dir, stores) = temp_store();
+    import(&stores, MODEL, &model);
+    let cfg = ServerConfig {
+        threads: Some(2),
+        default_num_ctx: 2048,
+        ..cfg
+    };
+    Some((dir, state(cfg, stores, Arc::new(LlamaEngine::default()))))
+}
+
+fn ndjson(body: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sse(body: &[u8]) -> (Vec<Value>, bool) {
+    let text = String::from_utf8_lossy(body).into_owned();
+    let mut out = Vec::new();
+    let mut done = false;
+    for ev in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
+        let data = ev
+            .strip_prefix("data: ")
+            .unwrap_or_else(|| panic!("not an SSE event: {ev:?}"));
+        if data == "[DONE]" {
+            done = true;
+        } else {
+            assert!(!done, "event after [DONE]");
+            out.push(serde_json::from_str(data).unwrap());
+        }
+    }
+    (out, done)
+}
+
+fn joined(lines: &[Value], f: impl Fn(&Value) -> Option<&str>) -> String {
+    lines.iter().filter_map(f).collect()
+}
+
+#[tokio::test]
+async fn ollama_and_openai_end_to_end() {
+    let Some((_d, s)) = setup(ServerConfig::default()) else {
+        return;
+    };
+
+    // Load with an empty prompt, then ps.
+    let r = send(
+        &s,
+        post("/api/generate", json!({"model": MODEL}).to_string()),
+    )
+    .await;
+    assert_eq!(r.json()["done_reason"], "load", "{}", r.text());
+    let ps = send(&s, get("/api/ps")).await.json();
+    assert_eq!(ps["models"][0]["name"], MODEL);
+    assert_eq!(ps["models"][0]["context_length"], 2048);
+
+    // Non-streamed and streamed greedy generation give the same text.
+    let body = json!({"model": MODEL, "prompt": "Write a Python function add(a, b) that returns the sum.", "stream": false,
+        "options": {"temperature": 0, "num_predict": 24, "seed": 1}});
+    let r = send(&s, post("/api/generate", body.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    let text = j["response"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("def add") || text.contains("return"),
+        "{text}"
+    );
+    assert_eq!(j["done"], true);
+    assert_eq!(j["eval_count"], 24);
+    assert!(j["prompt_eval_count"].as_u64().unwrap() > 10);
+    assert!(j["total_duration"].as_u64().unwrap() > 0);
+    let mut sbody = body.clone();
+    sbody["stream"] = json!(true);
+    let r = send(&s, post("/api/generate", sbody.to_string())).await;
+    assert_eq!(r.headers["content-type"], "application/x-ndjson");
+    let lines = ndjson(&r.body);
+    let last = lines.last().unwrap();
+    assert_eq!(last["done"], true);
+    assert_eq!(last["done_reason"], "length");
+    assert!(lines[..lines.len() - 1].iter().all(|l| l["done"] == false));
+    assert_eq!(joined(&lines, |l| l["response"].as_str()), text);
+
+    // Chat, non-streamed.
+    let r = send(&s, post("/api/chat", json!({"model": MODEL, "stream": false, "options": {"temperature": 0, "num_predict": 16},
+        "messages": [{"role": "user", "content": "What is 2+2? Answer with just the number."}]}).to_string())).await;
+    let j = r.json();
+    assert_eq!(j["message"]["role"], "assistant");
+    assert!(
+        j["message"]["content"].as_str().unwrap().contains('4'),
+        "{j}"
+    );
+    assert_eq!(j["done_reason"], "stop");
+
+    // Fill-in-the-middle through `suffix`.
+    let r = send(&s, post("/api/generate", json!({"model": MODEL, "prompt": "def add(a, b):\n    return ",
+        "suffix": "\n\nprint(add(1, 2))\n", "stream": false, "options": {"temperature": 0, "num_predict": 12}}).to_string())).await;
+    let fim = r.json()["response"].as_str().unwrap().to_string();
+    assert!(fim.replace(' ', "").contains("a+b"), "{fim:?}");
+
+    // Chat constrained by a JSON schema parses and matches it.
+    let schema = json!({"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"]});
+    let r = send(&s, post("/api/chat", json!({"model": MODEL, "stream": false, "format": schema,
+        "options": {"temperature": 0, "num_predict": 64},
+        "messages": [{"role": "user", "content": "Give the largest city of Japan and its population as JSON."}]}).to_string())).await;
+    let content = r.json()["message"]["content"].as_str().unwrap().to_string();
+    let v: Value = serde_json::from_str(&content).unwrap_or_else(|e| panic!("{content:?}: {e}"));
+    assert!(v["city"].is_string() && v["population"].is_i64(), "{v}");
+
+    // OpenAI chat, streamed with usage.
+    let r = send(&s, post("/v1/chat/completions", json!({"model": MODEL, "stream": true, "stream_options": {"include_usage": true},
+        "temperature": 0, "max_tokens": 16, "messages": [{"role": "user", "content": "Say hello."}]}).to_string())).await;
+    assert_eq!(r.headers["content-type"], "text/event-stream");
+    let (events, done) = sse(&r.body);
+    assert!(done, "no [DONE]");
+    assert_eq!(events[0]["choices"][0]["delta"]["role"], "assistant");
+    let usage = events.last().unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    assert!(usage["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    let said = joined(&events, |e| e["choices"][0]["delta"]["content"].as_str());
+    assert!(said.to_lowercase().contains("hello"), "{said}");
+    let finish: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            !e["choices"][0]["finish_reason"].is_null()
+                && e["choices"].as_array().is_some_and(|c| !c.is_empty())
+        })
+        .collect();
+    assert_eq!(finish.len(), 1);
+
+    // OpenAI chat, not streamed, with tools offered (must still answer plainly).
+    let r = send(&s, post("/v1/chat/completions", json!({"model": MODEL, "temperature": 0, "max_tokens": 16,
+        "tools": [{"type": "function", "function": {"name": "read_file", "description": "Read a file", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}],
+        "messages": [{"role": "user", "content": "What is 3+3? Answer with just the number."}]}).to_string())).await;
+    let j = r.json();
+    assert_eq!(j["object"], "chat.completion");
+    assert!(j["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    // OpenAI completions with suffix.
+    let r = send(
+        &s,
+        post(
+            "/v1/completions",
+            json!({"model": MODEL, "prompt": "def mul(a, b):\n    return ",
+        "suffix": "\n", "max_tokens": 8, "temperature": 0})
+            .to_string(),
+        ),
+    )
+    .await;
+    let j = r.json();
+    assert!(
+        j["choices"][0]["text"]
+            .as_str()
+            .unwrap()
+            .replace(' ', "")
+            .contains("a*b"),
+        "{j}"
+    );
+
+    // Unload with keep_alive 0.
+    let r = send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": MODEL, "keep_alive": 0}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.json()["done_reason"], "unload");
+    assert_eq!(send(&s, get("/api/ps")).await.json()["models"], json!([]));
+    let m = send(&s, get("/metrics")).await.text();
+    assert!(m.contains("hearth_generated_tokens_total"), "{m}");
+}
+
+#[tokio::test]
+async fn continue_fixtures_replay() {
+    let Some((_d, s)) = setup(ServerConfig::default()) else {
+        return;
+    };
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let r = send(&s, post("/api/show", fixture("continue-show.json"))).await;
+    let j = r.json();
+    assert!(
+        j["template"].as_str().unwrap().contains(".Suffix"),
+        "Continue would not send suffix"
+    );
+    // Continue parses `parameters` lines and `num_ctx`; must be a string.
+    assert!(j["parameters"].is_string());
+
+    let r = send(
+        &s,
+        post("/api/generate", fixture("continue-autocomplete.json")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lines = ndjson(&r.body);
+    assert_eq!(lines.last().unwrap()["done"], true);
+    let completion = joined(&lines, |l| l["response"].as_str());
+    assert!(
+        completion.contains("square(v)")
+            || completion.contains("v * v")
+            || completion.contains("v ** 2"),
+        "{completion:?}"
+    );
+
+    let r = send(&s, post("/api/chat", fixture("continue-chat.json"))).await;
+    let lines = ndjson(&r.body);
+    assert_eq!(lines.last().unwrap()["done"], true);
+    let answer = joined(&lines, |l| l["message"]["content"].as_str());
+    assert!(answer.contains("Paris"), "{answer:?}");
+}
+
+async fn stream_generate(s: &AppState, prompt: String) -> Vec<Value> {
+    let body =
+        json!({"model": MODEL, "prompt": prompt, "options": {"temperature": 0, "num_predict": 12}})
+            .to_string();
+    let r = send(s, post("/api/generate", body)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    ndjson(&r.body)
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_streams_and_disconnect_frees_slot() {
+    let cfg = ServerConfig {
+        num_parallel: 4,
+        ..ServerConfig::default()
+    };
+    let Some((_d, s)) = setup(cfg) else { return };
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s2 = s.clone();
+        tasks.push(tokio::spawn(async move {
+            stream_generate(
+                &s2,
+                format!("Count from {i} to {}, separated by commas.", i + 5),
+            )
+            .await
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let lines = t.await.unwrap();
+        let last = lines.last().unwrap();
+        assert_eq!(last["done"], true, "client {i}");
+        assert!(last["error"].is_null());
+        let text = joined(&lines, |l| l["response"].as_str());
+        assert!(text.contains(&i.to_string()), "client {i}: {text:?}");
+    }
+    assert_eq!(s.sched.gauges().running, 0);
+}
+
+#[tokio::test]
+async fn disconnect_cancels_and_frees_the_only_slot() {
+    let cfg = ServerConfig {
+        num_parallel: 1,
+        ..ServerConfig::default()
+    };
+    let Some((_d, s)) = setup(cfg) else { return };
+    let long = json!({"model": MODEL, "prompt": "Write a very long story about a dragon.", "options": {"num_predict": 100000}}).to_string();
+    let resp = app(s.clone())
+        .oneshot(post("/api/generate", long))
+        .await
+        .unwrap();
+    let mut body = resp.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    assert_eq!(s.sched.gauges().running, 1);
+    drop(body); // the client goes away
+                // A queued request gets the slot at once and completes.
+    let quick = json!({"model": MODEL, "prompt": "Say hi.", "stream": false, "options": {"num_predict": 4}}).to_string();
+    let r = tokio::time::timeout(
+        Duration::from_secs(120),
+        send(&s, post("/api/generate", quick)),
+    )
+    .await
+    .expect("slot not freed");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["eval_count"], 4);
+    let m = send(&s, get("/metrics")).await.text();
+    assert!(m.contains("hearth_generations_cancelled_total 1"), "{m}");
+    assert_eq!(s.sched.gauges().running, 0);
+    let _ = Request::get("/").body(Body::empty());
+}
