@@ -32,6 +32,12 @@ pub enum Command {
     Sign(cmd::sign::Args),
     /// Verify a signed manifest (signature and every file digest) or a minisign-signed file.
     Verify(cmd::verify::Args),
+    /// Serve the Ollama- and OpenAI-compatible HTTP API (default 127.0.0.1:11434).
+    Serve(cmd::serve::Args),
+    /// List the models loaded in the running server.
+    Ps(cmd::ps::Args),
+    /// Unload a model from the running server.
+    Stop(cmd::stop::Args),
     /// Download a model (Ollama registry name, hf.co/owner/repo:quant, or a GGUF URL).
     Pull(cmd::pull::Args),
     /// List installed models.
@@ -63,6 +69,9 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Ps(args) => cmd::ps::run(args),
+        Command::Stop(args) => cmd::stop::run(args),
         Command::Pull(args) => cmd::pull::run(args),
         Command::List(args) => cmd::list::run(args),
         Command::Show(args) => cmd::show::run(args),

@@ -14,4 +14,8 @@ pub mod sandbox;
 pub mod scan;
 pub mod sign;
 pub mod verify;
+pub mod client;
+pub mod ps;
+pub mod serve;
+pub mod stop;
 pub mod show;

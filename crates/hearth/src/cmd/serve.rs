@@ -1,0 +1,92 @@
+//! `hearth serve`: the Ollama- and OpenAI-compatible HTTP server.
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use hearth_server::config::{parse_host, parse_keep_alive, read_key_file, ServerConfig};
+use hearth_server::engine_adapter::LlamaEngine;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Listen address (`127.0.0.1:11434`, `:8080`, `0.0.0.0`); default from HEARTH_HOST / OLLAMA_HOST.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Read the API key (Bearer token) from this file; HEARTH_API_KEY also works.
+    #[arg(long)]
+    pub api_key_file: Option<String>,
+    /// Allow listening off loopback without an API key (anyone on the network can use the server).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Parallel sequences per model (OLLAMA_NUM_PARALLEL).
+    #[arg(long)]
+    pub num_parallel: Option<u32>,
+    /// Models resident at once (OLLAMA_MAX_LOADED_MODELS).
+    #[arg(long)]
+    pub max_loaded_models: Option<usize>,
+    /// Waiting requests before 503 (OLLAMA_MAX_QUEUE).
+    #[arg(long)]
+    pub max_queue: Option<usize>,
+    /// Default keep-alive (`5m`, `0`, `-1`).
+    #[arg(long)]
+    pub keep_alive: Option<String>,
+    /// Default context per sequence.
+    #[arg(long)]
+    pub ctx_size: Option<u32>,
+    /// Engine threads (default: physical cores).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Memory budget for loaded models, in bytes (0 = no limit).
+    #[arg(long)]
+    pub memory_budget: Option<u64>,
+    /// Refuse pull/create/copy/delete/push.
+    #[arg(long)]
+    pub disable_management: bool,
+    /// Extra CORS origins, comma-separated (HEARTH_ORIGINS / OLLAMA_ORIGINS).
+    #[arg(long)]
+    pub origins: Option<String>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut cfg = ServerConfig::from_env(|k| std::env::var(k).ok())?;
+    if let Some(h) = &args.host {
+        cfg.bind = parse_host(h, "--host")?;
+    }
+    if let Some(f) = &args.api_key_file {
+        cfg.api_key = Some(read_key_file(f)?);
+    }
+    cfg.insecure_no_auth |= args.insecure_no_auth;
+    if let Some(n) = args.num_parallel {
+        cfg.num_parallel = n.clamp(1, 256);
+    }
+    if let Some(n) = args.max_loaded_models {
+        cfg.max_loaded_models = n.max(1);
+    }
+    if let Some(n) = args.max_queue {
+        cfg.max_queue = n;
+    }
+    if let Some(k) = &args.keep_alive {
+        cfg.keep_alive =
+            parse_keep_alive(k).with_context(|| format!("invalid --keep-alive {k:?}"))?;
+    }
+    if let Some(n) = args.ctx_size {
+        cfg.default_num_ctx = n.max(256);
+    }
+    if args.threads.is_some() {
+        cfg.threads = args.threads;
+    }
+    if let Some(b) = args.memory_budget {
+        cfg.memory_budget = b;
+    }
+    cfg.disable_management |= args.disable_management;
+    if let Some(o) = &args.origins {
+        cfg.allowed_origins.extend(
+            o.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        );
+    }
+    cfg.validate()?;
+    let stores = hearth_store::Stores::from_env()?;
+    hearth_server::serve::run_blocking(cfg, stores, Arc::new(LlamaEngine::default()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,169 @@
+"""Official `ollama` and `openai` Python clients against a running hearth server.
+
+Env: HEARTH_URL (server), HEARTH_REGISTRY (host:port of a test registry holding library/smol).
+Prints one line per check and a closing 'N passed, N failed' line; exits non-zero on failure.
+"""
+import json
+import os
+import sys
+import traceback
+
+import ollama
+import openai
+
+URL = os.environ["HEARTH_URL"]
+REGISTRY = os.environ["HEARTH_REGISTRY"]
+MODEL = "qwen2.5-coder:0.5b"
+GREEDY = {"temperature": 0, "num_predict": 24, "seed": 1}
+
+client = ollama.Client(host=URL)
+oai = openai.OpenAI(base_url=URL + "/v1", api_key="not-needed")
+results = []
+
+
+def check(fn):
+    try:
+        fn()
+        results.append(True)
+        print(f"ok   {fn.__name__}")
+    except Exception:  # noqa: BLE001
+        results.append(False)
+        print(f"FAIL {fn.__name__}")
+        traceback.print_exc()
+    return fn
+
+
+@check
+def ollama_list():
+    names = [m.model for m in client.list().models]
+    assert MODEL in names, names
+    m = next(m for m in client.list().models if m.model == MODEL)
+    assert m.details.family == "qwen2" and m.details.quantization_level == "Q4_K_M", m.details
+    assert m.size > 400_000_000
+
+
+@check
+def ollama_show():
+    s = client.show(MODEL)
+    assert ".Suffix" in s.template, s.template
+    assert "insert" in s.capabilities and "completion" in s.capabilities, s.capabilities
+    assert s.modelinfo["general.architecture"] == "qwen2"
+
+
+@check
+def ollama_generate():
+    r = client.generate(model=MODEL, prompt="Write a Python function add(a, b) that returns the sum.", options=GREEDY)
+    assert r.done and r.eval_count == 24, r
+    assert "def add" in r.response or "return" in r.response, r.response
+    chunks = list(client.generate(model=MODEL, prompt="Write a Python function add(a, b) that returns the sum.",
+                                  options=GREEDY, stream=True))
+    assert chunks[-1].done and all(not c.done for c in chunks[:-1])
+    assert "".join(c.response for c in chunks) == r.response
+
+
+@check
+def ollama_chat():
+    msgs = [{"role": "user", "content": "What is 2+2? Answer with just the number."}]
+    r = client.chat(model=MODEL, messages=msgs, options={"temperature": 0, "num_predict": 8})
+    assert "4" in r.message.content, r.message
+    parts = list(client.chat(model=MODEL, messages=msgs, options={"temperature": 0, "num_predict": 8}, stream=True))
+    assert parts[-1].done
+    assert "".join(p.message.content for p in parts) == r.message.content
+
+
+@check
+def ollama_generate_suffix():
+    r = client.generate(model=MODEL, prompt="def add(a, b):\n    return ", suffix="\n\nprint(add(1, 2))\n",
+                        options={"temperature": 0, "num_predict": 12})
+    assert "a+b" in r.response.replace(" ", ""), repr(r.response)
+
+
+@check
+def ollama_chat_json_schema():
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+              "required": ["city", "population"]}
+    r = client.chat(model=MODEL, format=schema, options={"temperature": 0, "num_predict": 64},
+                    messages=[{"role": "user", "content": "Largest city of Japan and its population, as JSON."}])
+    v = json.loads(r.message.content)
+    assert isinstance(v["city"], str) and isinstance(v["population"], int), v
+
+
+@check
+def ollama_pull_with_progress():
+    name = f"http://{REGISTRY}/library/smol:latest"
+    events = list(client.pull(name, stream=True))
+    statuses = [e.status for e in events]
+    assert statuses[0] == "pulling manifest", statuses
+    assert statuses[-1] == "success", statuses
+    assert any(e.total and e.completed is not None for e in events), events
+    assert any(m.model.endswith("smol:latest") for m in client.list().models)
+
+
+@check
+def ollama_copy_delete():
+    client.copy(MODEL, "my-copy")
+    assert "my-copy:latest" in [m.model for m in client.list().models]
+    client.delete("my-copy")
+    assert "my-copy:latest" not in [m.model for m in client.list().models]
+    try:
+        client.delete("my-copy")
+        raise AssertionError("deleting a missing model succeeded")
+    except ollama.ResponseError as e:
+        assert e.status_code == 404
+
+
+@check
+def ollama_ps():
+    names = [m.model for m in client.ps().models]
+    assert MODEL in names, names
+
+
+@check
+def ollama_errors():
+    try:
+        client.generate(model="no-such-model", prompt="x")
+        raise AssertionError("unknown model accepted")
+    except ollama.ResponseError as e:
+        assert e.status_code == 404
+    try:
+        client.generate(model=MODEL, prompt="x", options={"num_predict": -7})
+        raise AssertionError("negative num_predict accepted")
+    except ollama.ResponseError as e:
+        assert e.status_code == 400
+
+
+@check
+def openai_chat():
+    r = oai.chat.completions.create(model=MODEL, temperature=0, max_tokens=8,
+                                    messages=[{"role": "user", "content": "What is 2+2? Answer with just the number."}])
+    assert "4" in r.choices[0].message.content, r
+    assert r.usage.completion_tokens > 0
+
+
+@check
+def openai_chat_stream():
+    stream = oai.chat.completions.create(model=MODEL, temperature=0, max_tokens=16, stream=True,
+                                         stream_options={"include_usage": True},
+                                         messages=[{"role": "user", "content": "Say hello."}])
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "hello" in text.lower(), text
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+@check
+def openai_completion_suffix():
+    r = oai.completions.create(model=MODEL, prompt="def mul(a, b):\n    return ", suffix="\n", max_tokens=8, temperature=0)
+    assert "a*b" in r.choices[0].text.replace(" ", ""), r
+
+
+@check
+def openai_models():
+    ids = [m.id for m in oai.models.list()]
+    assert MODEL in ids, ids
+    assert oai.models.retrieve(MODEL).id == MODEL
+
+
+passed, failed = results.count(True), results.count(False)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
