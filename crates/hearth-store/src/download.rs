@@ -37,6 +37,9 @@ pub struct DownloadOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// First retry delay (doubles per retry, capped at 8 s).
     pub backoff: Duration,
+    /// `blobs/` directories of other stores (Ollama's): a blob found there is copied and
+    /// verified instead of downloaded.
+    pub reuse_from: Vec<PathBuf>,
 }
 
 impl Default for DownloadOptions {
@@ -47,6 +50,7 @@ impl Default for DownloadOptions {
             part_min: 64 << 20,
             cancel: None,
             backoff: Duration::from_millis(500),
+            reuse_from: Vec::new(),
         }
     }
 }
@@ -162,6 +166,10 @@ impl Downloader<'_> {
                 lock.remove_file();
                 return Ok(o);
             }
+            if let Some(o) = self.reuse(spec, d)? {
+                lock.remove_file();
+                return Ok(o);
+            }
         }
         let partial = self.blobs.join(format!("{key}-partial"));
         let state_path = self.blobs.join(format!("{key}-partial.json"));
@@ -181,6 +189,46 @@ impl Downloader<'_> {
                 Err(e)
             }
         }
+    }
+
+    /// Copy a blob another store already has (checked: digest, size, model validation).
+    fn reuse(&self, spec: &BlobSpec, d: &Digest) -> Result<Option<BlobOutcome>> {
+        for dir in &self.opts.reuse_from {
+            let src = dir.join(d.file_name());
+            let Ok(meta) = std::fs::metadata(&src) else {
+                continue;
+            };
+            if !meta.is_file() || spec.size.is_some_and(|s| s != meta.len()) {
+                continue;
+            }
+            (self.progress)(&PullEvent::status(format!(
+                "copying {} from {}",
+                d.short(),
+                dir.display()
+            )));
+            let (got, size) = match import_file(self.blobs, &src, &spec.media_type, false) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("not reusing {}: {e}", src.display());
+                    continue;
+                }
+            };
+            if &got != d {
+                let _ = std::fs::remove_file(self.blobs.join(got.file_name()));
+                tracing::warn!(
+                    "{} does not match its name; downloading instead",
+                    src.display()
+                );
+                continue;
+            }
+            self.emit(spec, size, size);
+            return Ok(Some(BlobOutcome {
+                digest: got,
+                size,
+                cached: false,
+            }));
+        }
+        Ok(None)
     }
 
     fn present(&self, spec: &BlobSpec, d: &Digest) -> Result<Option<BlobOutcome>> {

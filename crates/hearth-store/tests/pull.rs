@@ -645,3 +645,38 @@ fn url_resume_needs_a_validator() {
     assert_eq!(last.headers["range"], "bytes=100-");
     assert_eq!(last.headers["if-range"], "\"v1\"");
 }
+
+#[test]
+fn blobs_of_another_store_are_copied_not_downloaded() {
+    let srv = Server::start();
+    let gguf = tiny_gguf();
+    let d = Digest::from_bytes(&gguf);
+    serve_registry_model(
+        &srv,
+        "library/tiny",
+        "latest",
+        Body::Bytes(gguf.clone().into()),
+        &d,
+        &[],
+    );
+    let t = tempfile::tempdir().unwrap();
+    let other = t.path().join("ollama/blobs");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join(d.file_name()), &gguf).unwrap();
+    let st = Store::open(t.path().join("m")).unwrap();
+    let mut o = opts();
+    o.download.reuse_from = vec![other.clone()];
+    st.pull(&format!("http://{}/library/tiny", srv.host()), &o, &|_| {})
+        .unwrap();
+    assert_eq!(srv.bytes_sent(&format!("/blobs/{d}")), 0);
+    assert_eq!(std::fs::read(st.blob_path(&d)).unwrap(), gguf);
+    // A file in the other store that does not match its name is not trusted.
+    let (_t2, st2) = store();
+    let mut bad = gguf.clone();
+    bad[100] ^= 1;
+    std::fs::write(other.join(d.file_name()), &bad).unwrap();
+    st2.pull(&format!("http://{}/library/tiny", srv.host()), &o, &|_| {})
+        .unwrap();
+    assert_eq!(srv.bytes_sent(&format!("/blobs/{d}")), gguf.len() as u64);
+    assert_eq!(std::fs::read(st2.blob_path(&d)).unwrap(), gguf);
+}

@@ -22,6 +22,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stores = stores()?;
     let mut opts = PullOptions::from_env();
     opts.http.allow_insecure = args.insecure;
+    // Blobs already in the Ollama store are copied (and verified), not downloaded again.
+    opts.download.reuse_from = stores.extra.iter().map(|s| s.blobs_dir()).collect();
     if let Some(n) = &args.as_name {
         opts.name = Some(ModelName::parse(n)?);
     }
