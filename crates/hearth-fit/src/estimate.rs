@@ -238,12 +238,13 @@ pub fn compute_buffers(shape: &ModelShape, p: &ContextParams, kv: &KvEstimate) -
 
 /// Runtime cost of a loaded model besides weights, KV and buffers: engine code and heap, the
 /// vocabulary tables, and the pages of the compute buffer a short generation touches.
-/// Fitted on llama-cpp-python 0.3.36 runs of the three test models (`scripts/fit-vs-measured`):
-/// peak RSS minus (mapped weights + repacked weights + KV + logits) was 65.8 MiB for
-/// SmolLM2 (49,152 tokens) and 96.2/96.8 MiB for the Qwen models (151,936 tokens), i.e.
-/// 51 MiB + 314 bytes per token; the Python interpreter with `llama_cpp` imported accounts for
-/// 40.6 MiB of the 51, so a native process is left with about 11 MiB, rounded up to 16.
-pub const RUNTIME_BASE_BYTES: u64 = 16 << 20;
+/// Fitted with `scripts/fit-vs-measured` on the three test models (n_ctx 2k/8k/32k, CPU):
+/// peak RSS minus (mapped weights + repacked weights + KV + logits) grows by 314 bytes per
+/// vocabulary entry (65.8 MiB for SmolLM2's 49,152 tokens, 96.5 MiB for Qwen's 151,936, in
+/// llama-cpp-python); the rest is the process itself: 51 MiB for Python with `llama_cpp`
+/// imported (40.6 MiB of which is the interpreter and libraries alone), 27 MiB for `hearth run`
+/// (debug build, hearth-engine over llama-cpp-2).
+pub const RUNTIME_BASE_BYTES: u64 = 27 << 20;
 pub const RUNTIME_PER_VOCAB_BYTES: u64 = 320;
 
 pub fn runtime_overhead(shape: &ModelShape) -> u64 {

@@ -75,7 +75,8 @@ pub fn row(
 
 /// Per model, the best quantization: the highest-quality one that runs fully on the GPU, else
 /// the highest-quality one at interactive speed, else the fastest that fits. Overall: the
-/// largest model whose best row reaches interactive speed.
+/// largest model whose best row runs entirely on the GPU at interactive speed, or, when none
+/// does, the largest whose best row reaches interactive speed at all.
 pub fn mark_recommendations(rows: &mut [FitRow]) {
     let mut best_rows = Vec::new();
     let mut i = 0;
@@ -115,14 +116,25 @@ pub fn mark_recommendations(rows: &mut [FitRow]) {
         }
         i = end;
     }
-    let overall = best_rows
-        .into_iter()
-        .filter(|&k| {
-            rows[k]
-                .speed
-                .is_some_and(|s| s.decode_tok_s >= INTERACTIVE_TOK_S)
-        })
-        .max_by_key(|&k| rows[k].active_params.max(rows[k].params / 4));
+    // Prefer what runs entirely on a GPU; partial offload only when nothing does. Among
+    // equals, the first in catalog order (the Qwen coders before the R1 distill).
+    let interactive = |k: &usize| {
+        rows[*k]
+            .speed
+            .is_some_and(|s| s.decode_tok_s >= INTERACTIVE_TOK_S)
+    };
+    let size = |k: &usize| rows[*k].active_params.max(rows[*k].params / 4);
+    let on_gpu: Vec<usize> = best_rows
+        .iter()
+        .copied()
+        .filter(|k| rows[*k].verdict == Verdict::Gpu && interactive(k))
+        .collect();
+    let pool = if on_gpu.is_empty() {
+        best_rows.into_iter().filter(interactive).collect()
+    } else {
+        on_gpu
+    };
+    let overall = pool.into_iter().rev().max_by_key(size);
     if let Some(k) = overall {
         rows[k].recommended = true;
     }

@@ -98,16 +98,24 @@ fn without_enough_ram_70b_does_not_fit_at_all() {
 fn recommendation_grows_with_the_gpu() {
     let pick = |vram| {
         let rows = table(vram);
-        rows.iter()
+        let r = rows
+            .iter()
             .find(|r| r.recommended)
-            .map(|r| r.params)
-            .unwrap_or(0)
+            .expect("a recommendation")
+            .clone();
+        assert_eq!(
+            r.verdict,
+            Verdict::Gpu,
+            "{vram} GiB: {} {}",
+            r.model,
+            r.quant
+        );
+        (r.model, r.params)
     };
-    let (p8, p16, p24) = (pick(8), pick(16), pick(24));
-    assert!(
-        p8 > 5_000_000_000 && p8 < p16 && p16 < p24,
-        "{p8} {p16} {p24}"
-    );
+    let ((m8, p8), (_, p16), (m24, p24)) = (pick(8), pick(16), pick(24));
+    assert_eq!(m8, "qwen2.5-coder-7b");
+    assert_eq!(m24, "qwen2.5-coder-32b");
+    assert!(p8 < p16 && p16 < p24, "{p8} {p16} {p24}");
 }
 
 #[test]
