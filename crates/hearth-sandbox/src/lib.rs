@@ -6,7 +6,8 @@
 //! - a new process group, killed as a whole at the wall-clock timeout (and after the leader
 //!   exits); `setsid`/`setpgid` are denied by seccomp so nothing leaves the group;
 //! - an empty network namespace (loopback down, no routes), created directly when we run as
-//!   root or inside a new user namespace otherwise; a private mount namespace;
+//!   root or inside a new user namespace otherwise; a private mount namespace whose root is
+//!   a new tmpfs with read-only bind mounts of the system paths and the scratch directory;
 //! - dropping root to an unprivileged uid/gid (default `nobody`, 65534) so rlimits apply;
 //! - rlimits: CPU seconds, address space, file size, open files, processes, core dumps = 0;
 //! - `no_new_privs`;
@@ -46,6 +47,9 @@ pub enum Protection {
     NetworkNamespace,
     /// A private mount namespace (no mount propagation to or from the host).
     MountNamespace,
+    /// A new root: a tmpfs holding read-only bind mounts of the system paths, the scratch dir
+    /// (read-write, same path) and a few device nodes; the host tree is unmounted.
+    NewRoot,
     /// Root dropped to an unprivileged uid/gid.
     DropPrivileges,
     /// `PR_SET_NO_NEW_PRIVS`.
@@ -74,11 +78,12 @@ pub enum Protection {
 
 impl Protection {
     /// Every protection, in the order they are reported.
-    pub const ALL: [Protection; 16] = [
+    pub const ALL: [Protection; 17] = [
         Protection::WallClockKill,
         Protection::UserNamespace,
         Protection::NetworkNamespace,
         Protection::MountNamespace,
+        Protection::NewRoot,
         Protection::DropPrivileges,
         Protection::NoNewPrivs,
         Protection::LandlockFs,
@@ -100,6 +105,7 @@ impl Protection {
             Protection::UserNamespace => "user_namespace",
             Protection::NetworkNamespace => "network_namespace",
             Protection::MountNamespace => "mount_namespace",
+            Protection::NewRoot => "new_root",
             Protection::DropPrivileges => "drop_privileges",
             Protection::NoNewPrivs => "no_new_privs",
             Protection::LandlockFs => "landlock_fs",
@@ -201,6 +207,8 @@ pub struct SandboxConfig {
     pub run_as: Option<(u32, u32)>,
     /// Namespace strategy.
     pub namespaces: NamespaceMode,
+    /// Build a new root of bind mounts in the mount namespace (needs the namespaces).
+    pub new_root: bool,
     /// Apply Landlock when the kernel has it.
     pub landlock: bool,
     /// Install the seccomp filter.
@@ -238,12 +246,14 @@ impl SandboxConfig {
             processes: 64,
             run_as: Some(NOBODY),
             namespaces: NamespaceMode::Auto,
+            new_root: true,
             landlock: true,
             seccomp: true,
             env: vec![
                 ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
                 ("HOME".into(), scratch_dir.display().to_string()),
                 ("LANG".into(), "C.UTF-8".into()),
+                ("TMPDIR".into(), scratch_dir.display().to_string()),
             ],
             stdin: None,
             max_output_bytes: 1 << 20,
@@ -266,6 +276,9 @@ impl SandboxConfig {
         ];
         if self.namespaces != NamespaceMode::None {
             req.extend([Protection::NetworkNamespace, Protection::MountNamespace]);
+            if self.new_root {
+                req.push(Protection::NewRoot);
+            }
         }
         if self.landlock {
             req.push(Protection::LandlockFs);

@@ -144,6 +144,7 @@ fn write_bashrc_is_blocked() {
     // above is the sandbox's doing.
     let mut c = config(&e);
     c.landlock = false;
+    c.new_root = false;
     let o = sh(c, script);
     assert_eq!(o.stdout_str().trim(), "WROTE", "{}", show(&o));
 }
@@ -161,9 +162,23 @@ fn read_ssh_key_is_blocked() {
         "{}",
         show(&o)
     );
+    // Each filesystem layer blocks on its own: Landlock denies, the new root has no such path.
+    let mut c = config(&e);
+    c.new_root = false;
+    c.required = vec![Protection::LandlockFs];
+    let o = sh(c, script);
+    assert!(!o.stdout_str().contains("FAKE-PRIVATE-KEY"), "{}", show(&o));
     assert!(o.stderr_str().contains("Permission denied"), "{}", show(&o));
     let mut c = config(&e);
     c.landlock = false;
+    c.required = vec![Protection::NewRoot];
+    let o = sh(c, script);
+    assert!(!o.stdout_str().contains("FAKE-PRIVATE-KEY"), "{}", show(&o));
+    assert!(o.stderr_str().contains("No such file"), "{}", show(&o));
+    // Control: with both off the modes allow the read.
+    let mut c = config(&e);
+    c.landlock = false;
+    c.new_root = false;
     let o = sh(c, script);
     assert!(o.stdout_str().contains("FAKE-PRIVATE-KEY"), "{}", show(&o));
 }
@@ -185,8 +200,34 @@ fn write_outside_via_dotdot_and_symlink_is_blocked() {
     assert!(!e.outside.join("symlink.txt").exists());
     let mut c = config(&e);
     c.landlock = false;
+    c.new_root = false;
     let o = sh(c, "echo x > ../outside/dotdot.txt && echo DOTDOT-WROTE");
     assert!(o.stdout_str().contains("DOTDOT-WROTE"), "{}", show(&o));
+    std::fs::remove_file(e.outside.join("dotdot.txt")).unwrap();
+    // Each layer alone.
+    for (landlock, new_root) in [(true, false), (false, true)] {
+        let mut c = config(&e);
+        c.landlock = landlock;
+        c.new_root = new_root;
+        let o = sh(c, script);
+        let out = o.stdout_str();
+        assert!(
+            out.contains("DOTDOT-BLOCKED"),
+            "{landlock} {new_root}: {}",
+            show(&o)
+        );
+        assert!(
+            out.contains("LINK-BLOCKED"),
+            "{landlock} {new_root}: {}",
+            show(&o)
+        );
+        assert!(
+            out.contains("ETC-BLOCKED"),
+            "{landlock} {new_root}: {}",
+            show(&o)
+        );
+        assert!(!e.outside.join("dotdot.txt").exists());
+    }
 }
 
 const NET_PROBE: &str = r#"
@@ -417,7 +458,11 @@ fn user_namespace_path_works_and_is_reported() {
         Some(Status::Active) => {
             assert_active(
                 &o,
-                &[Protection::NetworkNamespace, Protection::MountNamespace],
+                &[
+                    Protection::NetworkNamespace,
+                    Protection::MountNamespace,
+                    Protection::NewRoot,
+                ],
             );
             let out = o.stdout_str();
             assert!(out.starts_with("ok\n"), "{}", show(&o));
@@ -426,7 +471,11 @@ fn user_namespace_path_works_and_is_reported() {
             // Kernel without unprivileged user namespaces: the report must say so for the
             // namespaces that depend on it, and the run still happened with the other layers.
             eprintln!("user namespaces unavailable: {reason}");
-            for p in [Protection::NetworkNamespace, Protection::MountNamespace] {
+            for p in [
+                Protection::NetworkNamespace,
+                Protection::MountNamespace,
+                Protection::NewRoot,
+            ] {
                 assert!(
                     matches!(o.protection(p), Some(Status::Unavailable { .. })),
                     "{p}"

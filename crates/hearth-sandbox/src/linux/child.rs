@@ -5,6 +5,7 @@
 
 use libc::{c_char, c_int, c_void};
 
+use super::fsview::FsPlan;
 use crate::Protection;
 
 /// Protection states as sent over the status pipe.
@@ -51,7 +52,9 @@ pub(crate) enum NsPlan {
 }
 
 /// Everything the child needs, prepared before the fork.
-pub(crate) struct Plan {
+pub(crate) struct Plan<'a> {
+    /// The new-root plan, when one is wanted.
+    pub fs: Option<&'a FsPlan>,
     pub status_fd: c_int,
     pub stdin_fd: c_int,
     pub stdout_fd: c_int,
@@ -95,7 +98,7 @@ fn record(fd: c_int, tag: u8, a: u8, b: u8, err: i32) {
     }
 }
 
-fn fatal(plan: &Plan, step: u8) -> ! {
+fn fatal(plan: &Plan<'_>, step: u8) -> ! {
     record(plan.status_fd, TAG_FATAL, step, 0, errno());
     // SAFETY: _exit is async-signal-safe and never returns.
     #[allow(unsafe_code)]
@@ -123,7 +126,7 @@ fn write_proc(path: &[u8], data: &[u8]) -> bool {
     }
 }
 
-fn set(plan: &mut Plan, p: Protection, ok: bool) {
+fn set(plan: &mut Plan<'_>, p: Protection, ok: bool) {
     let i = p.index();
     if ok {
         plan.states[i] = ST_ACTIVE;
@@ -131,6 +134,81 @@ fn set(plan: &mut Plan, p: Protection, ok: bool) {
     } else {
         plan.states[i] = ST_UNAVAILABLE;
         plan.errnos[i] = errno();
+    }
+}
+
+/// Build the new root and pivot into it. Raw syscalls on the prepared CStrings only.
+fn new_root(fs: &FsPlan) -> bool {
+    // SAFETY: every pointer is a NUL-terminated CString owned by `fs`, alive until exec.
+    #[allow(unsafe_code)]
+    unsafe {
+        let null = std::ptr::null::<c_char>();
+        if libc::mount(
+            c"tmpfs".as_ptr(),
+            fs.c_root.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            c"size=1m,mode=0755".as_ptr().cast::<c_void>(),
+        ) != 0
+        {
+            return false;
+        }
+        for d in &fs.dirs {
+            if libc::mkdir(d.as_ptr(), 0o755) != 0 && errno() != libc::EEXIST {
+                return false;
+            }
+        }
+        for f in &fs.files {
+            let fd = libc::open(
+                f.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            );
+            if fd < 0 {
+                return false;
+            }
+            libc::close(fd);
+        }
+        for (target, link) in &fs.symlinks {
+            if libc::symlink(target.as_ptr(), link.as_ptr()) != 0 {
+                return false;
+            }
+        }
+        for b in &fs.binds {
+            let flags = libc::MS_BIND | libc::MS_REC;
+            if libc::mount(
+                b.src.as_ptr(),
+                b.dst.as_ptr(),
+                null,
+                flags,
+                std::ptr::null(),
+            ) != 0
+            {
+                return false;
+            }
+            if let Some(extra) = b.ro_flags {
+                let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | extra;
+                if libc::mount(null, b.dst.as_ptr(), null, flags, std::ptr::null()) != 0 {
+                    return false;
+                }
+            }
+        }
+        let ro = libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+        if libc::mount(null, fs.c_root.as_ptr(), null, ro, std::ptr::null()) != 0 {
+            return false;
+        }
+        if libc::syscall(
+            libc::SYS_pivot_root,
+            fs.c_root.as_ptr(),
+            fs.put_old.as_ptr(),
+        ) != 0
+        {
+            return false;
+        }
+        if libc::chdir(c"/".as_ptr()) != 0 {
+            return false;
+        }
+        libc::umount2(c"/.old".as_ptr(), libc::MNT_DETACH) == 0
     }
 }
 
@@ -148,7 +226,7 @@ fn drop_privileges(uid: libc::uid_t, gid: libc::gid_t) -> bool {
 }
 
 /// Set up the sandbox in the forked child and exec the program. Never returns.
-pub(crate) fn run(mut plan: Plan) -> ! {
+pub(crate) fn run(mut plan: Plan<'_>) -> ! {
     #[allow(unsafe_code)]
     // SAFETY: every call below is a raw async-signal-safe syscall on memory that the parent
     // prepared before fork (CStrings, pointer arrays, BPF program, id-map buffers) and that
@@ -184,6 +262,10 @@ pub(crate) fn run(mut plan: Plan) -> ! {
                         std::ptr::null(),
                     ) == 0;
                 set(&mut plan, Protection::MountNamespace, ok);
+                if let Some(fs) = plan.fs {
+                    let ok = ok && new_root(fs);
+                    set(&mut plan, Protection::NewRoot, ok);
+                }
             }
             NsPlan::User => {
                 if let Some((uid, gid)) = plan.drop_to {
@@ -217,10 +299,18 @@ pub(crate) fn run(mut plan: Plan) -> ! {
                         std::ptr::null(),
                     ) == 0;
                     set(&mut plan, Protection::MountNamespace, ok);
+                    if let Some(fs) = plan.fs {
+                        let ok = ok && new_root(fs);
+                        set(&mut plan, Protection::NewRoot, ok);
+                    }
                 } else {
                     set(&mut plan, Protection::UserNamespace, false);
                     let e = plan.errnos[Protection::UserNamespace.index()];
-                    for p in [Protection::NetworkNamespace, Protection::MountNamespace] {
+                    for p in [
+                        Protection::NetworkNamespace,
+                        Protection::MountNamespace,
+                        Protection::NewRoot,
+                    ] {
                         plan.states[p.index()] = ST_UNAVAILABLE;
                         plan.errnos[p.index()] = e;
                     }

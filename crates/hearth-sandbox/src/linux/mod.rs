@@ -1,6 +1,7 @@
 //! Linux implementation: prepare everything, fork, set up the child, exec, supervise.
 
 mod child;
+mod fsview;
 mod landlock;
 mod seccomp;
 
@@ -171,7 +172,6 @@ pub(crate) fn run(
         )));
     }
     let euid = geteuid();
-    let egid = getegid();
     let root = euid == 0;
     let drop_to = if root { cfg.run_as } else { None };
     if let Some((uid, gid)) = drop_to {
@@ -194,6 +194,7 @@ pub(crate) fn run(
                 Protection::UserNamespace,
                 Protection::NetworkNamespace,
                 Protection::MountNamespace,
+                Protection::NewRoot,
             ] {
                 states[idx(p)] = child::ST_DISABLED;
             }
@@ -205,10 +206,6 @@ pub(crate) fn run(
         }
         NsPlan::User => {}
     }
-    let (inner_uid, inner_gid) = drop_to.unwrap_or((euid, egid));
-    let uid_map = format!("{inner_uid} {inner_uid} 1").into_bytes();
-    let gid_map = format!("{inner_gid} {inner_gid} 1").into_bytes();
-
     match (root, cfg.run_as) {
         (false, _) => {
             states[idx(Protection::DropPrivileges)] = child::ST_NOT_NEEDED;
@@ -217,6 +214,76 @@ pub(crate) fn run(
         (true, None) => states[idx(Protection::DropPrivileges)] = child::ST_DISABLED,
         (true, Some(_)) => {}
     }
+
+    // New root.
+    let fs_plan = if ns == NsPlan::Off {
+        None
+    } else if !cfg.new_root {
+        states[idx(Protection::NewRoot)] = child::ST_DISABLED;
+        None
+    } else {
+        match fsview::FsPlan::new(&scratch, &cfg.read_only_paths) {
+            Ok(p) => Some(p),
+            Err(reason) => {
+                states[idx(Protection::NewRoot)] = child::ST_UNAVAILABLE;
+                reasons[idx(Protection::NewRoot)] = Some(reason);
+                None
+            }
+        }
+    };
+    let result = run_with(
+        cfg,
+        program,
+        args,
+        RunState {
+            scratch,
+            euid,
+            root,
+            drop_to,
+            states,
+            reasons,
+            ns,
+            fs: fs_plan.as_ref(),
+        },
+    );
+    if let Some(p) = &fs_plan {
+        p.cleanup();
+    }
+    result
+}
+
+struct RunState<'a> {
+    scratch: PathBuf,
+    euid: u32,
+    root: bool,
+    drop_to: Option<(u32, u32)>,
+    states: [u8; N],
+    reasons: [Option<String>; N],
+    ns: NsPlan,
+    fs: Option<&'a fsview::FsPlan>,
+}
+
+fn run_with(
+    cfg: &SandboxConfig,
+    program: &str,
+    args: &[String],
+    st: RunState<'_>,
+) -> Result<Outcome, SandboxError> {
+    let RunState {
+        scratch,
+        euid,
+        root,
+        drop_to,
+        mut states,
+        mut reasons,
+        ns,
+        fs,
+    } = st;
+    let idx = |p: Protection| p.index();
+    let egid = getegid();
+    let (inner_uid, inner_gid) = drop_to.unwrap_or((euid, egid));
+    let uid_map = format!("{inner_uid} {inner_uid} 1").into_bytes();
+    let gid_map = format!("{inner_gid} {inner_gid} 1").into_bytes();
 
     // Rlimits.
     let rlimits = vec![
@@ -371,6 +438,7 @@ pub(crate) fn run(
     };
 
     let plan = Plan {
+        fs,
         status_fd: status_w.as_raw_fd(),
         stdin_fd: in_r.as_raw_fd(),
         stdout_fd: out_w.as_raw_fd(),
