@@ -7,6 +7,7 @@
 //! rebuild helpers, containers) or unknown (suspicious).
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::report::{Finding, Location, Severity};
 use crate::ScanOptions;
@@ -47,16 +48,21 @@ pub struct Disassembly {
     pub extensions: Vec<u64>,
 }
 
+/// A symbolic stack value. Strings are shared (`Rc`), so DUP/GET/PUT never copy text.
 #[derive(Debug, Clone, PartialEq)]
 enum SVal {
     Mark,
-    Str(String),
+    Str(Rc<str>),
     Other,
 }
 
+/// Longest string constant tracked (module and attribute names are short).
 const MAX_TRACKED_STR: usize = 512;
-const MAX_MEMO: usize = 1 << 20;
-const MAX_STACK: usize = 1 << 20;
+/// Total bytes of string constants tracked per stream; later strings become opaque.
+const MAX_TRACKED_BYTES: usize = 16 << 20;
+/// Memo slots and stack entries kept before the disassembly stops.
+const MAX_MEMO: usize = 1 << 18;
+const MAX_STACK: usize = 1 << 18;
 
 fn dangerous(module: &str, name: &str) -> bool {
     let root = module.split('.').next().unwrap_or(module);
@@ -319,20 +325,23 @@ impl<'a> Rd<'a> {
     }
 }
 
-fn text(b: &[u8]) -> SVal {
-    if b.len() > MAX_TRACKED_STR {
+fn text(b: &[u8], budget: &mut usize) -> SVal {
+    if b.len() > MAX_TRACKED_STR || b.len() > *budget {
         return SVal::Other;
     }
     match std::str::from_utf8(b) {
-        Ok(s) => SVal::Str(s.to_owned()),
+        Ok(s) => {
+            *budget -= b.len();
+            SVal::Str(Rc::from(s))
+        }
         Err(_) => SVal::Other,
     }
 }
 
 /// Protocol-0 `STRING` argument: a quoted repr; strip the quotes.
-fn quoted(b: &[u8]) -> SVal {
+fn quoted(b: &[u8], budget: &mut usize) -> SVal {
     if b.len() >= 2 && (b[0] == b'\'' || b[0] == b'"') && b[b.len() - 1] == b[0] {
-        text(&b[1..b.len() - 1])
+        text(&b[1..b.len() - 1], budget)
     } else {
         SVal::Other
     }
@@ -344,6 +353,7 @@ pub fn disassemble(bytes: &[u8], base_offset: u64, max_ops: u64) -> Disassembly 
     let mut r = Rd { b: bytes, pos: 0 };
     let mut stack: Vec<SVal> = Vec::new();
     let mut memo: BTreeMap<u64, SVal> = BTreeMap::new();
+    let mut budget = MAX_TRACKED_BYTES;
     let problem = |d: &mut Disassembly, at: usize, msg: String| {
         if d.problems.len() < 20 {
             d.problems.push((base_offset + at as u64, msg));
@@ -480,11 +490,11 @@ pub fn disassemble(bytes: &[u8], base_offset: u64, max_ops: u64) -> Disassembly 
             }
             b'S' => {
                 let l = arg!(r.line());
-                stack.push(quoted(l));
+                stack.push(quoted(l, &mut budget));
             }
             b'V' => {
                 let l = arg!(r.line());
-                stack.push(text(l));
+                stack.push(text(l, &mut budget));
             }
             b'T' | b'X' | b'U' | 0x8c | 0x8d | b'B' | b'C' | 0x8e | 0x96 => {
                 let width = match op {
@@ -495,7 +505,11 @@ pub fn disassemble(bytes: &[u8], base_offset: u64, max_ops: u64) -> Disassembly 
                 let n = arg!(r.uint(width));
                 let s = arg!(r.take(n));
                 let is_text = matches!(op, b'T' | b'X' | b'U' | 0x8c | 0x8d);
-                stack.push(if is_text { text(s) } else { SVal::Other });
+                stack.push(if is_text {
+                    text(s, &mut budget)
+                } else {
+                    SVal::Other
+                });
             }
             0x97 | 0x98 => {
                 if op == 0x97 {

@@ -539,10 +539,52 @@ fn other_format_cases() -> Vec<Case> {
         .position(|w| w == b"0123456789abcdef")
         .unwrap();
     bad_crc[at] = b'X';
+    let long = |p: &mut Vec<u8>, i: usize| {
+        p.push(0x8c);
+        p.push(255);
+        let mut s = format!("{i:08}");
+        s.push_str(&"a".repeat(247));
+        p.extend_from_slice(s.as_bytes());
+    };
+    let mut dup = b"\x80\x04".to_vec();
+    long(&mut dup, 0);
+    dup.extend(std::iter::repeat_n(b'2', 1_000_000));
+    dup.push(b'.');
+    let mut get = b"\x80\x04".to_vec();
+    long(&mut get, 0);
+    get.push(0x94);
+    for _ in 0..1_000_000 {
+        get.extend_from_slice(b"h\x00");
+    }
+    get.push(b'.');
+    let mut distinct = b"\x80\x04".to_vec();
+    for i in 0..150_000 {
+        long(&mut distinct, i);
+        distinct.extend_from_slice(b"\x940");
+    }
+    distinct.extend_from_slice(b"cos\nsystem\n.");
     vec![
         case(
             "pickle os.system with canary",
             evil_pickle,
+            "pickle.dangerous-import",
+            Critical,
+        ),
+        case(
+            "pickle DUP amplification (1M copies of 255 B)",
+            dup,
+            "pickle.malformed",
+            Medium,
+        ),
+        case(
+            "pickle memo GET amplification",
+            get,
+            "pickle.malformed",
+            Medium,
+        ),
+        case(
+            "pickle 150k distinct memoised strings",
+            distinct,
             "pickle.dangerous-import",
             Critical,
         ),
