@@ -32,6 +32,10 @@ pub enum Command {
     Sign(cmd::sign::Args),
     /// Verify a signed manifest (signature and every file digest) or a minisign-signed file.
     Verify(cmd::verify::Args),
+    /// Run a model: one-shot answer or interactive chat.
+    Run(cmd::run::Args),
+    /// Measure prompt processing and generation speed (llama-bench style).
+    Bench(cmd::bench::Args),
     /// Serve the Ollama- and OpenAI-compatible HTTP API (default 127.0.0.1:11434).
     Serve(cmd::serve::Args),
     /// List the models loaded in the running server.
@@ -69,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Ps(args) => cmd::ps::run(args),
         Command::Stop(args) => cmd::stop::run(args),
@@ -95,7 +101,8 @@ fn init_logging(verbose: u8) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
-        0 => "warn",
+        // llama.cpp warns about quirks of many published GGUFs; show its errors only.
+        0 => "warn,llama-cpp-2=error",
         1 => "info",
         2 => "debug",
         _ => "trace",
