@@ -12,7 +12,13 @@ use crate::{pickle, ScanOptions};
 /// One central-directory entry, checked against its local header.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The name for display and matching: names over 256 bytes keep their first and last
+    /// 120 bytes (so a hostile directory cannot make the scanner hold gigabytes of names).
     pub name: String,
+    /// Hash of the full name bytes (duplicate detection).
+    pub name_hash: u64,
+    /// The full name escapes the extraction directory.
+    pub traversal: bool,
     pub method: u16,
     pub flags: u16,
     pub crc: u32,
@@ -21,6 +27,7 @@ pub struct Entry {
     pub local_offset: u64,
     /// Where the entry's data starts (after the local header), if the local header is valid.
     pub data_offset: Option<u64>,
+    /// The local header's name, only when it differs from the central directory's.
     pub local_name: Option<String>,
 }
 
@@ -148,7 +155,14 @@ pub fn entries(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) -> Vec<Entr
         let name_bytes = b.get(p + 46..p + 46 + nlen).unwrap_or(&[]);
         let extra = b.get(p + 46 + nlen..p + 46 + nlen + elen).unwrap_or(&[]);
         let mut e = Entry {
-            name: String::from_utf8_lossy(name_bytes).into_owned(),
+            name: short_name(name_bytes),
+            name_hash: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                name_bytes.hash(&mut h);
+                h.finish()
+            },
+            traversal: is_traversal(&String::from_utf8_lossy(name_bytes)),
             flags: field(8),
             method: field(10),
             crc: u32_at(b, p + 16).unwrap_or(0),
@@ -164,15 +178,27 @@ pub fn entries(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) -> Vec<Entr
         if u32_at(b, lo) == Some(LOC) {
             let ln = u16_at(b, lo + 26).unwrap_or(0) as usize;
             let le = u16_at(b, lo + 28).unwrap_or(0) as usize;
-            e.local_name = b
-                .get(lo + 30..lo + 30 + ln)
-                .map(|n| String::from_utf8_lossy(n).into_owned());
+            let local = b.get(lo + 30..lo + 30 + ln).unwrap_or(&[]);
+            if local != name_bytes {
+                e.local_name = Some(short_name(local));
+            }
             e.data_offset = Some((lo + 30 + ln + le) as u64);
         }
         p += 46 + nlen + elen + clen;
         list.push(e);
     }
     list
+}
+
+fn short_name(b: &[u8]) -> String {
+    if b.len() <= 256 {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    format!(
+        "{}…{}",
+        String::from_utf8_lossy(&b[..120]),
+        String::from_utf8_lossy(&b[b.len() - 120..])
+    )
 }
 
 fn is_traversal(name: &str) -> bool {
@@ -233,7 +259,7 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
     for (i, e) in list.iter().enumerate() {
         let field = format!("zip entry {:?}", e.name);
         let loc = |off: u64| Location::at(field.clone(), off);
-        if !names.insert(e.name.as_str()) {
+        if !names.insert(e.name_hash) {
             out.push(Finding::new(
                 "zip.duplicate-name",
                 Severity::Medium,
@@ -241,7 +267,7 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
                 loc(e.local_offset),
             ));
         }
-        if is_traversal(&e.name) {
+        if e.traversal {
             out.push(Finding::new(
                 "zip.path-traversal",
                 Severity::High,
@@ -258,8 +284,8 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
             ));
             continue;
         };
-        match &e.local_name {
-            Some(ln) if *ln != e.name => out.push(Finding::new(
+        if let Some(ln) = &e.local_name {
+            out.push(Finding::new(
                 "zip.name-mismatch",
                 Severity::High,
                 format!(
@@ -267,8 +293,7 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
                     e.name
                 ),
                 loc(e.local_offset),
-            )),
-            _ => {}
+            ));
         }
         let end = start.checked_add(e.compressed);
         let Some(data) = end.and_then(|end| b.get(start as usize..usize::try_from(end).ok()?))
@@ -509,6 +534,27 @@ mod tests {
             Format::PytorchZip
         );
         assert!(out.iter().all(|f| f.severity == Severity::Info), "{out:?}");
+    }
+
+    #[test]
+    fn long_names_are_shortened_and_entry_count_is_capped() {
+        let long = format!("{}/data.pkl", "d".repeat(10_000));
+        let n = short_name(long.as_bytes());
+        assert!(n.len() < 300 && n.ends_with("/data.pkl"));
+        let files: Vec<(String, Vec<u8>)> =
+            (0..20).map(|i| (format!("f{i}"), vec![i as u8])).collect();
+        let refs: Vec<(&str, &[u8], bool)> = files
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice(), false))
+            .collect();
+        let z = build(&refs, &[]);
+        let opts = ScanOptions {
+            max_archive_entries: 10,
+            ..ScanOptions::default()
+        };
+        let mut out = Vec::new();
+        assert_eq!(entries(&z, &opts, &mut out).len(), 10);
+        assert!(out.iter().any(|f| f.rule_id == "zip.too-many-entries"));
     }
 
     #[test]
