@@ -106,3 +106,113 @@ fn create_list_show_cp_export_rm_import() {
     assert!(!ok && err.contains("read-only"), "{err}");
     assert!(mdir.join("latest").is_file());
 }
+
+/// A minimal registry: one manifest, its blobs (sent slowly, so two pulls overlap), and a
+/// count of blob bytes sent.
+fn tiny_registry(gguf: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let cfg = br#"{"model_format":"gguf","model_family":"llama"}"#.to_vec();
+    let (gd, cd) = (
+        hearth_store::Digest::from_bytes(&gguf),
+        hearth_store::Digest::from_bytes(&cfg),
+    );
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{cd}","size":{}}},"layers":[{{"mediaType":"application/vnd.ollama.image.model","digest":"{gd}","size":{}}}]}}"#,
+        cfg.len(),
+        gguf.len()
+    );
+    let routes: std::collections::HashMap<String, Vec<u8>> = [
+        (
+            "/v2/library/tiny/manifests/latest".to_string(),
+            manifest.into_bytes(),
+        ),
+        (format!("/v2/library/tiny/blobs/{gd}"), gguf),
+        (format!("/v2/library/tiny/blobs/{cd}"), cfg),
+    ]
+    .into();
+    let routes = std::sync::Arc::new(routes);
+    let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    let sent2 = sent.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let (routes, sent) = (routes.clone(), sent2.clone());
+            std::thread::spawn(move || {
+                let mut c = c;
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let Some(body) = routes.get(&path) else {
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    return;
+                };
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                for chunk in body.chunks(256) {
+                    if c.write_all(chunk).is_err() {
+                        return;
+                    }
+                    if path.contains("/blobs/") {
+                        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+            });
+        }
+    });
+    (host, sent)
+}
+
+#[test]
+fn two_pull_processes_download_each_blob_once() {
+    let d = tempfile::tempdir().unwrap();
+    let gguf = hearth_gguf::writer::tiny_llama().to_bytes();
+    let cfg_len = br#"{"model_format":"gguf","model_family":"llama"}"#.len() as u64;
+    let total = gguf.len() as u64 + cfg_len;
+    let (host, sent) = tiny_registry(gguf);
+    let name = format!("http://{host}/library/tiny");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args(["pull", &name])
+            .env("HOME", d.path())
+            .env("HEARTH_MODELS", d.path().join("hearth-models"))
+            .env("OLLAMA_MODELS", d.path().join("none"))
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
+            .env_remove("HTTP_PROXY")
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    assert!(String::from_utf8_lossy(&a.stderr).contains("success"));
+    assert_eq!(
+        sent.load(std::sync::atomic::Ordering::Relaxed),
+        total,
+        "each blob sent once"
+    );
+    let (ok, out, _) = hearth(d.path(), &["list"]);
+    assert!(
+        ok && out.contains(&format!("{host}/library/tiny:latest")),
+        "{out}"
+    );
+}
