@@ -105,7 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let text = if args.raw {
             prompt
         } else {
-            render_chat(&model, &settings, &[("user".into(), prompt)])?
+            render_chat(
+                &model,
+                &Chat::for_model(&model),
+                &settings,
+                &[("user".into(), prompt)],
+            )?
         };
         let answer = answer(&model, &text, &settings, None)?;
         if !answer.text.ends_with('\n') {
@@ -116,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    repl(&model, &mut settings, args.raw)
+    repl(&model, &Chat::for_model(&model), &mut settings, args.raw)
 }
 
 /// A finished answer.
@@ -126,12 +131,49 @@ struct Answer {
     reason: DoneReason,
 }
 
-/// Render a conversation with the model's chat template.
-///
-/// Uses llama.cpp's built-in template engine (which recognises the common template families
-/// from the GGUF's `tokenizer.chat_template`) until hearth-prompt's Jinja renderer is wired in.
+/// How a conversation becomes prompt text.
+enum Chat {
+    /// The GGUF's `tokenizer.chat_template`, rendered by hearth-prompt (sandboxed minijinja with
+    /// Hugging Face semantics).
+    Jinja {
+        template: Box<hearth_prompt::ChatTemplate>,
+        bos: String,
+        eos: String,
+    },
+    /// No usable Jinja template: llama.cpp's built-in template families (ChatML if unknown).
+    Builtin,
+}
+
+impl Chat {
+    fn for_model(model: &Model) -> Chat {
+        let info = model.info();
+        let piece = |t: Option<i32>| {
+            t.map(|t| String::from_utf8_lossy(&model.token_piece(t)).into_owned())
+                .unwrap_or_default()
+        };
+        match info
+            .chat_template
+            .as_deref()
+            .map(hearth_prompt::ChatTemplate::new)
+        {
+            Some(Ok(template)) => Chat::Jinja {
+                template: Box::new(template),
+                bos: piece(info.bos),
+                eos: piece(info.eos),
+            },
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "chat template not usable; using llama.cpp's built-in templates");
+                Chat::Builtin
+            }
+            None => Chat::Builtin,
+        }
+    }
+}
+
+/// Render a conversation (plus the system message) with the model's chat template.
 fn render_chat(
     model: &Model,
+    chat: &Chat,
     settings: &Settings,
     turns: &[(String, String)],
 ) -> anyhow::Result<String> {
@@ -140,7 +182,22 @@ fn render_chat(
         messages.push(("system".to_string(), sys.clone()));
     }
     messages.extend(turns.iter().cloned());
-    Ok(model.apply_builtin_chat_template(&messages, true)?)
+    match chat {
+        Chat::Jinja { template, bos, eos } => {
+            let input = hearth_prompt::RenderInput {
+                messages: messages
+                    .into_iter()
+                    .map(|(r, c)| hearth_prompt::Message::new(r, c))
+                    .collect(),
+                add_generation_prompt: true,
+                bos_token: bos.clone(),
+                eos_token: eos.clone(),
+                ..hearth_prompt::RenderInput::default()
+            };
+            Ok(template.render(&input)?)
+        }
+        Chat::Builtin => Ok(model.apply_builtin_chat_template(&messages, true)?),
+    }
 }
 
 fn tokenize_prompt(model: &Model, text: &str) -> Result<Vec<i32>, EngineError> {
@@ -259,7 +316,12 @@ const HELP: &str = "Available commands:
   /bye                        exit
 Use \"\"\" to begin and end a multi-line message. Ctrl-C stops the current answer.";
 
-fn repl(model: &Model, settings: &mut Settings, raw: bool) -> anyhow::Result<ExitCode> {
+fn repl(
+    model: &Model,
+    chat: &Chat,
+    settings: &mut Settings,
+    raw: bool,
+) -> anyhow::Result<ExitCode> {
     // Ctrl-C cancels the running answer instead of ending the program.
     let interrupted = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
@@ -333,7 +395,7 @@ fn repl(model: &Model, settings: &mut Settings, raw: bool) -> anyhow::Result<Exi
         } else {
             // Drop the oldest turns while the conversation does not fit the context.
             loop {
-                let text = render_chat(model, settings, &turns)?;
+                let text = render_chat(model, chat, settings, &turns)?;
                 let n = tokenize_prompt(model, &text)?.len();
                 let budget = model.info().n_ctx_seq.saturating_sub(256) as usize;
                 if n <= budget || turns.len() <= 1 {
