@@ -197,8 +197,7 @@ impl Store {
         }
         let mut names = Vec::new();
         for (name, raw, m) in manifests {
-            self.write_manifest(&name, &m)?;
-            fsutil::write_atomic(&self.manifest_path(&name), &raw)?;
+            self.write_manifest_bytes(&name, &m, &raw)?;
             names.push(name);
         }
         Ok(names)

@@ -281,28 +281,29 @@ impl Store {
                 fetched.push(out.digest.clone());
             }
         }
-        self.finish(name, &m, Some(&bytes), progress)?;
+        self.finish(name, &m, Some(&bytes), progress, fetched)?;
         Ok(name.clone())
     }
 
-    /// Verify model layers (already-present ones included), then write the manifest.
+    /// Verify model layers that were already present (the ones fetched now were checked
+    /// before they entered `blobs/`), then write the manifest.
     fn finish(
         &self,
         name: &ModelName,
         m: &Manifest,
         raw: Option<&[u8]>,
         progress: Progress<'_>,
+        fetched: &[Digest],
     ) -> Result<()> {
         progress(&PullEvent::status("verifying sha256 digest"));
         for l in &m.layers {
-            guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+            if !fetched.contains(&l.digest) {
+                guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+            }
         }
         progress(&PullEvent::status("writing manifest"));
         match raw {
-            Some(bytes) => {
-                self.write_manifest(name, m)?; // checks blobs and sizes
-                fsutil::write_atomic(&self.manifest_path(name), bytes)
-            }
+            Some(bytes) => self.write_manifest_bytes(name, m, bytes),
             None => self.write_manifest(name, m),
         }
     }
@@ -407,7 +408,7 @@ impl Store {
         let config = self.config_layer(&self.blob_path(&out.digest))?;
         fetched.push(config.digest.clone());
         let m = Manifest::new(config, vec![model]);
-        self.finish(name, &m, None, progress)
+        self.finish(name, &m, None, progress, fetched)
     }
 
     /// Write the config blob describing a GGUF file and return its layer.

@@ -205,6 +205,17 @@ impl Store {
     /// Write a manifest atomically after checking every blob it names is present with the
     /// declared size.
     pub fn write_manifest(&self, name: &ModelName, m: &Manifest) -> Result<()> {
+        self.write_manifest_bytes(name, m, &m.to_json())
+    }
+
+    /// Like [`Store::write_manifest`], keeping the exact bytes (a registry's manifest, whose
+    /// sha256 is the model's id).
+    pub(crate) fn write_manifest_bytes(
+        &self,
+        name: &ModelName,
+        m: &Manifest,
+        bytes: &[u8],
+    ) -> Result<()> {
         self.writable()?;
         for l in m.all_layers() {
             let p = self.blob_path(&l.digest);
@@ -217,7 +228,7 @@ impl Store {
                 });
             }
         }
-        fsutil::write_atomic(&self.manifest_path(name), &m.to_json())
+        fsutil::write_atomic(&self.manifest_path(name), bytes)
     }
 
     /// Every valid manifest in the store. Invalid paths or manifests are skipped with a warning.
