@@ -24,7 +24,9 @@ fn leaf_array() -> impl Strategy<Value = Array> {
 }
 
 fn array() -> impl Strategy<Value = Array> {
-    leaf_array().prop_recursive(3, 24, 4, |inner| prop::collection::vec(inner, 0..4).prop_map(Array::Array))
+    leaf_array().prop_recursive(3, 24, 4, |inner| {
+        prop::collection::vec(inner, 0..4).prop_map(Array::Array)
+    })
 }
 
 fn value() -> impl Strategy<Value = Value> {

@@ -11,11 +11,23 @@ fn hearth() -> Command {
 
 #[test]
 fn inspect_prints_the_quantization_mix_of_the_0_5b() {
-    let Some(path) = test_model(TestModel::Qwen05) else { return };
+    let Some(path) = test_model(TestModel::Qwen05) else {
+        return;
+    };
     let out = hearth().arg("inspect").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in ["architecture  qwen2", "Q4_K_M", "chat template present", "vocab 151936", "verdict       valid"] {
+    for needle in [
+        "architecture  qwen2",
+        "Q4_K_M",
+        "chat template present",
+        "vocab 151936",
+        "verdict       valid",
+    ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
     let rows: Vec<(String, u64)> = text
@@ -25,13 +37,26 @@ fn inspect_prints_the_quantization_mix_of_the_0_5b() {
         .take_while(|l| l.starts_with("    "))
         .map(|l| {
             let mut f = l.split_whitespace();
-            (f.next().unwrap().to_owned(), f.next().unwrap().parse().unwrap())
+            (
+                f.next().unwrap().to_owned(),
+                f.next().unwrap().parse().unwrap(),
+            )
         })
         .collect();
-    let want = [("Q5_0", 133), ("F32", 121), ("Q8_0", 13), ("Q6_K", 12), ("Q4_K", 12)];
+    let want = [
+        ("Q5_0", 133),
+        ("F32", 121),
+        ("Q8_0", 13),
+        ("Q6_K", 12),
+        ("Q4_K", 12),
+    ];
     assert_eq!(rows, want.map(|(t, n)| (t.to_owned(), n)).to_vec());
 
-    let out = hearth().args(["inspect", "--json"]).arg(&path).output().unwrap();
+    let out = hearth()
+        .args(["inspect", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], true);
@@ -48,7 +73,11 @@ fn inspect_rejects_a_truncated_file_with_field_and_offset() {
     let path = dir.path().join("bad.gguf");
     let bytes = hearth_gguf::writer::tiny_llama().to_bytes();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let out = hearth().args(["inspect", "--json"]).arg(&path).output().unwrap();
+    let out = hearth()
+        .args(["inspect", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
