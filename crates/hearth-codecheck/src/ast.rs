@@ -46,6 +46,8 @@ pub(crate) struct Ctx<'t> {
     pub root: Node<'t>,
     pub nodes: Vec<Node<'t>>,
     pub bindings: Vec<Binding<'t>>,
+    /// Binding indices by name, in source order, with the id of their enclosing function.
+    by_name: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
 fn squash(s: &str) -> String {
@@ -76,8 +78,17 @@ impl<'t> Ctx<'t> {
             root,
             nodes,
             bindings: Vec::new(),
+            by_name: std::collections::HashMap::new(),
         };
         ctx.bindings = ctx.collect_bindings();
+        ctx.bindings.sort_by_key(|b| b.value.start_byte());
+        let mut by_name: std::collections::HashMap<String, Vec<(usize, usize)>> =
+            std::collections::HashMap::new();
+        for (i, b) in ctx.bindings.iter().enumerate() {
+            let scope = ctx.enclosing_fn(b.value).id();
+            by_name.entry(b.name.clone()).or_default().push((i, scope));
+        }
+        ctx.by_name = by_name;
         ctx
     }
 
@@ -266,23 +277,26 @@ impl<'t> Ctx<'t> {
         }
     }
 
-    /// The latest binding of identifier `name` before `at`, preferring the same function.
+    /// The latest binding of identifier `name` before `at`, preferring the same function,
+    /// then the top level of the file.
     pub fn resolve(&self, name: &str, at: Node<'t>) -> Option<Node<'t>> {
-        let scope = self.enclosing_fn(at);
-        let before = |b: &&Binding<'t>| b.name == name && b.value.start_byte() < at.start_byte();
-        let in_scope = self
-            .bindings
-            .iter()
-            .filter(before)
-            .rfind(|b| self.enclosing_fn(b.value).id() == scope.id());
-        in_scope
-            .or_else(|| {
-                self.bindings
-                    .iter()
-                    .filter(before)
-                    .rfind(|b| self.enclosing_fn(b.value).id() == self.root.id())
-            })
-            .map(|b| b.value)
+        let list = self.by_name.get(name)?;
+        let scope = self.enclosing_fn(at).id();
+        let root = self.root.id();
+        let mut top_level = None;
+        for &(i, s) in list.iter().rev() {
+            let b = &self.bindings[i];
+            if b.value.start_byte() >= at.start_byte() {
+                continue;
+            }
+            if s == scope {
+                return Some(b.value);
+            }
+            if s == root && top_level.is_none() {
+                top_level = Some(b.value);
+            }
+        }
+        top_level
     }
 
     pub fn enclosing_fn(&self, n: Node<'t>) -> Node<'t> {
@@ -604,7 +618,11 @@ impl<'t> Ctx<'t> {
         message: impl Into<String>,
     ) -> Finding {
         let p = n.start_position();
-        let line = self.src.lines().nth(p.row).unwrap_or("").trim();
+        // The line around the node's first byte (not `lines().nth()`: O(file) per finding).
+        let at = n.start_byte().min(self.src.len());
+        let start = self.src[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.src[at..].find('\n').map_or(self.src.len(), |i| at + i);
+        let line = self.src.get(start..end).unwrap_or("").trim();
         let snippet: String = line.chars().take(200).collect();
         Finding {
             rule_id,
