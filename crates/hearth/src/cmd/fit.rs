@@ -15,7 +15,8 @@ use hearth_fit::{
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A GGUF file or a catalog model name (`qwen2.5-coder-7b`); without it, the whole catalog.
+    /// A GGUF file, an installed model (`qwen2.5-coder:7b`) or a catalog model
+    /// (`qwen2.5-coder-7b`); without it, the whole catalog.
     pub model: Option<String>,
     /// Total context in tokens (shared by the parallel sequences).
     #[arg(long, default_value_t = 8192)]
@@ -137,9 +138,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
 
-    // One model: a file, or a catalog name (all quantizations, or --quant).
+    // One model: a file, an installed model (exact, from its file), or a catalog name (all
+    // quantizations, or --quant).
+    let installed = if Path::new(model).is_file() {
+        None
+    } else {
+        super::resolve_model(model).ok()
+    };
     let specs: Vec<ModelSpec> = if Path::new(model).is_file() {
         vec![ModelSpec::from_path(Path::new(model))?]
+    } else if let Some(path) = installed {
+        let mut spec = ModelSpec::from_path(&path)?;
+        spec.label = model.clone();
+        vec![spec]
     } else if let Some(m) = catalog::find(model) {
         Quant::ALL
             .into_iter()
@@ -149,7 +160,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         let names: Vec<&str> = catalog::MODELS.iter().map(|m| m.name).collect();
         bail!(
-            "{model:?} is neither a GGUF file nor a catalog model ({})",
+            "{model:?} is not a GGUF file, an installed model or a catalog model ({})",
             names.join(", ")
         );
     };
