@@ -36,6 +36,10 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also measure N generations decoding together (continuous batching): aggregate tokens/s
+    /// of N concurrent tgN runs against the same N run one after another.
+    #[arg(long, default_value_t = 1)]
+    pub parallel: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -104,8 +108,11 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
 
 /// Run one generation to its end and return its stats.
 fn run_once(model: &Model, req: GenerateRequest) -> anyhow::Result<GenerationStats> {
-    let mut gen = model.generate(req)?;
-    while let Some(ev) = gen.events.blocking_recv() {
+    drain(model.generate(req)?.events)
+}
+
+fn drain(mut events: hearth_engine::EventReceiver) -> anyhow::Result<GenerationStats> {
+    while let Some(ev) = events.blocking_recv() {
         match ev {
             Event::Token { .. } => {}
             Event::Done { reason, stats } => {
@@ -152,10 +159,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.repetitions == 0 {
         bail!("--repetitions must be at least 1");
     }
-    let n_ctx = (args.n_prompt + args.n_gen + 64).max(256);
+    let parallel = args.parallel.clamp(1, hearth_engine::MAX_PARALLEL);
+    let n_ctx = (args.n_prompt + args.n_gen + 64).max(256) * parallel;
     let opts = LoadOptions {
         n_ctx,
-        n_parallel: 1,
+        n_parallel: parallel,
         threads: args.threads,
         threads_batch: args.threads,
         gpu_layers: args.gpu_layers,
@@ -225,6 +233,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             avg_ts: avg,
             stddev_ts: sd,
         });
+    }
+    if parallel > 1 && args.n_gen > 0 {
+        for (name, concurrent) in [("sequential", false), ("concurrent", true)] {
+            let mut samples = Vec::new();
+            for rep in 0..=args.repetitions {
+                let req = |i: u32| GenerateRequest {
+                    prompt: prompt_tokens(1, info.n_vocab, rep * parallel + i),
+                    sampling: SamplingParams::greedy(),
+                    max_tokens: Some(args.n_gen),
+                    ignore_eos: true,
+                    ..GenerateRequest::default()
+                };
+                let start = std::time::Instant::now();
+                if concurrent {
+                    let gens = (0..parallel)
+                        .map(|i| model.generate(req(i)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for g in gens {
+                        drain(g.events)?;
+                    }
+                } else {
+                    for i in 0..parallel {
+                        run_once(&model, req(i))?;
+                    }
+                }
+                if rep > 0 {
+                    samples.push(f64::from(args.n_gen * parallel) / secs(start.elapsed()));
+                }
+            }
+            let (avg, sd) = mean_sd(&samples);
+            results.push(TestResult {
+                test: format!("tg{}x{parallel} {name}", args.n_gen),
+                n_prompt: 0,
+                n_gen: args.n_gen * parallel,
+                samples_ts: samples,
+                avg_ts: avg,
+                stddev_ts: sd,
+            });
+        }
     }
     let report = Report {
         model: path.display().to_string(),
