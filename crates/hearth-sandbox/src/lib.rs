@@ -18,6 +18,23 @@
 //!   denies with `EPERM` ptrace, mount, bpf, keyctl, perf_event_open, io_uring, unshare, setns,
 //!   module loading, AF_INET/AF_INET6 sockets, namespace-creating clone flags and more.
 //!
+//! # Kernel support and fallbacks
+//!
+//! - Running as root (the project's machines and CI): namespaces are created directly, then
+//!   the child drops to `nobody`; `user_namespace` is reported as not needed.
+//! - Not root: everything namespaced goes through `unshare(CLONE_NEWUSER | ...)`. Where the
+//!   kernel refuses (e.g. `kernel.unprivileged_userns_clone=0`, AppArmor's
+//!   `apparmor_restrict_unprivileged_userns`, `user.max_user_namespaces=0`) the user, network
+//!   and mount namespaces and the new root are reported `Unavailable` with the errno and the
+//!   run continues under Landlock, seccomp (which still denies AF_INET/AF_INET6 sockets) and
+//!   the rlimits. [`NamespaceMode::UserNamespace`] forces the unprivileged path and
+//!   [`NamespaceMode::None`] simulates the refusal; both are exercised by the tests.
+//! - Without Landlock (older kernels, or an LSM list without it) the `landlock_*` entries are
+//!   `Unavailable` and the new root is the only filesystem layer.
+//! - Callers that must not run unprotected put protections in [`SandboxConfig::required`]
+//!   (or use [`SandboxConfig::require_all_enabled`]): the program is then never started
+//!   unless each of them is active.
+//!
 //! ```no_run
 //! use hearth_sandbox::{Sandbox, SandboxConfig};
 //! let cfg = SandboxConfig::new("/tmp/scratch");

@@ -35,6 +35,9 @@ pub struct Args {
     /// Do not create namespaces (what happens on kernels without unprivileged user namespaces).
     #[arg(long)]
     pub no_namespaces: bool,
+    /// Do not build the new root of bind mounts (Landlock alone limits the filesystem).
+    #[arg(long)]
+    pub no_new_root: bool,
     /// Go through a user namespace even when running as root.
     #[arg(long, conflicts_with = "no_namespaces")]
     pub user_namespace: bool,
@@ -93,6 +96,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.namespaces = NamespaceMode::None;
     } else if args.user_namespace {
         cfg.namespaces = NamespaceMode::UserNamespace;
+    }
+    if args.no_new_root {
+        cfg.new_root = false;
     }
     if args.strict {
         cfg = cfg.require_all_enabled();
