@@ -218,8 +218,9 @@ pub struct SandboxConfig {
     pub open_files: u64,
     /// `RLIMIT_NPROC` (processes of the sandbox uid).
     pub processes: u64,
-    /// When running as root, switch to this uid/gid before running the program
-    /// (the scratch directory is chowned to it). `None` keeps root (then `RLIMIT_NPROC`
+    /// When running as root, switch to this uid/gid before running the program (the scratch
+    /// directory itself, not its contents, is lent to it for the run and given back after;
+    /// files the program creates stay owned by it). `None` keeps root (then `RLIMIT_NPROC`
     /// has no effect and the report says so).
     pub run_as: Option<(u32, u32)>,
     /// Namespace strategy.

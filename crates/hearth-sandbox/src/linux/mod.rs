@@ -80,24 +80,21 @@ fn resolve(program: &str, env: &[(String, String)]) -> Result<PathBuf, SandboxEr
     Err(SandboxError::ProgramNotFound(program.to_string()))
 }
 
-/// Give the scratch tree to the sandbox uid (no symlink following, bounded walk).
-fn chown_tree(root: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    let mut stack = vec![(root.to_path_buf(), 0usize)];
-    let mut count = 0usize;
-    while let Some((p, depth)) = stack.pop() {
-        count += 1;
-        if count > 100_000 {
-            break;
-        }
-        std::os::unix::fs::lchown(&p, Some(uid), Some(gid))?;
-        let md = std::fs::symlink_metadata(&p)?;
-        if md.is_dir() && depth < 64 {
-            for e in std::fs::read_dir(&p)? {
-                stack.push((e?.path(), depth + 1));
-            }
+/// Lend the scratch directory (itself, not its contents) to the sandbox uid for the run;
+/// returns the previous owner so that [`restore_owner`] can give it back afterwards.
+fn lend_dir(dir: &Path, uid: u32, gid: u32) -> std::io::Result<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(dir)?;
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    Ok((md.uid(), md.gid()))
+}
+
+fn restore_owner(dir: &Path, owner: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = owner {
+        if let Err(e) = std::os::unix::fs::lchown(dir, Some(uid), Some(gid)) {
+            tracing::warn!("giving {} back to uid {uid}: {e}", dir.display());
         }
     }
-    Ok(())
 }
 
 fn rlim(v: u64) -> libc::rlimit {
@@ -174,9 +171,11 @@ pub(crate) fn run(
     let euid = geteuid();
     let root = euid == 0;
     let drop_to = if root { cfg.run_as } else { None };
-    if let Some((uid, gid)) = drop_to {
-        chown_tree(&scratch, uid, gid).map_err(scratch_err)?;
-    }
+    let owner = match drop_to {
+        Some((uid, gid)) => Some(lend_dir(&scratch, uid, gid).map_err(scratch_err)?),
+        None => None,
+    };
+    let scratch_for_restore = scratch.clone();
 
     let mut states = [child::ST_PENDING; N];
     let mut reasons: [Option<String>; N] = std::array::from_fn(|_| None);
@@ -249,6 +248,7 @@ pub(crate) fn run(
     if let Some(p) = &fs_plan {
         p.cleanup();
     }
+    restore_owner(&scratch_for_restore, owner);
     result
 }
 

@@ -10,8 +10,8 @@ use hearth_sandbox::{NamespaceMode, Sandbox, SandboxConfig};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Scratch directory: the only writable place and the working directory (default: a new
-    /// directory under the system temp dir, removed afterwards). When run as root it is
-    /// chowned to the sandbox uid (nobody).
+    /// directory under the system temp dir, removed afterwards). When run as root the
+    /// directory itself is lent to the sandbox uid (nobody) for the run and given back after.
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Wall-clock limit in seconds; the whole process group is killed when it passes.
