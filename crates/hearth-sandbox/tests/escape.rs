@@ -98,6 +98,11 @@ fn assert_active(o: &Outcome, ps: &[Protection]) {
 fn benign_program_runs_and_reports_protections() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let e = env();
+    let owner_before = {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&e.scratch).unwrap();
+        (m.uid(), m.gid())
+    };
     let o = sh(
         config(&e),
         "echo hello; echo oops >&2; echo data > f.txt; cat f.txt; exit 3",
@@ -109,6 +114,12 @@ fn benign_program_runs_and_reports_protections() {
         std::fs::read_to_string(e.scratch.join("f.txt")).unwrap(),
         "data\n"
     );
+    // The scratch dir was lent to the sandbox uid for the run only.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&e.scratch).unwrap();
+        assert_eq!((m.uid(), m.gid()), owner_before);
+    }
     assert_eq!(o.protections.len(), Protection::ALL.len());
     // On this project's machines (root, Linux >= 6.7) everything is in force.
     for (p, s) in &o.protections {
