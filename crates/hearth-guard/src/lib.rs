@@ -68,7 +68,7 @@ impl Default for ScanOptions {
             max_pickle_ops: 20_000_000,
             max_inflate_bytes: 16 << 20,
             max_archive_entries: 65_536,
-            max_safetensors_header: 16 << 20,
+            max_safetensors_header: 8 << 20,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! are seen; serde_json maps would silently drop them), dtype/shape/byte-size consistency,
 //! offsets that cover the data section exactly with no overlaps or gaps.
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::report::{Finding, Location, Severity};
 use crate::ScanOptions;
@@ -17,8 +17,79 @@ pub fn looks_like(b: &[u8]) -> bool {
     n >= 2 && b[8] == b'{'
 }
 
-/// The header's top-level entries in file order (duplicates kept).
-struct Ordered(Vec<(String, serde_json::Value)>);
+/// One top-level header entry, parsed frugally: tensor fields as typed vectors, metadata only
+/// checked (never stored), unknown fields skipped.
+enum Item {
+    /// `__metadata__`: whether it is a map of strings to strings.
+    Meta(bool),
+    Tensor(RawEntry),
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    dtype: Option<String>,
+    shape: Option<Vec<u64>>,
+    data_offsets: Option<Vec<u64>>,
+}
+
+/// Any JSON value, reporting whether it is a string (`Str`) or a map of strings (`Meta`),
+/// without keeping it.
+struct Probe {
+    want_map: bool,
+}
+
+macro_rules! scalar_false {
+    ($($name:ident: $t:ty),*) => {$(
+        fn $name<E: serde::de::Error>(self, _: $t) -> Result<bool, E> {
+            Ok(false)
+        }
+    )*};
+}
+
+impl<'de> Visitor<'de> for Probe {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    scalar_false!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64);
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<bool, E> {
+        Ok(!self.want_map)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+        while a.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
+        let mut all = self.want_map;
+        while let Some((_, is_str)) = m.next_entry::<IgnoredAny, StrProbe>()? {
+            all &= is_str.0;
+        }
+        Ok(all)
+    }
+}
+
+struct StrProbe(bool);
+
+impl<'de> serde::Deserialize<'de> for StrProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Probe { want_map: false }).map(StrProbe)
+    }
+}
+
+struct MetaProbe(bool);
+
+impl<'de> serde::Deserialize<'de> for MetaProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Probe { want_map: true }).map(MetaProbe)
+    }
+}
+
+/// The header's top-level entries in file order (duplicates kept: serde_json maps would
+/// silently keep only one).
+struct Ordered(Vec<(String, Item)>);
 
 impl<'de> serde::Deserialize<'de> for Ordered {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -30,13 +101,26 @@ impl<'de> serde::Deserialize<'de> for Ordered {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Ordered, A::Error> {
                 let mut v = Vec::new();
-                while let Some((k, val)) = m.next_entry::<String, serde_json::Value>()? {
-                    v.push((k, val));
+                while let Some(k) = m.next_key::<String>()? {
+                    let item = if k == "__metadata__" {
+                        Item::Meta(m.next_value::<MetaProbe>()?.0)
+                    } else {
+                        Item::Tensor(m.next_value::<RawEntry>()?)
+                    };
+                    v.push((k, item));
                 }
                 Ok(Ordered(v))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+fn show_dims(v: &[u64]) -> String {
+    if v.len() <= 8 {
+        format!("{v:?}")
+    } else {
+        format!("[{} dims]", v.len())
     }
 }
 
@@ -55,9 +139,15 @@ fn dtype_bits(d: &str) -> Option<u64> {
 pub(crate) fn scan(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) {
     let n = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
     if n > opts.max_safetensors_header {
+        // safetensors itself refuses headers over 100 MB; below that it is only too big for us.
+        let sev = if n > 100_000_000 || n > b.len() as u64 - 8 {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
         out.push(Finding::new(
             "safetensors.header-too-large",
-            Severity::High,
+            sev,
             format!(
                 "header of {n} bytes exceeds the {} byte limit",
                 opts.max_safetensors_header
@@ -100,29 +190,25 @@ pub(crate) fn scan(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) {
                 loc(),
             ));
         }
-        if k == "__metadata__" {
-            if !v
-                .as_object()
-                .is_some_and(|m| m.values().all(|x| x.is_string()))
-            {
-                out.push(Finding::new(
-                    "safetensors.malformed",
-                    Severity::Medium,
-                    "__metadata__ must map strings to strings",
-                    loc(),
-                ));
+        let t = match v {
+            Item::Meta(ok) => {
+                if !ok {
+                    out.push(Finding::new(
+                        "safetensors.malformed",
+                        Severity::Medium,
+                        "__metadata__ must map strings to strings",
+                        loc(),
+                    ));
+                }
+                continue;
             }
-            continue;
-        }
-        let dtype = v.get("dtype").and_then(|d| d.as_str());
-        let shape: Option<Vec<u64>> = v
-            .get("shape")
-            .and_then(|s| s.as_array())
-            .and_then(|a| a.iter().map(|x| x.as_u64()).collect());
-        let offs: Option<Vec<u64>> = v
-            .get("data_offsets")
-            .and_then(|s| s.as_array())
-            .and_then(|a| a.iter().map(|x| x.as_u64()).collect());
+            Item::Tensor(t) => t,
+        };
+        let (dtype, shape, offs) = (
+            t.dtype.as_deref(),
+            t.shape.as_ref(),
+            t.data_offsets.as_ref(),
+        );
         let (Some(dtype), Some(shape), Some(offs)) = (dtype, shape, offs) else {
             out.push(Finding::new(
                 "safetensors.malformed",
@@ -136,7 +222,10 @@ pub(crate) fn scan(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) {
             out.push(Finding::new(
                 "safetensors.malformed",
                 Severity::High,
-                format!("data_offsets {offs:?} is not [begin, end] with begin <= end"),
+                format!(
+                    "data_offsets {} is not [begin, end] with begin <= end",
+                    show_dims(offs)
+                ),
                 loc(),
             ));
             continue;
@@ -149,6 +238,14 @@ pub(crate) fn scan(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) {
                     "data_offsets end {} is past the {data_len} data bytes",
                     offs[1]
                 ),
+                loc(),
+            ));
+        }
+        if shape.len() > 16 {
+            out.push(Finding::new(
+                "safetensors.shape",
+                Severity::Medium,
+                format!("tensor has {} dimensions", shape.len()),
                 loc(),
             ));
         }
@@ -169,7 +266,8 @@ pub(crate) fn scan(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) {
                         "safetensors.size-mismatch",
                         Severity::High,
                         format!(
-                            "{dtype} {shape:?} needs {bytes:?} bytes but data_offsets span {}",
+                            "{dtype} {} needs {bytes:?} bytes but data_offsets span {}",
+                            show_dims(shape),
                             offs[1] - offs[0]
                         ),
                         loc(),

@@ -571,6 +571,46 @@ fn other_format_cases() -> Vec<Case> {
             Critical,
         ),
         case(
+            "safetensors 3.5M-dimension shape",
+            {
+                let dims = vec!["1"; 3_500_000].join(",");
+                st(
+                    &format!(r#"{{"a":{{"dtype":"U8","shape":[{dims}],"data_offsets":[0,1]}}}}"#),
+                    1,
+                )
+            },
+            "safetensors.shape",
+            Medium,
+        ),
+        case(
+            "safetensors 2.5M-dimension shape under the limit",
+            {
+                let dims = vec!["1"; 2_500_000].join(",");
+                st(
+                    &format!(r#"{{"a":{{"dtype":"U8","shape":[{dims}],"data_offsets":[0,2]}}}}"#),
+                    2,
+                )
+            },
+            "safetensors.size-mismatch",
+            High,
+        ),
+        case(
+            "safetensors 400k metadata entries, one not a string",
+            {
+                let mut m: Vec<String> = (0..400_000).map(|i| format!("\"k{i}\":\"v\"")).collect();
+                m.push("\"evil\":{\"x\":1}".into());
+                st(
+                    &format!(
+                        r#"{{"__metadata__":{{{}}},"a":{{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}}}"#,
+                        m.join(",")
+                    ),
+                    1,
+                )
+            },
+            "safetensors.malformed",
+            Medium,
+        ),
+        case(
             "pickle DUP amplification (1M copies of 255 B)",
             dup,
             "pickle.malformed",
