@@ -36,6 +36,8 @@ pub enum Command {
     Run(cmd::run::Args),
     /// Measure prompt processing and generation speed (llama-bench style).
     Bench(cmd::bench::Args),
+    /// Autocomplete latency: simulate typing through a source file (prefix cache, healing).
+    BenchFim(cmd::bench_fim::Args),
     /// Serve the Ollama- and OpenAI-compatible HTTP API (default 127.0.0.1:11434).
     Serve(cmd::serve::Args),
     /// List the models loaded in the running server.
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::BenchFim(args) => cmd::bench_fim::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Ps(args) => cmd::ps::run(args),
         Command::Stop(args) => cmd::stop::run(args),

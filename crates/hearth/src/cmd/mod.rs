@@ -1,5 +1,6 @@
 //! One module per subcommand.
 pub mod bench;
+pub mod bench_fim;
 pub mod check_code;
 pub mod client;
 pub mod cp;
