@@ -16,5 +16,6 @@ pub mod openai_types;
 pub mod options;
 pub mod scheduler;
 pub mod serve;
+pub mod tools;
 
 pub use app::{app, AppState};

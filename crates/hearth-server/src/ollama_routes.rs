@@ -16,6 +16,7 @@ use crate::grammar;
 use crate::models::{self, details};
 use crate::ollama_types::*;
 use crate::options::Checked;
+use crate::tools::{parse_tool_calls, ToolHold};
 
 fn require_model(model: &Option<String>, name: &Option<String>) -> Result<String, ApiError> {
     model_name(model, name).ok_or_else(|| ApiError::bad_request("model is required"))
@@ -42,20 +43,25 @@ pub fn default_stops(entry: &ModelEntry) -> Vec<String> {
     out
 }
 
-/// Build the engine parameters from checked options, defaults and a grammar.
+/// Build the engine parameters: the request's stop strings replace the model's defaults (as in
+/// Ollama, request options override Modelfile parameters); `always` (FIM end markers) is added
+/// either way.
 pub fn params(
     prompt: String,
     opts: &Checked,
-    mut stop: Vec<String>,
+    model_stops: Vec<String>,
+    always: &[String],
     grammar: Option<String>,
 ) -> GenParams {
-    for s in &opts.stop {
+    let mut stop = if opts.stop.is_empty() {
+        model_stops
+    } else {
+        opts.stop.clone()
+    };
+    for s in always {
         if !stop.contains(s) {
             stop.push(s.clone());
         }
-    }
-    if !opts.stop.is_empty() {
-        stop = opts.stop.clone();
     }
     GenParams {
         prompt,
@@ -94,18 +100,22 @@ fn final_fields(
     obj.insert("eval_duration".into(), json!(nanos(st.eval)));
 }
 
-/// Turn a running generation into an NDJSON stream; `chunk` builds a partial object.
+/// Turn a running generation into an NDJSON stream (`chat`: `message` objects, else
+/// `response`); with `tools`, content is held while the output may be a tool call.
 fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> Response {
-    let st = (Some(running), String::new());
-    let s = stream::unfold(st, move |(r, mut acc)| {
+    let st = (Some(running), ToolHold::default());
+    let s = stream::unfold(st, move |(r, mut hold)| {
         let model = model.clone();
         async move {
             let mut r = r?;
-            {
+            loop {
                 match r.next().await {
-                    Some(GenEvent::Text(t)) => {
+                    Some(GenEvent::Text(mut t)) => {
                         if tools {
-                            acc.push_str(&t);
+                            t = hold.push(&t);
+                            if t.is_empty() {
+                                continue;
+                            }
                         }
                         let mut o = serde_json::Map::new();
                         o.insert("model".into(), json!(model));
@@ -116,70 +126,39 @@ fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> 
                             o.insert("response".into(), json!(t));
                         }
                         o.insert("done".into(), json!(false));
-                        Some((Ok(line(&Value::Object(o))), (Some(r), acc)))
+                        return Some((Ok(line(&Value::Object(o))), (Some(r), hold)));
                     }
                     Some(GenEvent::Done(f, stats)) => {
                         let mut o = serde_json::Map::new();
                         o.insert("model".into(), json!(model));
                         o.insert("created_at".into(), json!(now()));
+                        let (rest, calls) = if tools {
+                            hold.finish()
+                        } else {
+                            (String::new(), Vec::new())
+                        };
                         if chat {
-                            let mut msg = json!({"role": "assistant", "content": ""});
-                            if tools {
-                                let (_, calls) = parse_tool_calls(&acc);
-                                if !calls.is_empty() {
-                                    msg["tool_calls"] = json!(calls);
-                                }
+                            let mut msg = json!({"role": "assistant", "content": rest});
+                            if !calls.is_empty() {
+                                msg["tool_calls"] = json!(calls);
                             }
                             o.insert("message".into(), msg);
                         } else {
-                            o.insert("response".into(), json!(""));
+                            o.insert("response".into(), json!(rest));
                         }
                         final_fields(&mut o, &r, f.ollama(), &stats);
                         drop(r);
-                        Some((Ok(line(&Value::Object(o))), (None, acc)))
+                        return Some((Ok(line(&Value::Object(o))), (None, hold)));
                     }
-                    Some(GenEvent::Error(e)) => Some((Ok(line(&json!({"error": e}))), (None, acc))),
-                    None => None,
+                    Some(GenEvent::Error(e)) => {
+                        return Some((Ok(line(&json!({"error": e}))), (None, hold)))
+                    }
+                    None => return None,
                 }
             }
         }
     });
     ndjson(s)
-}
-
-/// `<tool_call>{"name":..,"arguments":..}</tool_call>` blocks (Qwen / Hermes style) out of text.
-pub fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
-    let mut content = String::new();
-    let mut calls = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("<tool_call>") {
-        content.push_str(&rest[..i]);
-        let after = &rest[i + "<tool_call>".len()..];
-        let (body, next) = match after.find("</tool_call>") {
-            Some(j) => (&after[..j], &after[j + "</tool_call>".len()..]),
-            None => (after, ""),
-        };
-        if let Ok(v) = serde_json::from_str::<Value>(body.trim()) {
-            if let Some(name) = v.get("name").and_then(Value::as_str) {
-                let arguments = v
-                    .get("arguments")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                calls.push(ToolCall {
-                    id: None,
-                    function: ToolCallFunction {
-                        index: calls.len() as u32,
-                        name: name.to_string(),
-                        arguments,
-                    },
-                });
-            }
-        }
-        rest = next;
-    }
-    content.push_str(rest);
-    (content.trim().to_string(), calls)
 }
 
 /// `POST /api/generate`.
@@ -225,13 +204,13 @@ pub async fn generate(
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??
     };
-    let mut stop = default_stops(&entry);
+    let mut fim_stops: Vec<String> = Vec::new();
     let prompt = if req.raw {
         req.prompt.clone()
     } else if !req.suffix.is_empty() {
         let p = info.render_fim(&name, &req.prompt, &req.suffix)?;
         if let Some(f) = &info.fim {
-            stop.extend(f.stop_tokens().iter().cloned());
+            fim_stops.extend(f.stop_tokens().iter().cloned());
         }
         p
     } else {
@@ -247,7 +226,7 @@ pub async fn generate(
         msgs.push(hearth_prompt::Message::user(req.prompt.clone()));
         info.render_chat(msgs, None)?
     };
-    let p = params(prompt, &opts, stop, grammar);
+    let p = params(prompt, &opts, default_stops(&entry), &fim_stops, grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
         return Ok(stream_response(running, name, false, false));
@@ -361,7 +340,7 @@ pub async fn chat(
     });
     let has_tools = tools.is_some();
     let prompt = info.render_chat(msgs, tools)?;
-    let p = params(prompt, &opts, default_stops(&entry), grammar);
+    let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
         return Ok(stream_response(running, name, true, has_tools));

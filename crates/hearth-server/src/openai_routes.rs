@@ -14,9 +14,10 @@ use crate::error::ApiError;
 use crate::gen;
 use crate::grammar::{self, Grammar};
 use crate::models;
-use crate::ollama_routes::{default_stops, params, parse_tool_calls};
+use crate::ollama_routes::{default_stops, params};
 use crate::openai_types::*;
 use crate::options::{check_stops, Options, StringOrVec};
+use crate::tools::{parse_tool_calls, ToolHold};
 
 mod bytes_alias {
     pub use axum::body::Bytes;
@@ -156,7 +157,7 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
             .map_err(|e| ApiError::internal(e.to_string()))??
     };
     let prompt = info.render_chat(msgs, tools)?;
-    let p = params(prompt, &opts, default_stops(&entry), grammar);
+    let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, None, p).await?;
     let id = new_id("chatcmpl");
     let model = req.model.clone();
@@ -166,7 +167,7 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
         let first = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
             "system_fingerprint": "hearth",
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null, "logprobs": null}]});
-        let st = (Some(running), Vec::<Bytes>::new(), String::new());
+        let st = (Some(running), Vec::<Bytes>::new(), ToolHold::default());
         let body = stream::unfold(st, move |(r, mut pending, mut acc)| {
             let (id, model) = (id.clone(), model.clone());
             async move {
@@ -179,16 +180,24 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
                         "system_fingerprint": "hearth",
                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]})
                 };
-                match r.next().await {
-                    Some(GenEvent::Text(t)) => {
-                        if has_tools {
-                            acc.push_str(&t);
-                        }
-                        Some((
-                            Ok(event(&chunk(json!({"content": t}), Value::Null))),
-                            (Some(r), pending, acc),
-                        ))
+                let mut ev = r.next().await;
+                // With tools, text is held while the output may still be a tool call.
+                while let Some(GenEvent::Text(t)) = &ev {
+                    if !has_tools {
+                        break;
                     }
+                    let shown = acc.push(t);
+                    if !shown.is_empty() {
+                        ev = Some(GenEvent::Text(shown));
+                        break;
+                    }
+                    ev = r.next().await;
+                }
+                match ev {
+                    Some(GenEvent::Text(t)) => Some((
+                        Ok(event(&chunk(json!({"content": t}), Value::Null))),
+                        (Some(r), pending, acc),
+                    )),
                     Some(GenEvent::Done(f, st)) => {
                         drop(r);
                         // Emitted in reverse order (popped from the end).
@@ -198,13 +207,18 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
                                 "model": model, "system_fingerprint": "hearth", "choices": [],
                                 "usage": Usage::new(st.prompt_tokens, st.eval_tokens)})));
                         }
-                        let calls = if has_tools {
-                            parse_tool_calls(&acc).1
+                        let (rest, calls) = if has_tools {
+                            acc.finish()
                         } else {
-                            Vec::new()
+                            (String::new(), Vec::new())
                         };
                         let (delta, finish) = if calls.is_empty() {
-                            (json!({}), json!(f.openai()))
+                            let delta = if rest.is_empty() {
+                                json!({})
+                            } else {
+                                json!({"content": rest})
+                            };
+                            (delta, json!(f.openai()))
                         } else {
                             let tc: Vec<Value> = calls.iter().enumerate().map(|(i, c)| json!({"index": i, "id": format!("call_{i}"),
                                 "type": "function", "function": {"name": c.function.name,
@@ -288,7 +302,7 @@ async fn completions_inner(s: AppState, req: CompletionRequest) -> Result<Respon
         req.n,
     )?;
     let (entry, _) = models::resolve(&s.stores, &req.model)?;
-    let mut stop = default_stops(&entry);
+    let mut fim_stops: Vec<String> = Vec::new();
     let text = match req.suffix.as_deref() {
         Some(suffix) if !suffix.is_empty() => {
             let info = {
@@ -299,13 +313,13 @@ async fn completions_inner(s: AppState, req: CompletionRequest) -> Result<Respon
                     .map_err(|e| ApiError::internal(e.to_string()))??
             };
             if let Some(f) = &info.fim {
-                stop.extend(f.stop_tokens().iter().cloned());
+                fim_stops.extend(f.stop_tokens().iter().cloned());
             }
             info.render_fim(&req.model, &prompt, suffix)?
         }
         _ => prompt,
     };
-    let p = params(text, &opts, stop, None);
+    let p = params(text, &opts, default_stops(&entry), &fim_stops, None);
     let running = gen::start(&s, &entry, None, None, p).await?;
     let id = new_id("cmpl");
     let model = req.model.clone();

@@ -160,6 +160,42 @@ async fn ollama_and_openai_end_to_end() {
     assert_eq!(j["object"], "chat.completion");
     assert!(j["usage"]["total_tokens"].as_u64().unwrap() > 0);
 
+    // Tools, streamed: either tool calls or plain text, never raw `<tool_call>` markup.
+    let tools = json!([{"type": "function", "function": {"name": "read_file", "description": "Read a file from the workspace",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}]);
+    let r = send(&s, post("/v1/chat/completions", json!({"model": MODEL, "stream": true, "temperature": 0, "max_tokens": 64,
+        "tools": tools, "messages": [{"role": "user", "content": "Use the read_file tool to read src/main.rs."}]}).to_string())).await;
+    let (events, done) = sse(&r.body);
+    assert!(done);
+    let said = joined(&events, |e| e["choices"][0]["delta"]["content"].as_str());
+    assert!(!said.contains("<tool_call>"), "{said}");
+    let calls: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["tool_calls"].as_array())
+        .flatten()
+        .collect();
+    if let Some(c) = calls.first() {
+        assert_eq!(c["function"]["name"], "read_file");
+        let args: Value =
+            serde_json::from_str(c["function"]["arguments"].as_str().unwrap()).unwrap();
+        assert!(args["path"].is_string(), "{args}");
+        assert_eq!(
+            events
+                .iter()
+                .rev()
+                .find(|e| e["choices"].as_array().is_some_and(|c| !c.is_empty()))
+                .unwrap()["choices"][0]["finish_reason"],
+            "tool_calls"
+        );
+    }
+
+    // Ollama `format: "json"` gives a JSON object.
+    let r = send(&s, post("/api/generate", json!({"model": MODEL, "format": "json", "stream": false,
+        "prompt": "Describe a cat as JSON with keys name and color.", "options": {"temperature": 0, "num_predict": 48}}).to_string())).await;
+    let text = r.json()["response"].as_str().unwrap().to_string();
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    assert!(v.is_object());
+
     // OpenAI completions with suffix.
     let r = send(
         &s,
