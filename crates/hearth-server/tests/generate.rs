@@ -6,8 +6,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
 use common::*;
 use hearth_gguf::testing::{test_model, TestModel};
 use hearth_server::config::ServerConfig;
@@ -330,19 +328,26 @@ async fn disconnect_cancels_and_frees_the_only_slot() {
     let first = body.frame().await.unwrap().unwrap();
     assert!(first.is_data());
     assert_eq!(s.sched.gauges().running, 1);
-    drop(body); // the client goes away
-                // A queued request gets the slot at once and completes.
+    // A second request queues behind the only slot...
     let quick = json!({"model": MODEL, "prompt": "Say hi.", "stream": false, "options": {"num_predict": 4}}).to_string();
-    let r = tokio::time::timeout(
-        Duration::from_secs(120),
-        send(&s, post("/api/generate", quick)),
-    )
-    .await
-    .expect("slot not freed");
+    let s2 = s.clone();
+    let queued = tokio::spawn(async move { send(&s2, post("/api/generate", quick)).await });
+    for _ in 0..200 {
+        if s.sched.gauges().waiting == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.sched.gauges().waiting, 1, "second request is not queued");
+    // ...and starts as soon as the first client goes away.
+    drop(body);
+    let r = tokio::time::timeout(Duration::from_secs(120), queued)
+        .await
+        .expect("slot not freed")
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["eval_count"], 4);
     let m = send(&s, get("/metrics")).await.text();
     assert!(m.contains("hearth_generations_cancelled_total 1"), "{m}");
     assert_eq!(s.sched.gauges().running, 0);
-    let _ = Request::get("/").body(Body::empty());
 }
