@@ -259,6 +259,9 @@ impl Scheduler<'_> {
             stats.prompt_eval = job.t_prompt.map(|t| now - t).unwrap_or_default();
         }
         stats.total = now - job.received;
+        // The slot is free now: publish that before `Done`, so a caller that has seen `Done`
+        // also sees the slot idle in `Model::slots()`.
+        self.publish();
         let _ = job.events.send(Event::Done { reason, stats });
     }
 
