@@ -62,6 +62,19 @@ impl AppState {
             next_id: AtomicU64::new(1),
         }))
     }
+
+    /// The chat template and FIM format of a model file, read (once, then cached) off the
+    /// async runtime: the first read parses the whole GGUF header.
+    pub async fn prompt_info(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Arc<crate::models::PromptInfo>, ApiError> {
+        let s = self.clone();
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || s.prompts.get(&path))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+    }
 }
 
 /// The whole HTTP application (testable without a socket via `tower::ServiceExt::oneshot`).

@@ -197,13 +197,7 @@ pub async fn generate(
         return Ok(Json(json!({"model": name, "created_at": now(), "response": "", "done": true, "done_reason": reason}))
             .into_response());
     }
-    let info = {
-        let s2 = s.clone();
-        let path = entry.path.clone();
-        tokio::task::spawn_blocking(move || s2.prompts.get(&path))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))??
-    };
+    let info = s.prompt_info(&entry.path).await?;
     let mut fim_stops: Vec<String> = Vec::new();
     let prompt = if req.raw {
         req.prompt.clone()
@@ -326,13 +320,7 @@ pub async fn chat(
             msgs.insert(0, hearth_prompt::Message::system(sys));
         }
     }
-    let info = {
-        let s2 = s.clone();
-        let path = entry.path.clone();
-        tokio::task::spawn_blocking(move || s2.prompts.get(&path))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))??
-    };
+    let info = s.prompt_info(&entry.path).await?;
     let tools: Option<Vec<Value>> = req.tools.as_ref().filter(|t| !t.is_empty()).map(|t| {
         t.iter()
             .map(|x| serde_json::to_value(x).unwrap_or(Value::Null))

@@ -149,13 +149,7 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
     let tools = if no_tools { None } else { tools };
     let has_tools = tools.is_some();
     let (entry, _) = models::resolve(&s.stores, &req.model)?;
-    let info = {
-        let s2 = s.clone();
-        let path = entry.path.clone();
-        tokio::task::spawn_blocking(move || s2.prompts.get(&path))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))??
-    };
+    let info = s.prompt_info(&entry.path).await?;
     let prompt = info.render_chat(msgs, tools)?;
     let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, None, p).await?;
@@ -305,13 +299,7 @@ async fn completions_inner(s: AppState, req: CompletionRequest) -> Result<Respon
     let mut fim_stops: Vec<String> = Vec::new();
     let text = match req.suffix.as_deref() {
         Some(suffix) if !suffix.is_empty() => {
-            let info = {
-                let s2 = s.clone();
-                let path = entry.path.clone();
-                tokio::task::spawn_blocking(move || s2.prompts.get(&path))
-                    .await
-                    .map_err(|e| ApiError::internal(e.to_string()))??
-            };
+            let info = s.prompt_info(&entry.path).await?;
             if let Some(f) = &info.fim {
                 fim_stops.extend(f.stop_tokens().iter().cloned());
             }
