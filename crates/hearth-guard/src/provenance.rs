@@ -1,5 +1,8 @@
-//! Where an installed model came from. The store writes one record beside each model
-//! manifest (`<manifest>.provenance.json`); `hearth show --provenance` reads it back.
+//! Where an installed model came from. The store writes one record per installed model,
+//! `<store>/provenance/<host>/<namespace>/<model>/<tag>.provenance.json` (the path
+//! [`provenance_path`] gives for the manifest's relative path under `provenance/`: a file
+//! beside the manifest itself would be read as a model tag by Ollama);
+//! `hearth show --provenance` reads it back.
 
 use std::path::{Path, PathBuf};
 

@@ -17,6 +17,7 @@ use crate::fsutil::{self, RemoveOnDrop};
 use crate::guard;
 use crate::manifest::{Manifest, MAX_BLOB_BYTES, MAX_MANIFEST_BYTES};
 use crate::name::ModelName;
+use crate::provenance::{Stage, BUNDLE};
 use crate::store::Store;
 
 const BLOCK: usize = 512;
@@ -173,6 +174,7 @@ impl Store {
         if manifests.is_empty() {
             return Err(bad("no manifest in the bundle".into()));
         }
+        let mut scans = Vec::with_capacity(manifests.len());
         for (name, _, m) in &manifests {
             for l in m.all_layers() {
                 let p = self.blob_path(&l.digest);
@@ -191,13 +193,29 @@ impl Store {
                     )));
                 }
             }
+            let mut scan = None;
             for l in &m.layers {
-                guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+                let s = guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+                if l.media_type == crate::manifest::MEDIA_MODEL {
+                    scan = scan.max(s);
+                }
             }
+            scans.push(scan);
+            let digest = m.model_layer().map(|l| l.digest.to_string());
+            self.enforce_policy(Stage::Create, name, None, digest.as_deref(), &[])?;
         }
+        let source = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
         let mut names = Vec::new();
-        for (name, raw, m) in manifests {
+        for ((name, raw, m), scan) in manifests.into_iter().zip(scans) {
             self.write_manifest_bytes(&name, &m, &raw)?;
+            let digest = m.model_layer().map(|l| l.digest.to_string());
+            self.record_install(
+                &name,
+                BUNDLE,
+                &source.display().to_string(),
+                digest.as_deref().unwrap_or(""),
+                scan,
+            )?;
             names.push(name);
         }
         Ok(names)

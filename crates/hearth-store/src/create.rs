@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::download::{import_file, write_blob};
+use crate::download::{import_file, import_file_scanned, write_blob};
 use crate::error::{Result, StoreError};
 use crate::manifest::{self, Layer, Manifest};
 use crate::modelfile::{Command, Modelfile};
 use crate::name::ModelName;
 use crate::progress::{Progress, PullEvent};
+use crate::provenance::{Provenance, Stage, LOCAL};
 use crate::store::{Message, Store};
 
 /// How `create` treats a local GGUF file.
@@ -76,13 +77,25 @@ impl Store {
         let path = expand_path(&from, base_dir);
         let mut layers: Vec<Layer>;
         let mut base_params = serde_json::Map::new();
+        // The new model's provenance: the local file, or the base model's record.
+        let origin: Provenance;
         if path.is_file() {
             progress(&PullEvent::status(format!(
                 "copying file {}",
                 path.display()
             )));
-            let (digest, size) =
-                import_file(&self.blobs_dir(), &path, manifest::MEDIA_MODEL, opts.link)?;
+            let (digest, size, scan) =
+                import_file_scanned(&self.blobs_dir(), &path, manifest::MEDIA_MODEL, opts.link)?;
+            let shown = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            origin = Provenance {
+                scan: scan.map(|s| s.name().to_owned()),
+                ..Provenance::now(
+                    &name.display_shortest(),
+                    LOCAL,
+                    &shown.display().to_string(),
+                    &digest.to_string(),
+                )
+            };
             progress(&PullEvent::status(format!("using layer {digest}")));
             layers = vec![Layer {
                 media_type: manifest::MEDIA_MODEL.into(),
@@ -136,6 +149,16 @@ impl Store {
                     l.from = Some(found.display_shortest());
                 }
             }
+            let model_digest = m.model_layer().map(|l| l.digest.to_string());
+            origin = match src_store.read_provenance(&found)? {
+                Some(p) => p,
+                None => Provenance::now(
+                    &name.display_shortest(),
+                    LOCAL,
+                    &found.display_shortest(),
+                    model_digest.as_deref().unwrap_or(""),
+                ),
+            };
         }
         let model_path = layers
             .iter()
@@ -238,11 +261,26 @@ impl Store {
             }
         }
         let m = Manifest::new(config, layers);
+        let model_digest = m.model_layer().map(|l| l.digest.to_string());
+        let registry = Some(origin.registry.as_str()).filter(|r| !is_local(r));
+        self.enforce_policy(
+            Stage::Create,
+            name,
+            registry,
+            model_digest.as_deref(),
+            &origin.signed_by,
+        )?;
         progress(&PullEvent::status("writing manifest"));
         self.write_manifest(name, &m)?;
+        self.write_provenance(name, &origin)?;
         progress(&PullEvent::status("success"));
         Ok(m)
     }
+}
+
+/// Records whose `registry` is not a network origin (`local` files, `bundle` imports).
+pub(crate) fn is_local(registry: &str) -> bool {
+    registry == LOCAL || registry == crate::provenance::BUNDLE
 }
 
 fn looks_like_path(s: &str) -> bool {

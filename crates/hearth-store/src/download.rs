@@ -74,6 +74,9 @@ pub(crate) struct BlobOutcome {
     pub size: u64,
     /// Already present (possibly fetched by a concurrent pull while we waited).
     pub cached: bool,
+    /// The security scan run on this blob now (`None`: not a model layer, or cached and
+    /// checked later by the caller).
+    pub scan: Option<guard::ScanResult>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -206,13 +209,14 @@ impl Downloader<'_> {
                 d.short(),
                 dir.display()
             )));
-            let (got, size) = match import_file(self.blobs, &src, &spec.media_type, false) {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("not reusing {}: {e}", src.display());
-                    continue;
-                }
-            };
+            let (got, size, scan) =
+                match import_file_scanned(self.blobs, &src, &spec.media_type, false) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("not reusing {}: {e}", src.display());
+                        continue;
+                    }
+                };
             if &got != d {
                 let _ = std::fs::remove_file(self.blobs.join(got.file_name()));
                 tracing::warn!(
@@ -226,6 +230,7 @@ impl Downloader<'_> {
                 digest: got,
                 size,
                 cached: false,
+                scan,
             }));
         }
         Ok(None)
@@ -247,6 +252,7 @@ impl Downloader<'_> {
                     digest: d.clone(),
                     size: m.len(),
                     cached: true,
+                    scan: None,
                 }))
             }
             _ => Ok(None),
@@ -374,7 +380,7 @@ impl Downloader<'_> {
                 });
             }
         }
-        guard::check_layer_file(partial, &spec.media_type)?;
+        let scan = guard::check_layer_file(partial, &spec.media_type)?;
         fsutil::sync_file(&file, partial)?;
         drop(file);
         let dest = self.blobs.join(digest.file_name());
@@ -388,6 +394,7 @@ impl Downloader<'_> {
             digest,
             size,
             cached: false,
+            scan,
         })
     }
 
@@ -800,6 +807,16 @@ pub(crate) fn import_file(
     media_type: &str,
     link: bool,
 ) -> Result<(Digest, u64)> {
+    import_file_scanned(blobs, src, media_type, link).map(|(d, n, _)| (d, n))
+}
+
+/// [`import_file`], also returning the security scan's result for a model layer.
+pub(crate) fn import_file_scanned(
+    blobs: &Path,
+    src: &Path,
+    media_type: &str,
+    link: bool,
+) -> Result<(Digest, u64, Option<guard::ScanResult>)> {
     guard::refuse_pickle(src)?;
     std::fs::create_dir_all(blobs).map_err(StoreError::io(blobs))?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -826,14 +843,14 @@ pub(crate) fn import_file(
         fsutil::sync_file(&out, &tmp)?;
         (Digest::from_hasher(h), n)
     };
-    guard::check_layer_file(&tmp, media_type)?;
+    let scan = guard::check_layer_file(&tmp, media_type)?;
     let dest = blobs.join(digest.file_name());
     if !dest.is_file() {
         std::fs::rename(&tmp, &dest).map_err(StoreError::io(&dest))?;
         fsutil::sync_dir(blobs)?;
     }
     drop(guard_tmp);
-    Ok((digest, size))
+    Ok((digest, size, scan))
 }
 
 struct HashingWriter<'a> {

@@ -73,6 +73,8 @@ pub enum StoreError {
     },
     #[error("pull cancelled")]
     Cancelled,
+    #[error("trust policy file: {0}")]
+    Policy(String),
 }
 
 impl StoreError {

@@ -36,10 +36,24 @@ pub fn refuse_pickle(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What the install-time security scan of a model file found: its worst finding, `None` when
+/// it found nothing. Ordered so that `max` gives the worse of two results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScanResult {
+    pub worst: Option<hearth_guard::Severity>,
+}
+
+impl ScanResult {
+    /// `none`, `info`, `low`, `medium` (high and critical refuse the install).
+    pub fn name(self) -> &'static str {
+        self.worst.map_or("none", hearth_guard::Severity::name)
+    }
+}
+
 /// The model-file security scan (`hearth-guard`). It runs on every model layer after its
 /// digest is verified and before it is renamed into `blobs/`, so a file it rejects is never
 /// installed. Findings of severity high or critical refuse the file; medium ones are logged.
-pub fn security_scan_model_file(path: &Path) -> Result<()> {
+pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
     let report =
         hearth_guard::scan_path(path, &hearth_guard::ScanOptions::default()).map_err(|e| {
             StoreError::Refused {
@@ -60,7 +74,9 @@ pub fn security_scan_model_file(path: &Path) -> Result<()> {
         tracing::warn!(file = %path.display(), rule = %f.rule_id, "security scan: {}", f.message);
     }
     if serious.is_empty() {
-        return Ok(());
+        return Ok(ScanResult {
+            worst: report.max_severity(),
+        });
     }
     serious.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let listed: Vec<String> = serious
@@ -74,17 +90,18 @@ pub fn security_scan_model_file(path: &Path) -> Result<()> {
     })
 }
 
-/// The full check for a layer of `media_type` stored at `path`.
-pub fn check_layer_file(path: &Path, media_type: &str) -> Result<()> {
+/// The full check for a layer of `media_type` stored at `path`. Returns the scan result for
+/// model (GGUF) layers, `None` for layers that are not scanned (text, config).
+pub fn check_layer_file(path: &Path, media_type: &str) -> Result<Option<ScanResult>> {
     if !is_gguf_media(media_type) {
-        return Ok(());
+        return Ok(None);
     }
     refuse_pickle(path)?;
     hearth_gguf::GgufFile::open(path).map_err(|source| StoreError::InvalidModel {
         path: path.to_path_buf(),
         source: Box::new(source),
     })?;
-    security_scan_model_file(path)
+    security_scan_model_file(path).map(Some)
 }
 
 #[cfg(test)]
@@ -107,8 +124,15 @@ mod tests {
             StoreError::InvalidModel { .. }
         ));
         std::fs::write(&p, hearth_gguf::writer::tiny_llama().to_bytes()).unwrap();
-        check_layer_file(&p, MEDIA_MODEL).unwrap();
-        check_layer_file(&p, "application/vnd.ollama.image.system").unwrap();
+        let scanned = check_layer_file(&p, MEDIA_MODEL).unwrap().unwrap();
+        assert!(
+            scanned.worst < Some(hearth_guard::Severity::High),
+            "{scanned:?}"
+        );
+        assert_eq!(
+            check_layer_file(&p, "application/vnd.ollama.image.system").unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::http::{Credential, Fetched, HttpClient, HttpOptions};
 use crate::manifest::{self, Layer, Manifest, MAX_BLOB_BYTES, MAX_MANIFEST_BYTES};
 use crate::name::ModelName;
 use crate::progress::{Progress, PullEvent};
+use crate::provenance::{url_host, Stage};
 use crate::store::{ModelConfig, Store};
 
 /// Everything a pull can be told.
@@ -252,12 +253,20 @@ impl Store {
             .error_for_status()?
             .read_limited(MAX_MANIFEST_BYTES, &format!("manifest for {what}"))?;
         let m = Manifest::parse(&bytes, &what)?;
-        if m.model_layer().is_none() {
+        let Some(model_digest) = m.model_layer().map(|l| l.digest.clone()) else {
             return Err(StoreError::InvalidManifest {
                 what,
                 reason: "no model layer".into(),
             });
-        }
+        };
+        // The manifest names the model file's digest: refuse before downloading anything.
+        self.enforce_policy(
+            Stage::Pull,
+            name,
+            Some(&name.host),
+            Some(&model_digest.to_string()),
+            &[],
+        )?;
         self.check_space(
             &m.all_layers()
                 .iter()
@@ -266,6 +275,7 @@ impl Store {
         )?;
         let blobs = self.blobs_dir();
         let dl = self.downloader(client, opts, progress, &blobs);
+        let mut scan = None;
         for l in m.all_layers() {
             let spec = BlobSpec {
                 url: format!("{base}/v2/{}/blobs/{}", name.repository(), l.digest),
@@ -277,16 +287,27 @@ impl Store {
                 max_size: l.size,
             };
             let out = dl.fetch(&spec)?;
+            if l.digest == model_digest {
+                scan = scan.max(out.scan);
+            }
             if !out.cached {
                 fetched.push(out.digest.clone());
             }
         }
-        self.finish(name, &m, Some(&bytes), progress, fetched)?;
+        scan = scan.max(self.finish(name, &m, Some(&bytes), progress, fetched)?);
+        self.record_install(
+            name,
+            &name.host,
+            &manifest_url,
+            &model_digest.to_string(),
+            scan,
+        )?;
         Ok(name.clone())
     }
 
     /// Verify model layers that were already present (the ones fetched now were checked
-    /// before they entered `blobs/`), then write the manifest.
+    /// before they entered `blobs/`), then write the manifest. Returns the worst scan result
+    /// of the model layers checked here.
     fn finish(
         &self,
         name: &ModelName,
@@ -294,18 +315,23 @@ impl Store {
         raw: Option<&[u8]>,
         progress: Progress<'_>,
         fetched: &[Digest],
-    ) -> Result<()> {
+    ) -> Result<Option<guard::ScanResult>> {
         progress(&PullEvent::status("verifying sha256 digest"));
+        let mut scan = None;
         for l in &m.layers {
             if !fetched.contains(&l.digest) {
-                guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+                let s = guard::check_layer_file(&self.blob_path(&l.digest), &l.media_type)?;
+                if l.media_type == manifest::MEDIA_MODEL {
+                    scan = scan.max(s);
+                }
             }
         }
         progress(&PullEvent::status("writing manifest"));
         match raw {
-            Some(bytes) => self.write_manifest_bytes(name, m, bytes),
-            None => self.write_manifest(name, m),
+            Some(bytes) => self.write_manifest_bytes(name, m, bytes)?,
+            None => self.write_manifest(name, m)?,
         }
+        Ok(scan)
     }
 
     /// Refuse before downloading when the missing blobs cannot fit.
@@ -340,6 +366,17 @@ impl Store {
                 limit: MAX_BLOB_BYTES,
             });
         }
+        let url = hf::resolve_url(endpoint, name, &file.path);
+        let registry = url_host(endpoint);
+        if let Some(d) = &file.sha256 {
+            self.enforce_policy(
+                Stage::Pull,
+                name,
+                Some(&registry),
+                Some(&d.to_string()),
+                &[],
+            )?;
+        }
         match &file.sha256 {
             Some(d) => self.check_space(&[(d, file.size)])?,
             None => fsutil::check_free_space(&self.blobs_dir(), file.size)?,
@@ -347,7 +384,7 @@ impl Store {
         let blobs = self.blobs_dir();
         let dl = self.downloader(client, opts, progress, &blobs);
         let out = dl.fetch(&BlobSpec {
-            url: hf::resolve_url(endpoint, name, &file.path),
+            url: url.clone(),
             credential: cred,
             expected: file.sha256.clone(),
             size: Some(file.size),
@@ -358,7 +395,7 @@ impl Store {
         if !out.cached {
             fetched.push(out.digest.clone());
         }
-        self.install_single(name, &out, progress, fetched)?;
+        self.install_single(name, &out, (&registry, &url), progress, fetched)?;
         Ok(name.clone())
     }
 
@@ -374,6 +411,16 @@ impl Store {
         fetched: &mut Vec<Digest>,
     ) -> Result<()> {
         client.check_url(url)?;
+        let registry = url_host(url);
+        if let Some(d) = &sha256 {
+            self.enforce_policy(
+                Stage::Pull,
+                name,
+                Some(&registry),
+                Some(&d.to_string()),
+                &[],
+            )?;
+        }
         let blobs = self.blobs_dir();
         let dl = self.downloader(client, opts, progress, &blobs);
         let out = dl.fetch(&BlobSpec {
@@ -388,17 +435,27 @@ impl Store {
         if !out.cached {
             fetched.push(out.digest.clone());
         }
-        self.install_single(name, &out, progress, fetched)
+        self.install_single(name, &out, (&registry, url), progress, fetched)
     }
 
-    /// Manifest for a model that is one GGUF blob: config from its metadata, one model layer.
+    /// Manifest for a model that is one GGUF blob: config from its metadata, one model layer;
+    /// `(registry, url)` go into its provenance record.
     fn install_single(
         &self,
         name: &ModelName,
         out: &BlobOutcome,
+        (registry, url): (&str, &str),
         progress: Progress<'_>,
         fetched: &mut Vec<Digest>,
     ) -> Result<()> {
+        // Checked again now that the digest is known (a no-op when it was checked up front).
+        self.enforce_policy(
+            Stage::Pull,
+            name,
+            Some(registry),
+            Some(&out.digest.to_string()),
+            &[],
+        )?;
         let model = Layer {
             media_type: manifest::MEDIA_MODEL.into(),
             digest: out.digest.clone(),
@@ -408,7 +465,10 @@ impl Store {
         let config = self.config_layer(&self.blob_path(&out.digest))?;
         fetched.push(config.digest.clone());
         let m = Manifest::new(config, vec![model]);
-        self.finish(name, &m, None, progress, fetched)
+        let scan = out
+            .scan
+            .max(self.finish(name, &m, None, progress, fetched)?);
+        self.record_install(name, registry, url, &out.digest.to_string(), scan)
     }
 
     /// Write the config blob describing a GGUF file and return its layer.

@@ -19,6 +19,8 @@ use crate::name::ModelName;
 pub struct Store {
     root: PathBuf,
     read_only: bool,
+    /// Set by [`Store::with_policy`]; `None` reads the policy file at each check.
+    pub(crate) policy: Option<std::sync::Arc<hearth_guard::policy::Policy>>,
 }
 
 /// A row of `hearth list`.
@@ -88,6 +90,8 @@ pub struct ResolvedModel {
     pub config: ModelConfig,
     pub size: u64,
     pub modified: SystemTime,
+    /// Where the model came from (`None`: installed before hearth recorded provenance).
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 impl Store {
@@ -100,6 +104,7 @@ impl Store {
         Ok(Store {
             root,
             read_only: false,
+            policy: None,
         })
     }
 
@@ -116,6 +121,7 @@ impl Store {
         Ok(Store {
             root,
             read_only: true,
+            policy: None,
         })
     }
 
@@ -327,6 +333,10 @@ impl Store {
             size: m.total_size(),
             modified,
             manifest: m.clone(),
+            provenance: self.read_provenance(name).unwrap_or_else(|e| {
+                tracing::warn!(model = %name, "unreadable provenance record: {e}");
+                None
+            }),
         };
         let what = name.display_shortest();
         if let Ok(bytes) = self.read_text_blob(&m.config) {
@@ -380,7 +390,33 @@ impl Store {
                 reason: "no model layer (application/vnd.ollama.image.model)".into(),
             });
         }
+        self.enforce_load_policy(&r)?;
         Ok(r)
+    }
+
+    /// The trust policy at load: the model layer's digest against its pin (the blob was
+    /// hashed when installed; its name is that digest and its size is checked above), the
+    /// recorded registry against the allowed ones, and the recorded signatures against the
+    /// required keys.
+    fn enforce_load_policy(&self, r: &ResolvedModel) -> Result<()> {
+        let digest = r.manifest.model_layer().map(|l| l.digest.to_string());
+        let registry = r
+            .provenance
+            .as_ref()
+            .map(|p| p.registry.as_str())
+            .filter(|reg| !crate::create::is_local(reg));
+        let keys = r
+            .provenance
+            .as_ref()
+            .map(|p| p.signed_by.as_slice())
+            .unwrap_or_default();
+        self.enforce_policy(
+            crate::provenance::Stage::Load,
+            &r.name,
+            registry,
+            digest.as_deref(),
+            keys,
+        )
     }
 
     /// A small layer's bytes, checked against its size limit and digest.
@@ -449,6 +485,7 @@ impl Store {
         let path = self.manifest_path(&found);
         std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
         self.prune_dirs(&path);
+        self.remove_provenance(&found)?;
         let (used, unreadable) = self.digests_in_use()?;
         let mut removed = Vec::new();
         for l in m.all_layers() {
@@ -504,7 +541,13 @@ impl Store {
                 }
             }
         }
-        self.write_manifest(dst, &m)
+        self.write_manifest(dst, &m)?;
+        // The copy keeps the source's record (under its new name); a source without one
+        // leaves the copy without one, and a stale record under `dst` is removed.
+        match src_store.read_provenance(&found)? {
+            Some(p) => self.write_provenance(dst, &p),
+            None => self.remove_provenance(dst),
+        }
     }
 
     /// `cp` within this store.

@@ -1,0 +1,179 @@
+//! Provenance records and the trust policy, as the store applies them.
+//!
+//! Every install (pull, create, import, copy) writes a [`Provenance`] record: where the model
+//! came from (registry host or `local`/`bundle`, URL or path, model-file digest, time) and the
+//! worst finding of the install-time security scan. Records live in their own tree,
+//! `provenance/<host>/<namespace>/<model>/<tag>.provenance.json`, not beside the manifests:
+//! anything under `manifests/*/*/*/*` is read as a model by Ollama (a `<tag>.provenance.json`
+//! file there would show up in `ollama list` as a bogus tag), and hearth stores stay readable
+//! by Ollama. `rm` deletes the record with the manifest.
+//!
+//! The trust policy ([`Policy`], from `$HEARTH_POLICY` or `~/.config/hearth/policy.json`, or
+//! the one given to [`Store::with_policy`]) is enforced at pull (before any model blob is
+//! downloaded when the digest is known up front), at create, and at load: [`Store::resolve`]
+//! and [`crate::Stores::resolve`] refuse a model whose model-layer digest does not match its
+//! pin, whose recorded registry is not allowed, or that lacks a required signature.
+
+use std::path::PathBuf;
+
+use hearth_guard::policy::Subject;
+pub use hearth_guard::policy::{Policy, Stage};
+pub use hearth_guard::provenance::Provenance;
+
+use crate::error::{Result, StoreError};
+use crate::guard::ScanResult;
+use crate::name::ModelName;
+use crate::store::Store;
+
+/// Registry value of models created from a local file.
+pub const LOCAL: &str = "local";
+/// Registry value of models imported from a bundle.
+pub const BUNDLE: &str = "bundle";
+
+impl Store {
+    /// Where the provenance record of `name` lives (it may not exist).
+    pub fn provenance_path(&self, name: &ModelName) -> PathBuf {
+        hearth_guard::provenance::provenance_path(
+            &self
+                .root()
+                .join("provenance")
+                .join(name.manifest_rel_path()),
+        )
+    }
+
+    /// The provenance record of an installed model; `Ok(None)` when it has none (installed
+    /// before hearth recorded provenance, or a read-only Ollama store).
+    pub fn read_provenance(&self, name: &ModelName) -> Result<Option<Provenance>> {
+        let base = self
+            .root()
+            .join("provenance")
+            .join(name.manifest_rel_path());
+        Provenance::read(&base).map_err(provenance_error)
+    }
+
+    /// Write (replace) the record of `name`.
+    pub(crate) fn write_provenance(&self, name: &ModelName, p: &Provenance) -> Result<()> {
+        self.writable()?;
+        let base = self
+            .root()
+            .join("provenance")
+            .join(name.manifest_rel_path());
+        if let Some(dir) = base.parent() {
+            std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        }
+        let mut p = p.clone();
+        p.name = name.display_shortest();
+        p.write(&base).map_err(provenance_error)?;
+        Ok(())
+    }
+
+    /// A new record for `name`, stamped now.
+    pub(crate) fn record_install(
+        &self,
+        name: &ModelName,
+        registry: &str,
+        url: &str,
+        digest: &str,
+        scan: Option<ScanResult>,
+    ) -> Result<()> {
+        let mut p = Provenance::now(&name.display_shortest(), registry, url, digest);
+        p.scan = scan.map(|s| s.name().to_owned());
+        self.write_provenance(name, &p)
+    }
+
+    /// Delete the record of `name` (nothing to do when there is none).
+    pub(crate) fn remove_provenance(&self, name: &ModelName) -> Result<()> {
+        let path = self.provenance_path(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        }
+        let stop = self.root().join("provenance");
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == stop || !d.starts_with(&stop) || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(())
+    }
+
+    /// Use this policy instead of reading the policy file at each check.
+    pub fn with_policy(mut self, policy: Policy) -> Store {
+        self.policy = Some(std::sync::Arc::new(policy));
+        self
+    }
+
+    /// The policy in force: the one given to [`Store::with_policy`], else the policy file
+    /// (re-read at each check, so a running server sees edits), else the default (pickle
+    /// refused, everything else allowed). A policy file that does not parse is an error.
+    pub fn policy(&self) -> Result<std::sync::Arc<Policy>> {
+        if let Some(p) = &self.policy {
+            return Ok(p.clone());
+        }
+        Policy::load_or_default()
+            .map(std::sync::Arc::new)
+            .map_err(|e| StoreError::Policy(e.to_string()))
+    }
+
+    /// Check a model against the policy.
+    pub(crate) fn enforce_policy(
+        &self,
+        stage: Stage,
+        name: &ModelName,
+        registry: Option<&str>,
+        digest: Option<&str>,
+        verified_keys: &[String],
+    ) -> Result<()> {
+        let policy = self.policy()?;
+        let shown = name.display_shortest();
+        policy
+            .enforce(
+                stage,
+                &Subject {
+                    name: &shown,
+                    registry,
+                    digest,
+                    verified_keys,
+                    is_pickle: false,
+                },
+            )
+            .map_err(|v| StoreError::Refused {
+                what: shown.clone(),
+                reason: format!("trust policy: {v}"),
+            })
+    }
+}
+
+fn provenance_error(e: hearth_guard::provenance::ProvenanceError) -> StoreError {
+    use hearth_guard::provenance::ProvenanceError as P;
+    match e {
+        P::Io { path, source } => StoreError::Io { path, source },
+        P::Json { path, source } => StoreError::Json {
+            what: path.display().to_string(),
+            source,
+        },
+    }
+}
+
+/// The host of a URL (`https://host:port/path` -> `host:port`), for the `registry` field of a
+/// URL or Hugging Face pull.
+pub(crate) fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    host.rsplit('@').next().unwrap_or(host).to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(url_host("https://huggingface.co/a/b"), "huggingface.co");
+        assert_eq!(url_host("http://127.0.0.1:8080/x.gguf"), "127.0.0.1:8080");
+        assert_eq!(url_host("https://u:p@Example.com?x"), "example.com");
+    }
+}
