@@ -32,7 +32,8 @@ pub enum Command {
     Sign(cmd::sign::Args),
     /// Verify a signed manifest (signature and every file digest) or a minisign-signed file.
     Verify(cmd::verify::Args),
-    /// Run a model: one-shot answer or interactive chat.
+    /// Run a model: one-shot answer or interactive chat (through the running server when one
+    /// answers; `--local` or HEARTH_NO_SERVER=1 runs it here).
     Run(cmd::run::Args),
     /// Measure prompt processing and generation speed (llama-bench style).
     Bench(cmd::bench::Args),
@@ -44,9 +45,10 @@ pub enum Command {
     Ps(cmd::ps::Args),
     /// Unload a model from the running server.
     Stop(cmd::stop::Args),
-    /// Download a model (Ollama registry name, hf.co/owner/repo:quant, or a GGUF URL).
+    /// Download a model (Ollama registry name, hf.co/owner/repo:quant, or a GGUF URL); through
+    /// the running server when one answers.
     Pull(cmd::pull::Args),
-    /// List installed models.
+    /// List installed models (the running server's when one answers).
     #[command(alias = "ls")]
     List(cmd::list::Args),
     /// Show a model's details or Modelfile.

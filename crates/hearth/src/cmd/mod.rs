@@ -15,6 +15,7 @@ pub mod ps;
 pub mod pull;
 pub mod rm;
 pub mod run;
+pub mod run_remote;
 pub mod sandbox;
 pub mod scan;
 pub mod serve;

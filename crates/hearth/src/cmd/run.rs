@@ -1,4 +1,6 @@
-//! `hearth run MODEL [PROMPT]`: one-shot generation or an interactive chat REPL.
+//! `hearth run MODEL [PROMPT]`: one-shot generation or an interactive chat REPL. With a server
+//! running at HEARTH_HOST / OLLAMA_HOST, a model name is run by the server (`cmd/run_remote.rs`);
+//! a GGUF file path, `--local` or HEARTH_NO_SERVER=1 run it in this process.
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +17,8 @@ use super::resolve_model;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model: a GGUF file path.
+    /// Model: a name (run by the server at HEARTH_HOST / OLLAMA_HOST when one is running, else
+    /// from the local store) or a GGUF file path (always run here).
     pub model: String,
     /// Prompt for a one-shot answer; without it (and with a terminal on stdin) a chat starts.
     /// Text piped on stdin is used as (or prepended to) the prompt.
@@ -23,15 +26,16 @@ pub struct Args {
     /// Print timing statistics after each answer (like `ollama run --verbose`).
     #[arg(long)]
     pub verbose: bool,
-    /// Context size in tokens.
-    #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
-    pub ctx_size: u32,
-    /// Threads (default: physical cores).
+    /// Context size in tokens (default 4096 here; the server's default with a server).
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<u32>,
+    /// Threads (default: physical cores; the server decides with a server).
     #[arg(short = 't', long)]
     pub threads: Option<u32>,
-    /// Layers to offload to the GPU: a number or `all` (needs a `cuda` build).
-    #[arg(long = "gpu-layers", default_value = "0")]
-    pub gpu_layers: GpuLayers,
+    /// Layers to offload to the GPU: a number or `all` (needs a `cuda` build; default 0; the
+    /// server decides with a server).
+    #[arg(long = "gpu-layers")]
+    pub gpu_layers: Option<GpuLayers>,
     /// Sampling temperature (0 = greedy).
     #[arg(long)]
     pub temperature: Option<f32>,
@@ -47,6 +51,9 @@ pub struct Args {
     /// Send the prompt as-is, without the chat template.
     #[arg(long)]
     pub raw: bool,
+    /// Run the model in this process even when a server is running (also HEARTH_NO_SERVER=1).
+    #[arg(long)]
+    pub local: bool,
 }
 
 /// Settings that `/set parameter` can change.
@@ -60,13 +67,18 @@ struct Settings {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if super::client::use_server(args.local) && !std::path::Path::new(&args.model).is_file() {
+        if let Some(code) = super::run_remote::run(&args)? {
+            return Ok(code);
+        }
+    }
     let path = resolve_model(&args.model)?;
     let opts = LoadOptions {
-        n_ctx: args.ctx_size,
+        n_ctx: args.ctx_size.unwrap_or(4096),
         n_parallel: 1,
         threads: args.threads,
         threads_batch: args.threads,
-        gpu_layers: args.gpu_layers,
+        gpu_layers: args.gpu_layers.unwrap_or_default(),
         ..LoadOptions::default()
     };
     let model = Model::load(&path, opts).with_context(|| format!("loading {}", path.display()))?;
@@ -83,25 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
     };
 
-    let stdin_is_tty = std::io::stdin().is_terminal();
-    let mut prompt = args.prompt.join(" ");
-    if !stdin_is_tty {
-        let mut piped = String::new();
-        std::io::stdin()
-            .read_to_string(&mut piped)
-            .context("reading the prompt from stdin")?;
-        if !piped.trim().is_empty() {
-            prompt = if prompt.is_empty() {
-                piped
-            } else {
-                format!("{prompt}\n\n{piped}")
-            };
-        }
-    }
-    if !prompt.is_empty() || !stdin_is_tty {
-        if prompt.trim().is_empty() {
-            bail!("empty prompt");
-        }
+    if let Some(prompt) = one_shot_prompt(&args.prompt)? {
         let text = if args.raw {
             prompt
         } else {
@@ -122,6 +116,57 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     repl(&model, &Chat::for_model(&model), &mut settings, args.raw)
+}
+
+/// The one-shot prompt: the arguments, plus text piped on stdin; `None` when a chat should start
+/// (no prompt and a terminal on stdin).
+pub(super) fn one_shot_prompt(words: &[String]) -> anyhow::Result<Option<String>> {
+    let stdin_is_tty = std::io::stdin().is_terminal();
+    let mut prompt = words.join(" ");
+    if !stdin_is_tty {
+        let mut piped = String::new();
+        std::io::stdin()
+            .read_to_string(&mut piped)
+            .context("reading the prompt from stdin")?;
+        if !piped.trim().is_empty() {
+            prompt = if prompt.is_empty() {
+                piped
+            } else {
+                format!("{prompt}\n\n{piped}")
+            };
+        }
+    }
+    if prompt.is_empty() && stdin_is_tty {
+        return Ok(None);
+    }
+    if prompt.trim().is_empty() {
+        bail!("empty prompt");
+    }
+    Ok(Some(prompt))
+}
+
+/// The rest of a `"""` multi-line message begun with `rest`: lines up to one ending with `"""`.
+pub(super) fn multi_line(
+    rest: &str,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> anyhow::Result<String> {
+    let mut buf = String::new();
+    let mut rest = rest.to_string();
+    loop {
+        if let Some(done) = rest.trim_end().strip_suffix("\"\"\"") {
+            buf.push_str(done);
+            break;
+        }
+        buf.push_str(&rest);
+        buf.push('\n');
+        print!("... ");
+        std::io::stdout().flush()?;
+        match lines.next() {
+            Some(l) => rest = l?,
+            None => break,
+        }
+    }
+    Ok(buf)
 }
 
 /// A finished answer.
@@ -261,7 +306,7 @@ fn answer(
     })
 }
 
-fn fmt_duration(d: Duration) -> String {
+pub(super) fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 {
         format!("{s:.6}s")
@@ -270,7 +315,7 @@ fn fmt_duration(d: Duration) -> String {
     }
 }
 
-fn rate(n: u32, d: Duration) -> f64 {
+pub(super) fn rate(n: u32, d: Duration) -> f64 {
     let s = d.as_secs_f64();
     if s > 0.0 {
         f64::from(n) / s
@@ -306,7 +351,7 @@ fn print_stats(model: &Model, s: &GenerationStats) {
     );
 }
 
-const HELP: &str = "Available commands:
+pub(super) const HELP: &str = "Available commands:
   /set parameter NAME VALUE   temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,
                               presence_penalty, frequency_penalty, seed, num_predict, stop
   /set system TEXT            set the system message
@@ -360,24 +405,7 @@ fn repl(
         }
         let mut input = line.clone();
         if let Some(rest) = line.trim_start().strip_prefix("\"\"\"") {
-            // Multi-line message until a line ending with """.
-            let mut buf = String::new();
-            let mut rest = rest.to_string();
-            loop {
-                if let Some(done) = rest.trim_end().strip_suffix("\"\"\"") {
-                    buf.push_str(done);
-                    break;
-                }
-                buf.push_str(&rest);
-                buf.push('\n');
-                print!("... ");
-                std::io::stdout().flush()?;
-                match lines.next() {
-                    Some(l) => rest = l?,
-                    None => break,
-                }
-            }
-            input = buf;
+            input = multi_line(rest, &mut lines)?;
         } else if line.trim_start().starts_with('/') {
             match command(model, settings, line.trim(), &mut turns) {
                 Ok(true) => break,
