@@ -5,7 +5,8 @@
 //!   pickle streams are disassembled by [`pickle`], chat templates are parsed by minijinja
 //!   without loaders or capabilities and rendered only with fuel and an output cap.
 //! * [`sign`] makes and checks minisign-compatible Ed25519 signatures over a manifest of file
-//!   digests; [`policy`] enforces a trust policy (registries, pinned digests, required keys);
+//!   digests; [`oms`] verifies OpenSSF model-signing (OMS) bundles made with a P-256 key;
+//!   [`policy`] enforces a trust policy (registries, pinned digests, required keys);
 //!   [`provenance`] records where a model came from.
 //!
 //! Resource limits: a scan maps the file (no copy), walks a GGUF header with an
@@ -16,6 +17,7 @@ pub mod diff;
 mod gguf_scan;
 pub mod gguf_walk;
 pub mod known_templates;
+pub mod oms;
 pub mod pickle;
 pub mod policy;
 pub mod provenance;

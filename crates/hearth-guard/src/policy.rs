@@ -11,7 +11,10 @@
 //! }
 //! ```
 //! An empty `allowed_registries` allows every registry; `required_keys` empty means no
-//! signature is required. The store calls [`Policy::enforce`] at pull, create and load.
+//! signature is required. A `required_keys` entry is a minisign public key (base64 line) or
+//! an OpenSSF model-signing P-256 key as `oms:sha256:<hex sha256 of its PEM>`
+//! ([`crate::oms::OmsKey::policy_id`], the same digest OMS bundles carry as their key hint).
+//! The store calls [`Policy::enforce`] at pull, create and load.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +39,8 @@ pub struct Policy {
     /// model name (`name:tag`) -> `sha256:<hex>` or bare hex.
     #[serde(default)]
     pub pinned: BTreeMap<String, String>,
-    /// minisign public keys (base64 line); at least one must have signed the model.
+    /// minisign public keys (base64 line) or OMS key ids (`oms:sha256:<hex>`); at least one
+    /// must have signed the model.
     #[serde(default)]
     pub required_keys: Vec<String>,
     #[serde(default = "yes")]
@@ -56,7 +60,8 @@ pub struct Subject<'a> {
     pub registry: Option<&'a str>,
     /// sha256 hex of the model file (`sha256:` prefix allowed).
     pub digest: Option<&'a str>,
-    /// Public keys (base64 line) whose signature over this model verified.
+    /// Keys whose signature over this model verified: minisign base64 lines, or
+    /// [`crate::oms::OmsKey::policy_id`] for OMS bundles.
     pub verified_keys: &'a [String],
     /// The file is a pickle-based format (from [`crate::detect`]).
     pub is_pickle: bool,
