@@ -100,8 +100,13 @@ impl Provenance {
     /// Human-readable lines for `hearth show --provenance`.
     pub fn to_text(&self) -> String {
         let mut s = format!(
-            "name:      {}\nregistry:  {}\nurl:       {}\ndigest:    {}\nretrieved: {} (unix seconds)\n",
-            self.name, self.registry, self.url, self.digest, self.retrieved_at
+            "name:      {}\nregistry:  {}\nurl:       {}\ndigest:    {}\nretrieved: {} ({} unix seconds)\n",
+            self.name,
+            self.registry,
+            self.url,
+            self.digest,
+            utc_time(self.retrieved_at),
+            self.retrieved_at
         );
         for k in &self.signed_by {
             s.push_str(&format!("signed by: {k}\n"));
@@ -110,5 +115,40 @@ impl Provenance {
             s.push_str(&format!("scan:      {sc}\n"));
         }
         s
+    }
+}
+
+/// `2026-11-25 18:06:37 UTC` for seconds since the Unix epoch (proleptic Gregorian calendar).
+pub fn utc_time(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc_time(4_102_444_799), "2099-12-31 23:59:59 UTC");
     }
 }

@@ -1,9 +1,10 @@
 //! `hearth show NAME`: architecture, parameters, quantization, context length, template,
-//! system prompt, parameters and license; `--modelfile` prints a Modelfile that recreates it.
+//! system prompt, parameters and license; `--modelfile` prints a Modelfile that recreates it;
+//! `--provenance` prints where it came from (registry, URL, digest, time, install-time scan).
 use std::io::Write;
 use std::process::ExitCode;
 
-use hearth_store::ShowInfo;
+use hearth_store::{ModelName, ShowInfo};
 
 use super::models::stores;
 
@@ -25,12 +26,19 @@ pub struct Args {
     /// Print the license only.
     #[arg(long)]
     pub license: bool,
+    /// Print where the model came from: registry (or `local`/`bundle`), URL or path, model
+    /// file digest, install time, signature keys and the install-time scan (JSON with --json).
+    #[arg(long)]
+    pub provenance: bool,
     /// Print everything as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.provenance {
+        return provenance(&args);
+    }
     let r = stores()?.resolve(&args.name)?;
     let info = ShowInfo::of(&r)?;
     let mut out = std::io::stdout().lock();
@@ -101,6 +109,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The provenance record, read without resolving the model (so a model the trust policy
+/// refuses to load can still be inspected).
+fn provenance(args: &Args) -> anyhow::Result<ExitCode> {
+    let stores = stores()?;
+    let name = ModelName::parse(&args.name)?;
+    let Some((store, found)) = stores.locate(&name) else {
+        anyhow::bail!("model {:?} not found", name.display_shortest());
+    };
+    let record = store.read_provenance(&found)?;
+    let mut out = std::io::stdout().lock();
+    match (record, args.json) {
+        (Some(p), true) => {
+            serde_json::to_writer_pretty(&mut out, &p)?;
+            writeln!(out)?;
+        }
+        (Some(p), false) => write!(out, "{}", p.to_text())?,
+        (None, json) => {
+            let note = format!(
+                "{}: no provenance record (installed before hearth recorded provenance, or from a read-only store)",
+                found.display_shortest()
+            );
+            if json {
+                writeln!(out, "null")?;
+                eprintln!("{note}");
+            } else {
+                writeln!(out, "{note}")?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
