@@ -30,7 +30,8 @@ pub enum Command {
     Scan(cmd::scan::Args),
     /// Write a manifest of file digests and a minisign-compatible Ed25519 signature of it.
     Sign(cmd::sign::Args),
-    /// Verify a signed manifest (signature and every file digest) or a minisign-signed file.
+    /// Verify a signed manifest (signature and every file digest), a minisign-signed file, or
+    /// an OpenSSF model-signing (OMS) key signature of a model (`--pubkey KEY.pem`).
     Verify(cmd::verify::Args),
     /// Run a model: one-shot answer or interactive chat (through the running server when one
     /// answers; `--local` or HEARTH_NO_SERVER=1 runs it here).
