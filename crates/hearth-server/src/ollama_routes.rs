@@ -416,6 +416,8 @@ pub async fn show(
             "model_info": model_info,
             "capabilities": caps,
             "modified_at": rfc3339(r.modified),
+            // Where the model came from (null: installed before hearth recorded provenance).
+            "provenance": r.provenance,
         }))
     })
     .await?;

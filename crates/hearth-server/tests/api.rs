@@ -425,6 +425,13 @@ async fn list_show_copy_delete_with_real_model() {
         "vocab left out unless verbose"
     );
     assert_eq!(j["details"]["format"], "gguf");
+    // Imported from a local file: its provenance record says so.
+    assert_eq!(j["provenance"]["registry"], "local", "{j}");
+    assert_eq!(j["provenance"]["name"], "qwen2.5-coder:0.5b");
+    assert!(j["provenance"]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
     // OpenAI listing.
     let r = send(&s, get("/v1/models")).await;
     assert_eq!(r.json()["data"][0]["id"], "qwen2.5-coder:0.5b");
