@@ -53,11 +53,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     if body.starts_with(b"hearth-manifest v1\n") {
         let entries = verify_manifest(&args.file, args.signature.as_deref(), &key)?;
-        println!(
-            "OK: signature by key {} and {} file digest(s) verified",
+        emit(&format!(
+            "OK: signature by key {} and {} file digest(s) verified\n",
             key.id_hex(),
             entries.len()
-        );
+        ))?;
     } else {
         let sig_path = args
             .signature
@@ -66,10 +66,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let sig = std::fs::read_to_string(&sig_path)
             .with_context(|| format!("reading {}", sig_path.display()))?;
         let tc = verify(&body, &sig, &key)?;
-        println!(
-            "OK: signature by key {} verified; trusted comment: {tc}",
+        emit(&format!(
+            "OK: signature by key {} verified; trusted comment: {tc}\n",
             key.id_hex()
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,8 +94,8 @@ fn run_oms(args: &Args, key_text: &str) -> anyhow::Result<ExitCode> {
     let v = verify_model(&args.file, &bundle, &key, &opts)
         .with_context(|| format!("OMS signature {}", display(&bundle)))?;
     let m = &v.manifest;
-    println!(
-        "OK: OMS signature {} by P-256 key {} verified; {} file(s) of model {:?} match ({})",
+    let mut out = format!(
+        "OK: OMS signature {} by P-256 key {} verified; {} file(s) of model {:?} match ({})\n",
         display(&bundle),
         key.policy_id(),
         m.resources.len(),
@@ -103,12 +103,23 @@ fn run_oms(args: &Args, key_text: &str) -> anyhow::Result<ExitCode> {
         m.hash_type.name()
     );
     for (name, digest) in &m.resources {
-        println!("  {} {digest}  {name}", m.hash_type.name());
+        out.push_str(&format!("  {} {digest}  {name}\n", m.hash_type.name()));
     }
     if !v.ignored.is_empty() {
-        println!("ignored: {}", v.ignored.join(", "));
+        out.push_str(&format!("ignored: {}\n", v.ignored.join(", ")));
     }
+    emit(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write the report to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn display(p: &Path) -> String {
