@@ -263,13 +263,18 @@ impl Store {
         let m = Manifest::new(config, layers);
         let model_digest = m.model_layer().map(|l| l.digest.to_string());
         let registry = Some(origin.registry.as_str()).filter(|r| !is_local(r));
-        self.enforce_policy(
+        if let Err(e) = self.enforce_policy(
             Stage::Create,
             name,
             registry,
             model_digest.as_deref(),
             &origin.signed_by,
-        )?;
+        ) {
+            // Refused: leave no blob behind that no model uses.
+            let written: Vec<_> = m.all_layers().iter().map(|l| l.digest.clone()).collect();
+            self.discard_unreferenced(&written);
+            return Err(e);
+        }
         progress(&PullEvent::status("writing manifest"));
         self.write_manifest(name, &m)?;
         self.write_provenance(name, &origin)?;

@@ -254,6 +254,8 @@ fn pinned_digest_is_refused_at_pull_create_and_load() {
     let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
     assert!(e.to_string().contains("does not match the pinned"), "{e}");
     assert!(!st.contains(&n("tiny")));
+    assert!(files_under(&st.blobs_dir()).is_empty());
+    assert!(!st.root().join("provenance").exists());
 
     // Load: installed under the right pin, then the pin changes: resolve refuses it.
     let ok = Store::open(t.path().join("m"))
