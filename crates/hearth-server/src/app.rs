@@ -36,6 +36,8 @@ pub struct Shared {
     pub prompts: PromptCache,
     /// Metrics.
     pub metrics: Metrics,
+    /// Autocomplete requests in flight per client session (superseding).
+    pub fim_sessions: crate::fim::Sessions,
     next_id: AtomicU64,
 }
 
@@ -59,6 +61,7 @@ impl AppState {
             sched,
             prompts: PromptCache::default(),
             metrics: Metrics::default(),
+            fim_sessions: crate::fim::Sessions::default(),
             next_id: AtomicU64::new(1),
         }))
     }
@@ -99,6 +102,7 @@ pub fn app(state: AppState) -> Router {
             post(openai_routes::chat_completions),
         )
         .route("/v1/completions", post(openai_routes::completions))
+        .route("/infill", post(crate::fim::infill))
         .route("/v1/models", get(openai_routes::list_models))
         .route("/v1/models/{*id}", get(openai_routes::get_model))
         .fallback(not_found)

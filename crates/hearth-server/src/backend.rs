@@ -18,6 +18,10 @@ pub enum BackendError {
     /// The operation is not supported by this backend.
     #[error("{0} is not supported by this server")]
     Unsupported(&'static str),
+    /// The model's memory estimate exceeds what is available; the text names the need, the
+    /// budget and what would fit instead.
+    #[error("{0}")]
+    DoesNotFit(String),
     /// Anything else (I/O, load failure, engine failure).
     #[error("{0}")]
     Other(String),
@@ -47,7 +51,7 @@ pub struct ModelEntry {
 }
 
 /// How to load a model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadParams {
     /// Total context (all sequences together).
     pub n_ctx: u32,
@@ -55,6 +59,17 @@ pub struct LoadParams {
     pub n_parallel: u32,
     /// Threads; `None` = engine default.
     pub threads: Option<u32>,
+    /// GPU layers decided by [`Engine::estimate`]; `None` = the engine's own setting.
+    pub gpu_layers: Option<u32>,
+}
+
+/// What [`Engine::estimate`] decided before a load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadEstimate {
+    /// Bytes the model will occupy (weights, KV cache, buffers), RAM and VRAM together.
+    pub bytes: u64,
+    /// Layers to offload, when the engine offloads at all.
+    pub gpu_layers: Option<u32>,
 }
 
 /// What the server needs to know about a loaded model.
@@ -110,6 +125,30 @@ pub struct GenParams {
     pub stop: Vec<String>,
     /// GBNF grammar with root rule `root`.
     pub grammar: Option<String>,
+    /// Fill-in-the-middle through the autocomplete path instead of `prompt` (which then only
+    /// serves the size checks).
+    pub fim: Option<FimInput>,
+}
+
+/// A fill-in-the-middle request for the autocomplete path (hearth-complete): prefix reuse
+/// across keystrokes, token healing, completion shaping, superseding of stale requests.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FimInput {
+    /// Text before the cursor, or a client-built FIM prompt when `raw`.
+    pub prefix: String,
+    /// Text after the cursor.
+    pub suffix: String,
+    /// `prefix` already holds FIM markers (Continue's raw path): tokenized as sent.
+    pub raw: bool,
+    /// Client + document: a newer request with the same key supersedes one in flight.
+    pub session: Option<String>,
+    /// Arrival order at the server (newer is larger), so that a request overtaken on its way
+    /// to the scheduler cannot supersede the newer one.
+    pub order: u64,
+    /// Repository context: `(file name, text)`.
+    pub extra_files: Vec<(String, String)>,
+    /// Stop generating after this long, keeping what was generated.
+    pub time_budget: Option<Duration>,
 }
 
 /// Why a generation ended.
@@ -204,4 +243,19 @@ pub trait Runner: Send + Sync + 'static {
 pub trait Engine: Send + Sync + 'static {
     /// Load a GGUF (blocking; called on a blocking thread).
     fn load(&self, path: &Path, params: &LoadParams) -> Result<Arc<dyn Runner>, BackendError>;
+
+    /// Memory the load will take, estimated before loading (blocking), given `ram_cap`, the
+    /// most RAM the server lets models use (0 = only what the machine has), and `reclaimable`,
+    /// what unloading idle models would free. [`BackendError::DoesNotFit`] when it cannot fit;
+    /// `Ok(None)` when the engine cannot estimate.
+    fn estimate(
+        &self,
+        path: &Path,
+        params: &LoadParams,
+        ram_cap: u64,
+        reclaimable: u64,
+    ) -> Result<Option<LoadEstimate>, BackendError> {
+        let _ = (path, params, ram_cap, reclaimable);
+        Ok(None)
+    }
 }

@@ -11,8 +11,8 @@ use hearth_engine::{
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    BackendError, Engine, Finish, GenEvent, GenParams, GenStream, LoadParams, Runner, RunnerInfo,
-    SlotUsage, Stats,
+    BackendError, Engine, FimInput, Finish, GenEvent, GenParams, GenStream, LoadEstimate,
+    LoadParams, Runner, RunnerInfo, SlotUsage, Stats,
 };
 
 /// Loads models with hearth-engine.
@@ -41,18 +41,70 @@ impl Engine for LlamaEngine {
             n_parallel: params.n_parallel,
             threads: params.threads,
             threads_batch: params.threads,
-            gpu_layers: self.gpu_layers,
+            gpu_layers: match params.gpu_layers {
+                Some(0) => hearth_engine::GpuLayers::None,
+                Some(n) => hearth_engine::GpuLayers::Count(n),
+                None => self.gpu_layers,
+            },
             flash_attention: self.flash_attention,
             ..LoadOptions::default()
         };
         let model = Model::load(path, opts).map_err(map_err)?;
-        Ok(Arc::new(LlamaRunner { model }))
+        // Models without FIM tokens get no completer: a suffix request is then a 400.
+        let completer = match hearth_complete::Completer::open(model.clone()) {
+            Ok(c) => Some(c),
+            Err(hearth_complete::CompleteError::NoFim { .. }) => None,
+            Err(e) => return Err(BackendError::Other(e.to_string())),
+        };
+        Ok(Arc::new(LlamaRunner { model, completer }))
+    }
+
+    /// hearth-fit's plan for this file, context and machine: weights as the file holds them,
+    /// the KV cache as llama.cpp sizes it, compute buffers and overhead. With `--gpu-layers
+    /// all` the plan also decides how many layers fit in free VRAM.
+    fn estimate(
+        &self,
+        path: &Path,
+        params: &LoadParams,
+        ram_cap: u64,
+        reclaimable: u64,
+    ) -> Result<Option<LoadEstimate>, BackendError> {
+        let hw = hearth_fit::Hardware::detect();
+        let mut budget = hearth_fit::Budget::of(&hw);
+        budget.ram = budget.ram.saturating_add(reclaimable);
+        if ram_cap > 0 {
+            budget.ram = budget.ram.min(ram_cap);
+        }
+        let offload = self.gpu_layers == hearth_engine::GpuLayers::All;
+        if !offload {
+            budget.vram = 0;
+            budget.unified = false;
+        }
+        let mut ctx = hearth_fit::ContextParams::for_hardware(params.n_ctx, params.n_parallel, &hw);
+        ctx.flash_attn = self.flash_attention;
+        let file = hearth_gguf::GgufFile::open(path)
+            .map_err(|e| BackendError::Other(format!("{}: {e}", path.display())))?;
+        // The caller names the model; "it" keeps the fit message readable after its name.
+        let spec = hearth_fit::ModelSpec::from_gguf(&file, "it")
+            .map_err(|e| BackendError::Other(format!("{}: {e}", path.display())))?;
+        match hearth_fit::plan(&spec, &ctx, &budget) {
+            Ok(plan) => Ok(Some(LoadEstimate {
+                bytes: plan.estimate.total(),
+                gpu_layers: offload.then_some(plan.gpu_layers),
+            })),
+            Err(e @ hearth_fit::FitError::DoesNotFit { .. }) => {
+                Err(BackendError::DoesNotFit(e.to_string()))
+            }
+            Err(e) => Err(BackendError::Other(e.to_string())),
+        }
     }
 }
 
 /// A loaded hearth-engine model.
 pub struct LlamaRunner {
     model: Model,
+    /// The autocomplete path (prefix reuse, healing, shaping, superseding), for FIM models.
+    completer: Option<hearth_complete::Completer>,
 }
 
 fn sampling(s: &crate::backend::Sampling) -> SamplingParams {
@@ -100,7 +152,10 @@ impl Runner for LlamaRunner {
             .map_err(map_err)
     }
 
-    fn generate(&self, params: GenParams) -> Result<GenStream, BackendError> {
+    fn generate(&self, mut params: GenParams) -> Result<GenStream, BackendError> {
+        if let Some(fim) = params.fim.take() {
+            return self.complete(fim, params);
+        }
         let add_bos = self.model.info().add_bos || params.add_bos;
         let prompt = self
             .model
@@ -163,3 +218,75 @@ impl Runner for LlamaRunner {
         }
     }
 }
+
+impl LlamaRunner {
+    /// Fill-in-the-middle through hearth-complete. The completion is shaped as a whole, so it
+    /// arrives as one text event followed by `Done`; a closed receiver cancels it within one
+    /// decode step (its KV stays in the slot for the next keystroke).
+    fn complete(&self, fim: FimInput, params: GenParams) -> Result<GenStream, BackendError> {
+        let completer = self.completer.as_ref().ok_or_else(|| {
+            BackendError::Invalid(
+                "this model does not support fill-in-the-middle (no FIM tokens): suffix cannot be used"
+                    .into(),
+            )
+        })?;
+        let req = hearth_complete::FimRequest {
+            extra_files: fim.extra_files,
+            max_tokens: params.max_tokens.unwrap_or(FIM_DEFAULT_MAX_TOKENS),
+            time_budget: fim.time_budget,
+            stop: params.stop,
+            session: fim.session,
+            sampling: sampling(&params.sampling),
+            raw: fim.raw,
+            ..hearth_complete::FimRequest::new(fim.prefix, fim.suffix)
+        };
+        let stream = completer.complete(req).map_err(|e| match e {
+            hearth_complete::CompleteError::Engine(e) => map_err(e),
+            e @ (hearth_complete::CompleteError::NoFim { .. }
+            | hearth_complete::CompleteError::Request(_)) => BackendError::Invalid(e.to_string()),
+            e => BackendError::Other(e.to_string()),
+        })?;
+        let cancel = stream.cancel_token().clone();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let done = stream.finish();
+            tokio::pin!(done);
+            tokio::select! {
+                () = tx.closed() => cancel.cancel(),
+                r = &mut done => {
+                    let events = match r {
+                        Ok(c) => {
+                            let first = c.stats.first_token.unwrap_or(c.stats.prompt_eval);
+                            let stats = Stats {
+                                prompt_tokens: c.stats.prompt_tokens,
+                                cached_tokens: c.stats.cached_tokens,
+                                prompt_eval: first,
+                                eval_tokens: c.stats.generated_tokens,
+                                eval: c.stats.total.saturating_sub(first),
+                            };
+                            let finish = match c.reason {
+                                hearth_complete::FinishReason::Stop => Finish::Stop,
+                                hearth_complete::FinishReason::Length
+                                | hearth_complete::FinishReason::TimeBudget => Finish::Length,
+                                hearth_complete::FinishReason::Superseded
+                                | hearth_complete::FinishReason::Cancelled => Finish::Cancelled,
+                            };
+                            let text = (!c.text.is_empty()).then_some(GenEvent::Text(c.text));
+                            text.into_iter().chain([GenEvent::Done(finish, stats)]).collect()
+                        }
+                        Err(e) => vec![GenEvent::Error(e.to_string())],
+                    };
+                    for ev in events {
+                        if tx.send(ev).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(GenStream { events: rx })
+    }
+}
+
+/// `num_predict` unset on a FIM request: shaping usually ends it much earlier.
+const FIM_DEFAULT_MAX_TOKENS: u32 = 256;

@@ -8,13 +8,16 @@ use std::time::{Duration, Instant};
 use crate::app::AppState;
 use crate::backend::{Finish, GenEvent, GenParams, ModelEntry, Stats};
 use crate::error::ApiError;
+use crate::fim::SessionTicket;
 use crate::scheduler::Lease;
 
 /// A generation in progress.
 pub struct Running {
-    /// Slot hold; released on drop.
-    pub lease: Lease,
+    /// Slot hold, released on drop; `None` for an autocomplete request superseded while queued.
+    pub lease: Option<Lease>,
     events: tokio::sync::mpsc::UnboundedReceiver<GenEvent>,
+    /// Autocomplete session registration: a newer request of the session cancels this one.
+    ticket: Option<SessionTicket>,
     /// When the request started (for total_duration).
     pub started: Instant,
     /// Load time paid by this request.
@@ -53,12 +56,28 @@ pub async fn start(
             ),
         ));
     }
-    let lease = state.sched.acquire(entry, num_ctx, keep_alive).await?;
+    let ticket = params.fim.as_ref().and_then(|f| {
+        let key = f.session.clone()?;
+        Some(state.fim_sessions.begin(state, key, f.order))
+    });
+    let lease = match &ticket {
+        None => state.sched.acquire(entry, num_ctx, keep_alive).await?,
+        Some(t) => tokio::select! {
+            lease = state.sched.acquire(entry, num_ctx, keep_alive) => lease?,
+            () = t.superseded.notified() => return Ok(Running::superseded(state, started)),
+        },
+    };
     let runner = lease.resident.runner.clone();
     let n_ctx = lease.resident.n_ctx_per_seq;
-    let prompt_tokens = runner
-        .count_tokens(&params.prompt)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+    // FIM requests are windowed around the cursor by the autocomplete path, which refuses
+    // what still does not fit itself; count only whole prompts.
+    let prompt_tokens = if params.fim.is_some() {
+        0
+    } else {
+        runner
+            .count_tokens(&params.prompt)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+    };
     if prompt_tokens >= n_ctx as usize {
         return Err(ApiError::bad_request(format!(
             "prompt is {prompt_tokens} tokens, more than the context of {n_ctx} tokens for model \"{}\"",
@@ -71,8 +90,9 @@ pub async fn start(
     })?;
     let load_duration = lease.load_duration;
     Ok(Running {
-        lease,
+        lease: Some(lease),
         events: stream.events,
+        ticket,
         started,
         load_duration,
         state: state.clone(),
@@ -81,12 +101,44 @@ pub async fn start(
 }
 
 impl Running {
+    /// An autocomplete request that a newer one replaced before it got a slot: it ends at once,
+    /// cancelled, having computed nothing.
+    fn superseded(state: &AppState, started: Instant) -> Running {
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tx.send(GenEvent::Done(Finish::Cancelled, Stats::default()));
+        state.metrics.superseded.fetch_add(1, Ordering::Relaxed);
+        Running {
+            lease: None,
+            events,
+            ticket: None,
+            started,
+            load_duration: Duration::ZERO,
+            state: state.clone(),
+            finished: false,
+        }
+    }
+
     /// Next event; `None` after the end.
     pub async fn next(&mut self) -> Option<GenEvent> {
         if self.finished {
             return None;
         }
-        let ev = self.events.recv().await;
+        let ev = match &self.ticket {
+            None => self.events.recv().await,
+            Some(t) => {
+                let gone = t.superseded.clone();
+                tokio::select! {
+                    ev = self.events.recv() => ev,
+                    () = gone.notified() => {
+                        // Closing the receiver cancels the generation within one decode step.
+                        self.events.close();
+                        self.state.metrics.superseded.fetch_add(1, Ordering::Relaxed);
+                        self.finished = true;
+                        return Some(GenEvent::Done(Finish::Cancelled, Stats::default()));
+                    }
+                }
+            }
+        };
         match &ev {
             Some(GenEvent::Done(_, st)) => {
                 self.finished = true;
@@ -121,7 +173,8 @@ impl Drop for Running {
     fn drop(&mut self) {
         if !self.finished {
             self.state.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(model = %self.lease.resident.name, "client went away: generation cancelled");
+            let model = self.lease.as_ref().map(|l| l.resident.name.as_str());
+            tracing::info!(model, "client went away: generation cancelled");
         }
     }
 }

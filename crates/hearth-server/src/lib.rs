@@ -29,6 +29,7 @@ pub mod backend;
 pub mod config;
 pub mod engine_adapter;
 pub mod error;
+pub mod fim;
 pub mod gen;
 pub mod grammar;
 pub mod metrics;

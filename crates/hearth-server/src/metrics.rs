@@ -23,6 +23,8 @@ pub struct Metrics {
     pub generated_tokens: AtomicU64,
     /// Generations cancelled by a client that went away.
     pub cancelled: AtomicU64,
+    /// Autocomplete requests superseded by a newer one of the same client session.
+    pub superseded: AtomicU64,
     /// Requests rejected because the queue was full.
     pub rejected: AtomicU64,
 }
@@ -47,6 +49,8 @@ pub struct Gauges {
     pub running: usize,
     /// KV-cache utilization 0..1.
     pub kv_usage: f64,
+    /// Engine sequence slots generating (all models).
+    pub slots_busy: u64,
 }
 
 impl Metrics {
@@ -107,6 +111,12 @@ impl Metrics {
             "hearth_generations_cancelled_total",
             "Generations cancelled by client disconnect.",
             self.cancelled.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_completions_superseded_total",
+            "Autocomplete requests superseded by a newer request of the same client session.",
+            self.superseded.load(Ordering::Relaxed),
         );
         counter(
             &mut o,
@@ -176,6 +186,12 @@ impl Metrics {
             "hearth_requests_running",
             "Requests generating.",
             g.running.to_string(),
+        );
+        gauge(
+            &mut o,
+            "hearth_slots_busy",
+            "Engine sequence slots generating, all models.",
+            g.slots_busy.to_string(),
         );
         gauge(
             &mut o,

@@ -70,6 +70,7 @@ pub fn params(
         max_tokens: opts.max_tokens,
         stop,
         grammar,
+        fim: None,
     }
 }
 
@@ -164,9 +165,12 @@ fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> 
 /// `POST /api/generate`.
 pub async fn generate(
     State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ext: axum::http::Extensions,
     ApiJson(req): ApiJson<GenerateRequest>,
 ) -> Result<Response, ApiError> {
     let name = require_model(&req.model, &req.name)?;
+    let session = crate::fim::session_key(&s, &headers, &ext, &name);
     if req.raw && req.template.as_deref().is_some_and(|t| !t.is_empty()) {
         return Err(ApiError::bad_request(
             "raw mode does not support template, system, or context",
@@ -198,14 +202,17 @@ pub async fn generate(
             .into_response());
     }
     let info = s.prompt_info(&entry.path).await?;
-    let mut fim_stops: Vec<String> = Vec::new();
+    let mut fim = None;
     let prompt = if req.raw {
+        // Continue's raw path: a client-built FIM prompt goes through the autocomplete path.
+        if info.fim.is_some() && hearth_prompt::is_raw_fim(&req.prompt) {
+            fim = Some(crate::fim::raw_input(&req.prompt, session));
+        }
         req.prompt.clone()
     } else if !req.suffix.is_empty() {
+        // The rendering is the 400 for a model without FIM tokens and what the size check counts.
         let p = info.render_fim(&name, &req.prompt, &req.suffix)?;
-        if let Some(f) = &info.fim {
-            fim_stops.extend(f.stop_tokens().iter().cloned());
-        }
+        fim = Some(crate::fim::input(&req.prompt, &req.suffix, session));
         p
     } else {
         let mut msgs = Vec::new();
@@ -220,7 +227,13 @@ pub async fn generate(
         msgs.push(hearth_prompt::Message::user(req.prompt.clone()));
         info.render_chat(msgs, None)?
     };
-    let p = params(prompt, &opts, default_stops(&entry), &fim_stops, grammar);
+    if fim.is_some() && grammar.is_some() {
+        return Err(ApiError::bad_request(
+            "format cannot be combined with fill-in-the-middle (suffix)",
+        ));
+    }
+    let mut p = params(prompt, &opts, default_stops(&entry), &[], grammar);
+    p.fim = fim;
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
         return Ok(stream_response(running, name, false, false));

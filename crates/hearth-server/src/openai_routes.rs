@@ -267,12 +267,19 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
 /// `POST /v1/completions` (with `suffix` for fill-in-the-middle).
 pub async fn completions(
     State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ext: axum::http::Extensions,
     ApiJson(req): ApiJson<CompletionRequest>,
 ) -> Result<Response, ApiError> {
-    oa(completions_inner(s, req).await)
+    let session = crate::fim::session_key(&s, &headers, &ext, &req.model);
+    oa(completions_inner(s, session, req).await)
 }
 
-async fn completions_inner(s: AppState, req: CompletionRequest) -> Result<Response, ApiError> {
+async fn completions_inner(
+    s: AppState,
+    session: crate::fim::SessionKey,
+    req: CompletionRequest,
+) -> Result<Response, ApiError> {
     if req.echo {
         return Err(ApiError::bad_request("echo is not supported"));
     }
@@ -296,18 +303,18 @@ async fn completions_inner(s: AppState, req: CompletionRequest) -> Result<Respon
         req.n,
     )?;
     let (entry, _) = models::resolve(&s.stores, &req.model)?;
-    let mut fim_stops: Vec<String> = Vec::new();
+    let mut fim = None;
     let text = match req.suffix.as_deref() {
         Some(suffix) if !suffix.is_empty() => {
             let info = s.prompt_info(&entry.path).await?;
-            if let Some(f) = &info.fim {
-                fim_stops.extend(f.stop_tokens().iter().cloned());
-            }
-            info.render_fim(&req.model, &prompt, suffix)?
+            let rendered = info.render_fim(&req.model, &prompt, suffix)?;
+            fim = Some(crate::fim::input(&prompt, suffix, session));
+            rendered
         }
         _ => prompt,
     };
-    let p = params(text, &opts, default_stops(&entry), &fim_stops, None);
+    let mut p = params(text, &opts, default_stops(&entry), &[], None);
+    p.fim = fim;
     let running = gen::start(&s, &entry, None, None, p).await?;
     let id = new_id("cmpl");
     let model = req.model.clone();

@@ -277,27 +277,45 @@ impl Scheduler {
         if let Some(r) = lock(&inner.resident).get(&entry.name) {
             return Ok((r.clone(), Duration::ZERO));
         }
-        // Rough need before loading: the file plus a fifth for KV and buffers.
-        let need = entry.size.saturating_add(entry.size / 5);
-        while !inner.make_room(need) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let per_seq = num_ctx.unwrap_or(inner.cfg.default_num_ctx).max(256);
-        let params = LoadParams {
+        let mut params = LoadParams {
             n_ctx: per_seq.saturating_mul(inner.cfg.num_parallel),
             n_parallel: inner.cfg.num_parallel,
             threads: inner.cfg.threads,
+            gpu_layers: None,
         };
+        let load_err = |e: BackendError| match e {
+            BackendError::NotFound(m) => ApiError::model_not_found(&m),
+            BackendError::DoesNotFit(m) => ApiError::internal(format!(
+                "model \"{}\" does not fit in memory: {m}",
+                entry.name
+            )),
+            other => ApiError::internal(format!("loading model \"{}\": {other}", entry.name)),
+        };
+        // Estimate first (weights, KV cache, buffers for this context): a model that cannot fit
+        // is refused with a suggestion instead of being loaded into swap or the OOM killer.
+        // What unloading idle models would free counts as available.
+        let reclaimable = Inner::memory(&lock(&inner.resident));
+        let (engine, path, p) = (inner.engine.clone(), entry.path.clone(), params);
+        let ram_cap = inner.cfg.memory_budget;
+        let estimate =
+            tokio::task::spawn_blocking(move || engine.estimate(&path, &p, ram_cap, reclaimable))
+                .await
+                .map_err(|e| ApiError::internal(format!("model estimate task failed: {e}")))?
+                .map_err(load_err)?;
+        // Without an estimate: the file plus a fifth for KV and buffers.
+        let need = estimate.map_or(entry.size.saturating_add(entry.size / 5), |e| e.bytes);
+        params.gpu_layers = estimate.and_then(|e| e.gpu_layers);
+        while !inner.make_room(need) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let engine = inner.engine.clone();
         let path = entry.path.clone();
         let start = Instant::now();
         let runner = tokio::task::spawn_blocking(move || engine.load(&path, &params))
             .await
             .map_err(|e| ApiError::internal(format!("model load task failed: {e}")))?
-            .map_err(|e| match e {
-                BackendError::NotFound(m) => ApiError::model_not_found(&m),
-                other => ApiError::internal(format!("loading model \"{}\": {other}", entry.name)),
-            })?;
+            .map_err(load_err)?;
         let load_duration = start.elapsed();
         let info = runner.info();
         let n_ctx_per_seq = if info.n_ctx_per_seq > 0 {
@@ -375,11 +393,12 @@ impl Scheduler {
     /// Gauges for `/metrics`.
     pub fn gauges(&self) -> Gauges {
         let res = lock(&self.inner.resident);
-        let (mut used, mut total) = (0u64, 0u64);
+        let (mut used, mut total, mut busy) = (0u64, 0u64, 0u64);
         for r in res.values() {
             let s = r.runner.slots();
             used = used.saturating_add(s.kv_used);
             total = total.saturating_add(s.kv_total);
+            busy = busy.saturating_add(u64::from(s.busy));
         }
         Gauges {
             loaded_models: res.len(),
@@ -391,6 +410,7 @@ impl Scheduler {
             } else {
                 0.0
             },
+            slots_busy: busy,
         }
     }
 

@@ -63,7 +63,9 @@ pub async fn serve(
     let state = AppState::new(cfg, stores, sched);
     tracing::warn!("hearth listening on http://{local} ({auth})");
     eprintln!("hearth: listening on http://{local}");
-    axum::serve(listener, app(state))
+    // With the peer address, so a client's newer autocomplete request supersedes its older one.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|source| ServeError::Io { addr, source })

@@ -351,3 +351,38 @@ async fn disconnect_cancels_and_frees_the_only_slot() {
     assert!(m.contains("hearth_generations_cancelled_total 1"), "{m}");
     assert_eq!(s.sched.gauges().running, 0);
 }
+
+/// A model whose fit estimate exceeds the memory budget is refused before loading, with the
+/// need, the budget and a context that would fit; the server keeps serving, and the same model
+/// at a context that fits loads.
+#[tokio::test]
+async fn over_budget_load_is_refused_with_a_suggestion() {
+    let cfg = ServerConfig {
+        num_parallel: 1,
+        // The 0.5B's estimate (`hearth fit FILE --ctx N`): 0.87 GiB at ctx 2048, 1.9 GiB at ctx
+        // 32768 (without flash attention the attention scores of a 512-token batch over the
+        // whole context are materialized).
+        memory_budget: 1 << 30,
+        ..ServerConfig::default()
+    };
+    let Some((_d, s)) = setup(cfg) else { return };
+    let big = json!({"model": MODEL, "prompt": "Say hi.", "stream": false,
+        "options": {"num_ctx": 32768, "num_predict": 2}});
+    let r = send(&s, post("/api/generate", big.to_string())).await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    let err = r.json()["error"].as_str().unwrap().to_string();
+    assert!(err.contains("does not fit in memory"), "{err}");
+    assert!(err.contains(MODEL), "{err}");
+    assert!(err.contains("ctx 32768 needs"), "{err}");
+    assert!(err.contains("only 1.0 GiB is available"), "{err}");
+    assert!(
+        err.contains("this model at ctx"),
+        "no context suggestion: {err}"
+    );
+    assert!(s.sched.ps().is_empty(), "refused model was loaded");
+    let ok = json!({"model": MODEL, "prompt": "Say hi.", "stream": false,
+        "options": {"num_ctx": 2048, "num_predict": 2}});
+    let r = send(&s, post("/api/generate", ok.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["eval_count"], 2);
+}

@@ -35,9 +35,18 @@ pub struct Args {
     /// Engine threads (default: physical cores).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// Memory budget for loaded models, in bytes (0 = no limit).
-    #[arg(long)]
+    /// Memory budget for loaded models: bytes or a size like `6G` (0 = what the machine has).
+    /// Before loading, the fit estimate (weights, KV cache, buffers) is checked against it and
+    /// against available RAM; a model that does not fit is refused with a suggestion.
+    #[arg(long, value_parser = parse_budget)]
     pub memory_budget: Option<u64>,
+    /// Layers to offload to the GPU: a number, or `all` for as many as the fit estimate says
+    /// free VRAM holds (needs a `cuda` build).
+    #[arg(long = "gpu-layers", default_value = "0")]
+    pub gpu_layers: hearth_engine::GpuLayers,
+    /// Flash attention on (faster long prompts; not bit-identical to runs without it).
+    #[arg(long)]
+    pub flash_attention: bool,
     /// Refuse pull/create/copy/delete/push.
     #[arg(long)]
     pub disable_management: bool,
@@ -87,6 +96,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     cfg.validate()?;
     let stores = hearth_store::Stores::from_env()?;
-    hearth_server::serve::run_blocking(cfg, stores, Arc::new(LlamaEngine::default()))?;
+    let engine = LlamaEngine {
+        gpu_layers: args.gpu_layers,
+        flash_attention: args.flash_attention,
+    };
+    hearth_server::serve::run_blocking(cfg, stores, Arc::new(engine))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_budget(s: &str) -> Result<u64, String> {
+    hearth_fit::parse_size(s).ok_or_else(|| format!("expected bytes or a size like 6G, got {s:?}"))
 }
