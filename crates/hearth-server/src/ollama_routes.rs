@@ -103,15 +103,25 @@ fn final_fields(
 
 /// Turn a running generation into an NDJSON stream (`chat`: `message` objects, else
 /// `response`); with `tools`, content is held while the output may be a tool call.
-fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> Response {
-    let st = (Some(running), ToolHold::default());
-    let s = stream::unfold(st, move |(r, mut hold)| {
+/// With `check`, the final object carries `check`: insecure-code findings over the whole answer.
+fn stream_response(
+    running: Running,
+    model: String,
+    chat: bool,
+    tools: bool,
+    check: bool,
+) -> Response {
+    let st = (Some(running), ToolHold::default(), String::new());
+    let s = stream::unfold(st, move |(r, mut hold, mut all)| {
         let model = model.clone();
         async move {
             let mut r = r?;
             loop {
                 match r.next().await {
                     Some(GenEvent::Text(mut t)) => {
+                        if check {
+                            all.push_str(&t);
+                        }
                         if tools {
                             t = hold.push(&t);
                             if t.is_empty() {
@@ -127,7 +137,7 @@ fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> 
                             o.insert("response".into(), json!(t));
                         }
                         o.insert("done".into(), json!(false));
-                        return Some((Ok(line(&Value::Object(o))), (Some(r), hold)));
+                        return Some((Ok(line(&Value::Object(o))), (Some(r), hold, all)));
                     }
                     Some(GenEvent::Done(f, stats)) => {
                         let mut o = serde_json::Map::new();
@@ -148,11 +158,14 @@ fn stream_response(running: Running, model: String, chat: bool, tools: bool) -> 
                             o.insert("response".into(), json!(rest));
                         }
                         final_fields(&mut o, &r, f.ollama(), &stats);
+                        if check {
+                            o.insert("check".into(), code_check(&all));
+                        }
                         drop(r);
-                        return Some((Ok(line(&Value::Object(o))), (None, hold)));
+                        return Some((Ok(line(&Value::Object(o))), (None, hold, all)));
                     }
                     Some(GenEvent::Error(e)) => {
-                        return Some((Ok(line(&json!({"error": e}))), (None, hold)))
+                        return Some((Ok(line(&json!({"error": e}))), (None, hold, all)))
                     }
                     None => return None,
                 }
@@ -236,7 +249,7 @@ pub async fn generate(
     p.fim = fim;
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
-        return Ok(stream_response(running, name, false, false));
+        return Ok(stream_response(running, name, false, false, req.check));
     }
     let started = running.started;
     let load = running.load_duration;
@@ -259,6 +272,9 @@ pub async fn generate(
     );
     o.insert("eval_count".into(), json!(out.stats.eval_tokens));
     o.insert("eval_duration".into(), json!(nanos(out.stats.eval)));
+    if req.check {
+        o.insert("check".into(), code_check(&out.text));
+    }
     Ok(Json(Value::Object(o)).into_response())
 }
 
@@ -344,7 +360,7 @@ pub async fn chat(
     let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
-        return Ok(stream_response(running, name, true, has_tools));
+        return Ok(stream_response(running, name, true, has_tools, req.check));
     }
     let started = running.started;
     let load = running.load_duration;
@@ -356,14 +372,25 @@ pub async fn chat(
             msg = json!({"role": "assistant", "content": content, "tool_calls": calls});
         }
     }
-    Ok(Json(json!({
+    let mut o = json!({
         "model": name, "created_at": now(), "message": msg, "done": true,
         "done_reason": out.finish.map(|f| f.ollama()).unwrap_or("stop"),
         "total_duration": nanos(started.elapsed()), "load_duration": nanos(load),
         "prompt_eval_count": out.stats.prompt_tokens, "prompt_eval_duration": nanos(out.stats.prompt_eval),
         "eval_count": out.stats.eval_tokens, "eval_duration": nanos(out.stats.eval),
-    }))
-    .into_response())
+    });
+    if req.check {
+        o["check"] = code_check(&out.text);
+    }
+    Ok(Json(o).into_response())
+}
+
+/// The opt-in `"check": true`: hearth-codecheck's findings (CWE-tagged) for every fenced code
+/// block of the answer, as `{"blocks": [{block, start_line, lang, findings: [...]}], "findings": N}`.
+fn code_check(text: &str) -> Value {
+    let blocks = hearth_codecheck::check_markdown(text, None);
+    let n: usize = blocks.iter().map(|b| b.findings.len()).sum();
+    json!({"blocks": blocks, "findings": n})
 }
 
 async fn blocking<T: Send + 'static>(

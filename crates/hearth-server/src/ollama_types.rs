@@ -114,6 +114,8 @@ pub struct GenerateRequest {
     pub images: Option<Vec<String>>,
     pub options: Option<Options>,
     pub think: Option<Value>,
+    /// Hearth extension: return insecure-code findings for the answer's code blocks.
+    pub check: bool,
 }
 
 /// `POST /api/chat`.
@@ -129,6 +131,8 @@ pub struct ChatRequest {
     pub tools: Option<Vec<Tool>>,
     pub options: Option<Options>,
     pub think: Option<Value>,
+    /// Hearth extension: return insecure-code findings for the answer's code blocks.
+    pub check: bool,
 }
 
 /// `POST /api/show`.

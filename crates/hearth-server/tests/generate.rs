@@ -386,3 +386,46 @@ async fn over_budget_load_is_refused_with_a_suggestion() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["eval_count"], 2);
 }
+
+/// `"check": true` returns hearth-codecheck's findings beside the answer, streamed or not.
+#[tokio::test]
+async fn check_returns_insecure_code_findings() {
+    let Some((_d, s)) = setup(ServerConfig::default()) else {
+        return;
+    };
+    let ask = "Repeat this code block exactly, with nothing else:\n```python\nimport os\n\ndef run(cmd):\n    os.system(\"ls \" + cmd)\n```";
+    let body = json!({"model": MODEL, "stream": false, "check": true,
+        "messages": [{"role": "user", "content": ask}],
+        "options": {"temperature": 0, "num_predict": 60}});
+    let r = send(&s, post("/api/chat", body.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    let answer = j["message"]["content"].as_str().unwrap();
+    assert!(answer.contains("os.system"), "{answer:?}");
+    let blocks = j["check"]["blocks"].as_array().unwrap();
+    assert!(
+        blocks.iter().any(|b| b["lang"] == "python"
+            && b["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["cwe"] == 78)),
+        "no CWE-78 finding: {}",
+        j["check"]
+    );
+    // Streamed: the findings ride on the final object only.
+    let body = json!({"model": MODEL, "check": true, "prompt": ask,
+        "options": {"temperature": 0, "num_predict": 60}});
+    let r = send(&s, post("/api/generate", body.to_string())).await;
+    let lines = ndjson(&r.body);
+    assert!(lines[..lines.len() - 1]
+        .iter()
+        .all(|l| l.get("check").is_none()));
+    let last = lines.last().unwrap();
+    assert!(last["check"]["findings"].as_u64().unwrap() >= 1, "{last}");
+    // Without the field, no check.
+    let body = json!({"model": MODEL, "stream": false, "prompt": "Say hi.",
+        "options": {"num_predict": 2}});
+    let r = send(&s, post("/api/generate", body.to_string())).await;
+    assert!(r.json().get("check").is_none());
+}
