@@ -259,6 +259,72 @@ impl SecretKey {
 
 /// Verify a minisign signature over `msg`; returns the trusted comment.
 pub fn verify(msg: &[u8], signature_text: &str, key: &PublicKey) -> Result<String, SignError> {
+    verify_with(signature_text, key, |prehashed| {
+        Ok(if prehashed {
+            std::borrow::Cow::Owned(blake2::Blake2b512::digest(msg).to_vec())
+        } else {
+            std::borrow::Cow::Borrowed(msg)
+        })
+    })
+}
+
+/// Largest file verified against a legacy (`Ed`, not prehashed) signature, which needs the
+/// whole message in memory.
+pub const MAX_LEGACY_SIGNED_FILE: u64 = 64 << 20;
+
+/// Verify a minisign signature over the file at `path`; returns the trusted comment. A
+/// prehashed (`ED`, minisign's default) signature is checked by hashing the file in a stream,
+/// so multi-GB model files are never read into memory; legacy `Ed` signatures are accepted
+/// for files up to [`MAX_LEGACY_SIGNED_FILE`].
+pub fn verify_file(
+    path: &Path,
+    signature_text: &str,
+    key: &PublicKey,
+) -> Result<String, SignError> {
+    use std::io::Read;
+    let io = |source| SignError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    verify_with(signature_text, key, |prehashed| {
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        if !prehashed {
+            let len = f.metadata().map_err(io)?.len();
+            if len > MAX_LEGACY_SIGNED_FILE {
+                return Err(fmt_err(
+                    "signature",
+                    format!(
+                        "legacy (non-prehashed) signature over {} ({len} bytes, over {MAX_LEGACY_SIGNED_FILE})",
+                        path.display()
+                    ),
+                ));
+            }
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).map_err(io)?;
+            return Ok(std::borrow::Cow::Owned(v));
+        }
+        let mut h = blake2::Blake2b512::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io(e)),
+            };
+            h.update(&buf[..n]);
+        }
+        Ok(std::borrow::Cow::Owned(h.finalize().to_vec()))
+    })
+}
+
+/// Parse a signature, then check it over what `message(prehashed)` returns: the blake2b-512
+/// digest of the message for prehashed signatures, the message itself otherwise.
+fn verify_with<'m>(
+    signature_text: &str,
+    key: &PublicKey,
+    message: impl FnOnce(bool) -> Result<std::borrow::Cow<'m, [u8]>, SignError>,
+) -> Result<String, SignError> {
     let lines: Vec<&str> = signature_text.lines().map(str::trim_end).collect();
     let (Some(sig_line), Some(tc_line), Some(global_line)) =
         (lines.get(1), lines.get(2), lines.get(3))
@@ -286,11 +352,7 @@ pub fn verify(msg: &[u8], signature_text: &str, key: &PublicKey) -> Result<Strin
         .try_into()
         .map_err(|_| fmt_err("signature", "length"))?;
     let sig = ed25519_dalek::Signature::from_bytes(&sig_bytes);
-    let ok = if prehashed {
-        key.key.verify(&blake2::Blake2b512::digest(msg), &sig)
-    } else {
-        key.key.verify(msg, &sig)
-    };
+    let ok = key.key.verify(&message(prehashed)?, &sig);
     ok.map_err(|_| SignError::BadSignature("signature".into()))?;
     let tc = tc_line
         .strip_prefix("trusted comment: ")
@@ -457,6 +519,41 @@ mod tests {
         assert!(matches!(
             verify(b"manifest", &sig, &other),
             Err(SignError::WrongKey { .. })
+        ));
+    }
+
+    #[test]
+    fn verify_file_streams_prehashed_signatures() {
+        let sk = SecretKey::from_seed([7; 32], [1, 2, 3, 4, 5, 6, 7, 8]);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("model.gguf");
+        // Over one read buffer, so the streamed hash spans several reads.
+        let body: Vec<u8> = (0..(3u32 << 19)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &body).unwrap();
+        let sig = sk.sign(&body, "file:model.gguf");
+        assert_eq!(
+            verify_file(&p, &sig, &sk.public()).unwrap(),
+            "file:model.gguf"
+        );
+        assert_eq!(
+            verify(&body, &sig, &sk.public()).unwrap(),
+            "file:model.gguf"
+        );
+        let mut changed = body.clone();
+        changed[1 << 20] ^= 1;
+        std::fs::write(&p, &changed).unwrap();
+        assert!(matches!(
+            verify_file(&p, &sig, &sk.public()),
+            Err(SignError::BadSignature(_))
+        ));
+        let other = SecretKey::from_seed([8; 32], [9; 8]).public();
+        assert!(matches!(
+            verify_file(&p, &sig, &other),
+            Err(SignError::WrongKey { .. })
+        ));
+        assert!(matches!(
+            verify_file(&d.path().join("missing"), &sig, &sk.public()),
+            Err(SignError::Io { .. })
         ));
     }
 }

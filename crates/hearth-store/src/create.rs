@@ -87,8 +87,16 @@ impl Store {
             let (digest, size, scan) =
                 import_file_scanned(&self.blobs_dir(), &path, manifest::MEDIA_MODEL, opts.link)?;
             let shown = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let signed_by = match self.verified_keys(&path, &self.blob_path(&digest)) {
+                Ok(keys) => keys,
+                Err(e) => {
+                    self.discard_unreferenced(std::slice::from_ref(&digest));
+                    return Err(e);
+                }
+            };
             origin = Provenance {
                 scan: scan.map(|s| s.name().to_owned()),
+                signed_by,
                 ..Provenance::now(
                     &name.display_shortest(),
                     LOCAL,

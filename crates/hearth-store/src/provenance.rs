@@ -13,12 +13,21 @@
 //! downloaded when the digest is known up front), at create, and at load: [`Store::resolve`]
 //! and [`crate::Stores::resolve`] refuse a model whose model-layer digest does not match its
 //! pin, whose recorded registry is not allowed, or that lacks a required signature.
+//!
+//! Signatures: `create` from a local file looks for a minisign signature beside it
+//! (`model.gguf.minisig`, as `minisign -Sm model.gguf` writes it) and verifies it over the
+//! installed blob with each of the policy's `required_keys`; the keys that verified go into
+//! the record's `signed_by`, which the load-time check reads. A signature by a required key
+//! that does not verify refuses the create. Pulls verify no signatures (Ollama registries
+//! and Hugging Face publish none hearth checks), so with `required_keys` set only signed
+//! local files can be installed and loaded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hearth_guard::policy::Subject;
 pub use hearth_guard::policy::{Policy, Stage};
 pub use hearth_guard::provenance::Provenance;
+use hearth_guard::sign::{PublicKey, SignError};
 
 use crate::error::{Result, StoreError};
 use crate::guard::ScanResult;
@@ -116,6 +125,45 @@ impl Store {
         Policy::load_or_default()
             .map(std::sync::Arc::new)
             .map_err(|e| StoreError::Policy(e.to_string()))
+    }
+
+    /// The policy's required keys whose minisign signature `<source>.minisig` (beside the
+    /// file a model is created from) verifies over `blob`, the installed copy (so the bytes
+    /// checked are the bytes installed). No signature file: no keys. A signature by one of
+    /// those keys that does not verify refuses the file.
+    pub(crate) fn verified_keys(&self, source: &Path, blob: &Path) -> Result<Vec<String>> {
+        let sig_path = hearth_guard::sign::signature_path(source);
+        let text = match std::fs::read_to_string(&sig_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&sig_path)(e)),
+        };
+        let policy = self.policy()?;
+        let mut out = Vec::new();
+        for k in &policy.required_keys {
+            let key = match PublicKey::parse(k) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::warn!("trust policy: required key {k:?} does not parse: {e}");
+                    continue;
+                }
+            };
+            match hearth_guard::sign::verify_file(blob, &text, &key) {
+                Ok(_) => out.push(k.trim().to_owned()),
+                Err(SignError::WrongKey { .. }) => {}
+                Err(e) => {
+                    return Err(StoreError::Refused {
+                        what: sig_path.display().to_string(),
+                        reason: format!(
+                            "signature of {} by key {}: {e}",
+                            source.display(),
+                            key.id_hex()
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Check a model against the policy.

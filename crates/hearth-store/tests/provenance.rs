@@ -303,3 +303,72 @@ fn pinned_digest_is_refused_at_pull_create_and_load() {
     std::fs::write(&bad, "{\"pinend\": {}}").unwrap();
     assert!(Policy::load(&bad).is_err());
 }
+
+#[test]
+fn required_keys_need_a_verified_signature_beside_the_file() {
+    use hearth_guard::sign::{signature_path, SecretKey};
+    let sk = SecretKey::from_seed([3; 32], [1, 2, 3, 4, 5, 6, 7, 8]);
+    let other = SecretKey::from_seed([4; 32], [8, 7, 6, 5, 4, 3, 2, 1]);
+    let pk = sk.public().to_base64();
+    let t = tempfile::tempdir().unwrap();
+    let policy = Policy {
+        required_keys: vec![pk.clone()],
+        refuse_pickle: true,
+        ..Policy::default()
+    };
+    let st = Store::open(t.path().join("m"))
+        .unwrap()
+        .with_policy(policy.clone());
+    let file = t.path().join("tiny.gguf");
+    let sig = signature_path(&file);
+    let gguf = tiny_gguf();
+
+    // No signature: refused, nothing left behind.
+    let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("no signature from a required key"),
+        "{e}"
+    );
+    assert!(files_under(&st.blobs_dir()).is_empty());
+    // Signed by another key: still unsigned as far as the policy goes.
+    std::fs::write(&sig, other.sign(&gguf, "file:tiny.gguf")).unwrap();
+    let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("no signature from a required key"),
+        "{e}"
+    );
+    // Signed by the required key over other bytes: a bad signature, refused.
+    std::fs::write(&sig, sk.sign(b"other bytes", "file:tiny.gguf")).unwrap();
+    let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("signature verification failed"),
+        "{e}"
+    );
+    assert!(files_under(&st.blobs_dir()).is_empty());
+    assert!(!st.contains(&n("tiny")));
+
+    // A good signature: installed, the key recorded, and it loads.
+    std::fs::write(&sig, sk.sign(&gguf, "file:tiny.gguf")).unwrap();
+    create_from_file(&st, "tiny", t.path()).unwrap();
+    let p = st.read_provenance(&n("tiny")).unwrap().unwrap();
+    assert_eq!(p.signed_by, std::slice::from_ref(&pk));
+    assert!(st.resolve("tiny").is_ok());
+    // Without the record's signature the same model is refused at load.
+    let mut unsigned = p.clone();
+    unsigned.signed_by.clear();
+    std::fs::write(
+        st.provenance_path(&n("tiny")),
+        serde_json::to_vec(&unsigned).unwrap(),
+    )
+    .unwrap();
+    let e = st.resolve("tiny").unwrap_err();
+    assert!(e.to_string().contains("Load of tiny:latest"), "{e}");
+    // A store without the requirement loads it.
+    let open = Store::open(t.path().join("m"))
+        .unwrap()
+        .with_policy(Policy {
+            refuse_pickle: true,
+            ..Policy::default()
+        });
+    assert!(open.resolve("tiny").is_ok());
+}
