@@ -245,20 +245,32 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
         if input.trim().is_empty() {
             continue;
         }
-        let (path, body) = if session.raw {
-            ("/api/generate", session.generate(&input))
-        } else {
-            turns.push(("user".into(), input));
-            ("/api/chat", session.chat(&turns))
-        };
+        if !session.raw {
+            turns.push(("user".into(), input.clone()));
+        }
         interrupted.store(false, Ordering::Relaxed);
-        let result = match client::post_stream(path, &body) {
-            Ok(Some(lines)) => stream_answer(lines, Some(&interrupted)),
-            Ok(None) => Err(anyhow::anyhow!(
-                "the server at {} went away",
-                client::base_url()?
-            )),
-            Err(e) => Err(e),
+        let result = loop {
+            let (path, body) = if session.raw {
+                ("/api/generate", session.generate(&input))
+            } else {
+                ("/api/chat", session.chat(&turns))
+            };
+            let r = match client::post_stream(path, &body) {
+                Ok(Some(lines)) => stream_answer(lines, Some(&interrupted)),
+                Ok(None) => Err(anyhow::anyhow!(
+                    "the server at {} went away",
+                    client::base_url()?
+                )),
+                Err(e) => Err(e),
+            };
+            // Drop the oldest turns while the conversation does not fit the context.
+            match r {
+                Err(e) if !session.raw && turns.len() > 1 && too_long(&e) => {
+                    turns.drain(..(turns.len() - 1).min(2));
+                    tracing::info!("dropped the oldest turns to fit the context");
+                }
+                r => break r,
+            }
         };
         match result {
             Ok(a) => {
@@ -285,6 +297,14 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the server refused the prompt as longer than the context (hearth-server's check
+/// before generating, or hearth-engine's `PromptTooLong`).
+fn too_long(e: &anyhow::Error) -> bool {
+    let e = format!("{e:#}");
+    (e.contains("prompt is ") && e.contains("more than the context"))
+        || e.contains("does not fit the per-sequence context")
 }
 
 /// Handle a slash command; `Ok(true)` means exit.
@@ -451,5 +471,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("out of memory"), "{e}");
+        assert!(!too_long(&e));
+        let long = "{\"error\":\"prompt of 900 tokens does not fit the per-sequence context of 512 tokens\"}\n";
+        let e =
+            stream_answer(Ndjson::new("t".into(), Box::new(long.as_bytes())), None).unwrap_err();
+        assert!(too_long(&e), "{e}");
+        let e = error_text_of(
+            "{\"error\":\"prompt is 265 tokens, more than the context of 256 tokens for model \\\"m\\\"\"}",
+        );
+        assert!(too_long(&e), "{e}");
+    }
+
+    fn error_text_of(line: &'static str) -> anyhow::Error {
+        Ndjson::new("t".into(), Box::new(line.as_bytes()))
+            .next_value()
+            .unwrap_err()
     }
 }
