@@ -270,12 +270,23 @@ impl Scheduler {
         num_ctx: Option<u32>,
     ) -> Result<(Arc<Resident>, Duration), ApiError> {
         let inner = &self.inner;
+        // A loaded model serves every request whose context fits in its own; a request for a
+        // larger context reloads it once it is idle (so clients asking for different num_ctx
+        // values do not make it reload back and forth), and is served by the loaded one while
+        // it is busy.
+        let fits = |r: &Resident| num_ctx.is_none_or(|n| n.max(256) <= r.n_ctx_per_seq);
         if let Some(r) = lock(&inner.resident).get(&entry.name) {
-            return Ok((r.clone(), Duration::ZERO));
+            if fits(r) {
+                return Ok((r.clone(), Duration::ZERO));
+            }
         }
         let _guard = inner.load_lock.lock().await;
-        if let Some(r) = lock(&inner.resident).get(&entry.name) {
-            return Ok((r.clone(), Duration::ZERO));
+        let loaded = lock(&inner.resident).get(&entry.name).cloned();
+        if let Some(r) = loaded {
+            if fits(&r) || !inner.remove_if_idle(&entry.name) {
+                return Ok((r, Duration::ZERO));
+            }
+            tracing::info!(model = %entry.name, from = r.n_ctx_per_seq, to = ?num_ctx, "reloading with a larger context");
         }
         let per_seq = num_ctx.unwrap_or(inner.cfg.default_num_ctx).max(256);
         let mut params = LoadParams {

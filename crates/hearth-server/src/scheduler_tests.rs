@@ -11,12 +11,12 @@ struct CountingEngine {
     loads: AtomicU32,
 }
 
-struct Dummy;
+struct Dummy(u32);
 
 impl Runner for Dummy {
     fn info(&self) -> RunnerInfo {
         RunnerInfo {
-            n_ctx_per_seq: 512,
+            n_ctx_per_seq: self.0,
             memory_bytes: 100,
             ..RunnerInfo::default()
         }
@@ -33,9 +33,9 @@ impl Runner for Dummy {
 }
 
 impl Engine for CountingEngine {
-    fn load(&self, _: &Path, _: &LoadParams) -> Result<Arc<dyn Runner>, BackendError> {
+    fn load(&self, _: &Path, p: &LoadParams) -> Result<Arc<dyn Runner>, BackendError> {
         self.loads.fetch_add(1, Ordering::SeqCst);
-        Ok(Arc::new(Dummy))
+        Ok(Arc::new(Dummy(p.n_ctx / p.n_parallel.max(1))))
     }
 }
 
@@ -135,4 +135,30 @@ async fn slots_and_queue_bound() {
         }
     }
     assert_eq!(done, 3);
+}
+
+#[tokio::test]
+async fn larger_num_ctx_reloads_when_idle_smaller_reuses() {
+    let engine = Arc::new(CountingEngine::default());
+    let s = Scheduler::new(engine.clone(), cfg());
+    let e = entry("a");
+    drop(s.acquire(&e, Some(4096), None).await.unwrap());
+    assert_eq!(s.ps()[0].context_length, 4096);
+    // Smaller or default contexts are served by the loaded one.
+    drop(s.acquire(&e, Some(1024), None).await.unwrap());
+    drop(s.acquire(&e, None, None).await.unwrap());
+    assert_eq!(engine.loads.load(Ordering::SeqCst), 1);
+    // A larger one reloads once, and then stays.
+    drop(s.acquire(&e, Some(8192), None).await.unwrap());
+    drop(s.acquire(&e, Some(8192), None).await.unwrap());
+    drop(s.acquire(&e, Some(2048), None).await.unwrap());
+    assert_eq!(engine.loads.load(Ordering::SeqCst), 2);
+    assert_eq!(s.ps().len(), 1);
+    assert_eq!(s.ps()[0].context_length, 8192);
+    // While busy, a larger request is served by the loaded model instead of waiting.
+    let busy = s.acquire(&e, None, None).await.unwrap();
+    let l = s.acquire(&e, Some(16384), None).await.unwrap();
+    assert_eq!(l.resident.n_ctx_per_seq, 8192);
+    assert_eq!(engine.loads.load(Ordering::SeqCst), 2);
+    drop((busy, l));
 }
