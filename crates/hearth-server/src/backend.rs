@@ -128,6 +128,8 @@ pub struct GenParams {
     /// Fill-in-the-middle through the autocomplete path instead of `prompt` (which then only
     /// serves the size checks).
     pub fim: Option<FimInput>,
+    /// Token ids evaluated before `prompt` (Ollama's `context` from an earlier response).
+    pub context: Vec<i32>,
 }
 
 /// A fill-in-the-middle request for the autocomplete path (hearth-complete): prefix reuse
@@ -233,6 +235,11 @@ pub trait Runner: Send + Sync + 'static {
     fn info(&self) -> RunnerInfo;
     /// Count the tokens of `text` (special tokens parsed).
     fn count_tokens(&self, text: &str) -> Result<usize, BackendError>;
+    /// Token ids of `text` (special tokens parsed, no BOS added), for Ollama's `context`.
+    fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {
+        let _ = text;
+        Err(BackendError::Unsupported("tokenize"))
+    }
     /// Start a generation.
     fn generate(&self, params: GenParams) -> Result<GenStream, BackendError>;
     /// Slot and KV occupancy.

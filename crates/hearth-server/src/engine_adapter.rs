@@ -152,15 +152,32 @@ impl Runner for LlamaRunner {
             .map_err(map_err)
     }
 
+    fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {
+        self.model.tokenize(text, false, true).map_err(map_err)
+    }
+
     fn generate(&self, mut params: GenParams) -> Result<GenStream, BackendError> {
         if let Some(fim) = params.fim.take() {
             return self.complete(fim, params);
         }
-        let add_bos = self.model.info().add_bos || params.add_bos;
-        let prompt = self
-            .model
-            .tokenize(&params.prompt, add_bos, true)
-            .map_err(map_err)?;
+        // After an earlier response's context (which holds its own BOS), no second BOS.
+        let add_bos = (self.model.info().add_bos || params.add_bos) && params.context.is_empty();
+        let n_vocab = self.model.info().n_vocab;
+        if let Some(bad) = params
+            .context
+            .iter()
+            .find(|&&t| u32::try_from(t).map_or(true, |t| t >= n_vocab))
+        {
+            return Err(BackendError::Invalid(format!(
+                "context holds token id {bad}, outside this model's vocabulary of {n_vocab}"
+            )));
+        }
+        let mut prompt = std::mem::take(&mut params.context);
+        prompt.extend(
+            self.model
+                .tokenize(&params.prompt, add_bos, true)
+                .map_err(map_err)?,
+        );
         let cancel = CancelToken::new();
         let req = GenerateRequest {
             prompt,

@@ -77,6 +77,7 @@ pub async fn start(
         runner
             .count_tokens(&params.prompt)
             .map_err(|e| ApiError::internal(e.to_string()))?
+            .saturating_add(params.context.len())
     };
     if prompt_tokens >= n_ctx as usize {
         return Err(ApiError::bad_request(format!(

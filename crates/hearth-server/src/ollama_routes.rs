@@ -1,4 +1,5 @@
 //! Ollama API handlers.
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::State;
@@ -9,7 +10,7 @@ use futures_util::stream;
 use serde_json::{json, Value};
 
 use crate::app::{line, ndjson, ApiJson, AppState};
-use crate::backend::{GenEvent, GenParams, ModelEntry};
+use crate::backend::{GenEvent, GenParams, ModelEntry, Runner};
 use crate::error::ApiError;
 use crate::gen::{self, nanos, Running};
 use crate::grammar;
@@ -71,6 +72,7 @@ pub fn params(
         stop,
         grammar,
         fim: None,
+        context: Vec::new(),
     }
 }
 
@@ -103,23 +105,37 @@ fn final_fields(
 
 /// Turn a running generation into an NDJSON stream (`chat`: `message` objects, else
 /// `response`); with `tools`, content is held while the output may be a tool call.
-/// With `check`, the final object carries `check`: insecure-code findings over the whole answer.
+/// What the final object of a stream carries beside the stats.
+struct StreamEnd {
+    /// `check`: insecure-code findings over the whole answer.
+    check: bool,
+    /// `context`: earlier tokens and this prompt, tokenized with the answer by the runner.
+    memory: Option<(Memory, Arc<dyn Runner>)>,
+}
+
+/// Earlier context tokens and the rendered prompt.
+type Memory = (Vec<i32>, String);
+
 fn stream_response(
     running: Running,
     model: String,
     chat: bool,
     tools: bool,
-    check: bool,
+    end: StreamEnd,
 ) -> Response {
+    let end = Arc::new(end);
+    let check = end.check;
+    let keep = end.check || end.memory.is_some();
     let st = (Some(running), ToolHold::default(), String::new());
     let s = stream::unfold(st, move |(r, mut hold, mut all)| {
         let model = model.clone();
+        let end = end.clone();
         async move {
             let mut r = r?;
             loop {
                 match r.next().await {
                     Some(GenEvent::Text(mut t)) => {
-                        if check {
+                        if keep {
                             all.push_str(&t);
                         }
                         if tools {
@@ -161,6 +177,12 @@ fn stream_response(
                         if check {
                             o.insert("check".into(), code_check(&all));
                         }
+                        if let Some((m, runner)) = &end.memory {
+                            match conversation(&(m.clone(), runner.clone()), &all) {
+                                Ok(c) => o.insert("context".into(), c),
+                                Err(e) => o.insert("error".into(), json!(e.to_string())),
+                            };
+                        }
                         drop(r);
                         return Some((Ok(line(&Value::Object(o))), (None, hold, all)));
                     }
@@ -184,7 +206,12 @@ pub async fn generate(
 ) -> Result<Response, ApiError> {
     let name = require_model(&req.model, &req.name)?;
     let session = crate::fim::session_key(&s, &headers, &ext, &name);
-    if req.raw && req.template.as_deref().is_some_and(|t| !t.is_empty()) {
+    let has_context = req.context.as_ref().is_some_and(|c| !c.is_empty());
+    if req.raw
+        && (req.template.as_deref().is_some_and(|t| !t.is_empty())
+            || req.system.as_deref().is_some_and(|t| !t.is_empty())
+            || has_context)
+    {
         return Err(ApiError::bad_request(
             "raw mode does not support template, system, or context",
         ));
@@ -245,11 +272,23 @@ pub async fn generate(
             "format cannot be combined with fill-in-the-middle (suffix)",
         ));
     }
+    // Ollama's conversational memory: the earlier response's tokens go first, and the reply
+    // carries the tokens of everything so far (none for raw and FIM requests).
+    let prior = context_tokens(req.context.as_deref().unwrap_or_default())?;
+    let memory = (!req.raw && fim.is_none()).then(|| (prior.clone(), prompt.clone()));
     let mut p = params(prompt, &opts, default_stops(&entry), &[], grammar);
     p.fim = fim;
+    if p.fim.is_none() {
+        p.context = prior;
+    }
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
+    let runner = running.lease.as_ref().map(|l| l.resident.runner.clone());
     if req.stream.unwrap_or(true) {
-        return Ok(stream_response(running, name, false, false, req.check));
+        let finish = StreamEnd {
+            check: req.check,
+            memory: memory.zip(runner),
+        };
+        return Ok(stream_response(running, name, false, false, finish));
     }
     let started = running.started;
     let load = running.load_duration;
@@ -274,6 +313,9 @@ pub async fn generate(
     o.insert("eval_duration".into(), json!(nanos(out.stats.eval)));
     if req.check {
         o.insert("check".into(), code_check(&out.text));
+    }
+    if let Some(m) = memory.zip(runner) {
+        o.insert("context".into(), conversation(&m, &out.text)?);
     }
     Ok(Json(Value::Object(o)).into_response())
 }
@@ -360,7 +402,11 @@ pub async fn chat(
     let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
-        return Ok(stream_response(running, name, true, has_tools, req.check));
+        let finish = StreamEnd {
+            check: req.check,
+            memory: None,
+        };
+        return Ok(stream_response(running, name, true, has_tools, finish));
     }
     let started = running.started;
     let load = running.load_duration;
@@ -383,6 +429,37 @@ pub async fn chat(
         o["check"] = code_check(&out.text);
     }
     Ok(Json(o).into_response())
+}
+
+/// Ollama's request `context`: token ids, each an i32.
+fn context_tokens(ctx: &[i64]) -> Result<Vec<i32>, ApiError> {
+    const MAX_CONTEXT_TOKENS: usize = 1 << 20;
+    if ctx.len() > MAX_CONTEXT_TOKENS {
+        return Err(ApiError::bad_request(format!(
+            "context has {} tokens, more than {MAX_CONTEXT_TOKENS}",
+            ctx.len()
+        )));
+    }
+    ctx.iter()
+        .map(|&t| {
+            i32::try_from(t)
+                .ok()
+                .filter(|t| *t >= 0)
+                .ok_or_else(|| ApiError::bad_request(format!("context token {t} is out of range")))
+        })
+        .collect()
+}
+
+/// The reply's `context`: the earlier tokens, then this prompt and answer tokenized.
+fn conversation(m: &(Memory, Arc<dyn Runner>), answer: &str) -> Result<Value, ApiError> {
+    let ((prior, prompt), runner) = m;
+    let mut tokens = prior.clone();
+    tokens.extend(
+        runner
+            .tokenize(&format!("{prompt}{answer}"))
+            .map_err(|e| ApiError::internal(e.to_string()))?,
+    );
+    Ok(json!(tokens))
 }
 
 /// The opt-in `"check": true`: hearth-codecheck's findings (CWE-tagged) for every fenced code

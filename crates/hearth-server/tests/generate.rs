@@ -429,3 +429,43 @@ async fn check_returns_insecure_code_findings() {
     let r = send(&s, post("/api/generate", body.to_string())).await;
     assert!(r.json().get("check").is_none());
 }
+
+/// Ollama's conversational memory: a reply's `context` sent back continues the conversation.
+#[tokio::test]
+async fn context_carries_the_conversation() {
+    let Some((_d, s)) = setup(ServerConfig::default()) else {
+        return;
+    };
+    let first = json!({"model": MODEL, "stream": false,
+        "prompt": "Remember this: my cat is called Whiskers. Reply with just OK.",
+        "options": {"temperature": 0, "num_predict": 8}});
+    let r = send(&s, post("/api/generate", first.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let ctx = r.json()["context"].clone();
+    assert!(ctx.as_array().unwrap().len() > 10, "{ctx}");
+    let second = json!({"model": MODEL, "stream": true, "context": ctx,
+        "prompt": "What is my cat called? Answer with the name only.",
+        "options": {"temperature": 0, "num_predict": 8}});
+    let r = send(&s, post("/api/generate", second.to_string())).await;
+    let lines = ndjson(&r.body);
+    let answer = joined(&lines, |l| l["response"].as_str());
+    assert!(answer.contains("Whiskers"), "{answer:?}");
+    let longer = lines.last().unwrap()["context"].as_array().unwrap().len();
+    assert!(
+        longer > ctx.as_array().unwrap().len(),
+        "context did not grow"
+    );
+    // Bad contexts are 400s, and raw mode refuses one.
+    for bad in [json!([1, -5]), json!([1u64 << 40]), json!([1, 10_000_000])] {
+        let body = json!({"model": MODEL, "prompt": "x", "context": bad, "stream": false});
+        let r = send(&s, post("/api/generate", body.to_string())).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    let body = json!({"model": MODEL, "prompt": "x", "raw": true, "context": [1, 2]});
+    assert_eq!(
+        send(&s, post("/api/generate", body.to_string()))
+            .await
+            .status,
+        400
+    );
+}
