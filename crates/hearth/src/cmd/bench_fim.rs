@@ -24,12 +24,9 @@ use super::resolve_model;
 pub struct Args {
     /// Model: a GGUF file path or an installed model name.
     pub model: String,
-    /// Source file to type through.
-    #[arg(
-        long,
-        default_value = "/root/.pyenv/versions/3.11.7/lib/python3.11/http/client.py"
-    )]
-    pub file: PathBuf,
+    /// Source file to type through (default: Python's http/client.py, found through `python3`).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
     /// Keystrokes to simulate.
     #[arg(long, default_value_t = 30)]
     pub points: usize,
@@ -168,12 +165,17 @@ fn sample(keystroke: usize, typed: &str, c: &Completion) -> Sample {
 }
 
 /// Cursor positions: (prefix end, suffix start) for each keystroke.
-fn points(model: &Model, src: &str, args: &Args) -> anyhow::Result<Vec<(usize, usize)>> {
+fn points(
+    model: &Model,
+    src: &str,
+    args: &Args,
+    file: &std::path::Path,
+) -> anyhow::Result<Vec<(usize, usize)>> {
     let toks = model.tokenize(src, false, false)?;
     if toks.len() < args.prefix_tokens + args.suffix_tokens {
         bail!(
             "{}: {} tokens, need at least {} (prefix + suffix)",
-            args.file.display(),
+            file.display(),
             toks.len(),
             args.prefix_tokens + args.suffix_tokens
         );
@@ -188,7 +190,7 @@ fn points(model: &Model, src: &str, args: &Args) -> anyhow::Result<Vec<(usize, u
     let at = bytes_of(args.prefix_tokens).min(src.len());
     let mut start = match src[at..].find('\n') {
         Some(i) => at + i + 1,
-        None => bail!("{}: no line after the prefix", args.file.display()),
+        None => bail!("{}: no line after the prefix", file.display()),
     };
     let mut out = Vec::new();
     while out.len() < args.points && start < src.len() {
@@ -293,10 +295,27 @@ fn xml(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// A real source file every machine with Python has.
+fn default_file() -> anyhow::Result<PathBuf> {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import http.client; print(http.client.__file__)"])
+        .output()
+        .context("no --file given and python3 (to find http/client.py) did not run")?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || p.is_empty() {
+        bail!("no --file given and python3 could not locate http/client.py");
+    }
+    Ok(PathBuf::from(p))
+}
+
+pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let path = resolve_model(&args.model)?;
-    let src = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    let file = match args.file.take() {
+        Some(f) => f,
+        None => default_file()?,
+    };
+    let src =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
     let opts = LoadOptions {
         n_ctx: 8192,
         n_parallel: 1,
@@ -312,9 +331,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         FimLayout::Middle
     };
-    let pts = points(&model, &src, &args)?;
+    let pts = points(&model, &src, &args, &file)?;
     if pts.is_empty() {
-        bail!("{}: no keystrokes to simulate", args.file.display());
+        bail!("{}: no keystrokes to simulate", file.display());
     }
     let suffix_bytes = {
         let toks = model.tokenize(&src[pts[0].1..], false, false)?;
@@ -369,7 +388,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let p = stream.prepared();
             let mut text = model.detokenize(&p.tokens)?;
             text.push_str(&String::from_utf8_lossy(&p.heal));
-            let line = serde_json::json!({ "prompt": text, "max_tokens": args.max_tokens });
+            // Also the editor's view (text before and after the cursor) for replay through an
+            // HTTP FIM endpoint (hearth serve's /api/generate suffix or /infill).
+            let suffix_end = suf.saturating_add(suffix_bytes).min(src.len());
+            let suffix_end = (suffix_end..=src.len())
+                .find(|&i| src.is_char_boundary(i))
+                .unwrap_or(src.len());
+            let line = serde_json::json!({ "prompt": text, "max_tokens": args.max_tokens,
+                "prefix": &src[..end], "suffix": &src[suf..suffix_end] });
             writeln!(w, "{line}")?;
         }
         let c = stream.wait()?;
@@ -382,7 +408,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let keystrokes = summarize(&samples);
     let report = Report {
         model: path.display().to_string(),
-        file: args.file.display().to_string(),
+        file: file.display().to_string(),
         layout: args.layout.clone(),
         heal_tokens: args.heal,
         threads: args.threads,
