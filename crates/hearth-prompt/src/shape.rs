@@ -184,6 +184,51 @@ pub fn shape(completion: &str, prefix: &str, suffix: &str, scope: Option<Scope>)
     out
 }
 
+/// The text that [`shape`] keeps whatever the model generates after `visible`: a prefix of
+/// `shape(visible + more, prefix, suffix, scope)` for every `more`. What a server can stream of a
+/// completion while it is still being generated.
+///
+/// - Line scope: the line so far without trailing whitespace, minus as many bytes as the rest of
+///   the cursor's line (a tail that repeats it is dropped at the end); all of it once the line
+///   is complete.
+/// - Block scope: only complete lines (a line's indentation and content decide the block end),
+///   without trailing whitespace; all of it once the block has ended.
+pub fn stable_prefix(visible: &str, prefix: &str, suffix: &str, scope: Option<Scope>) -> String {
+    let scope = scope.unwrap_or_else(|| scope_for(prefix, suffix));
+    let rest = rest_of_line(suffix).trim_end();
+    match scope {
+        Scope::Line => {
+            if visible.contains('\n') {
+                return shape(visible, prefix, suffix, Some(scope));
+            }
+            let w = visible.trim_end();
+            let mut keep = if rest.trim().is_empty() {
+                w.len()
+            } else {
+                w.len().saturating_sub(rest.len())
+            };
+            while !w.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            w[..keep].trim_end().to_string()
+        }
+        Scope::Block => {
+            // Text after the cursor on its line would make a tail repeat possible: wait.
+            if !rest.trim().is_empty() {
+                return String::new();
+            }
+            let Some(nl) = visible.rfind('\n') else {
+                return String::new();
+            };
+            let lines = &visible[..=nl];
+            if stop_at_block_end(lines, prefix).len() < lines.len() {
+                return shape(visible, prefix, suffix, Some(scope));
+            }
+            trim_trailing_whitespace(drop_repeated_suffix(lines, suffix))
+        }
+    }
+}
+
 /// If the characters typed since a suggestion was shown are its start, the rest of it is still
 /// the answer, with no model call.
 pub fn continue_suggestion<'a>(previous: &'a str, typed_since: &str) -> Option<&'a str> {
@@ -295,5 +340,66 @@ mod tests {
         );
         assert_eq!(continue_suggestion("return total", "rex"), None);
         assert_eq!(continue_suggestion("ab", "ab"), None);
+    }
+}
+
+#[cfg(test)]
+mod stable_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just(" "),
+                Just("    "),
+                Just("\t"),
+                Just("\n"),
+                Just(")"),
+                Just("}"),
+                Just(":"),
+                Just("{"),
+                Just("else:"),
+                Just("end"),
+                Just("é"),
+            ],
+            0..24,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        /// Whatever comes after, the streamed text is where the final shaped text starts.
+        #[test]
+        fn stable_prefix_is_a_prefix_of_every_final(
+            full in text(), prefix in text(), suffix in text(), cut in 0usize..200,
+            forced in prop_oneof![Just(None), Just(Some(Scope::Line)), Just(Some(Scope::Block))],
+        ) {
+            let mut k = cut.min(full.len());
+            while !full.is_char_boundary(k) {
+                k -= 1;
+            }
+            let stable = stable_prefix(&full[..k], &prefix, &suffix, forced);
+            let fin = shape(&full, &prefix, &suffix, forced);
+            prop_assert!(fin.starts_with(&stable), "stable {stable:?} final {fin:?}");
+        }
+    }
+
+    #[test]
+    fn streams_complete_lines_and_holds_back_repeats() {
+        // Block scope: complete lines only.
+        let p = "def f(x):\n    ";
+        assert_eq!(
+            stable_prefix("y = x + 1\n    ret", p, "\n", None),
+            "y = x + 1"
+        );
+        assert_eq!(stable_prefix("y = x", p, "\n", None), "");
+        // Line scope: hold back as much as the rest of the line (`)` may be a repeat).
+        assert_eq!(stable_prefix("a, b)", "f(", ")\n", None), "a, b");
+        assert_eq!(stable_prefix("a, b  ", "f(", ")\n", None), "a,");
+        assert_eq!(stable_prefix("a, b)\nx", "f(", ")\n", None), "a, b");
     }
 }
