@@ -99,6 +99,19 @@ pub struct CompletionStream {
     first_text: Option<Duration>,
     /// Set once the result is decided; the stream then waits for the engine's `Done`.
     ending: Option<FinishReason>,
+    /// Text handed out by [`CompletionStream::next_progress`] so far.
+    emitted: String,
+    /// Text decided since the last [`CompletionStream::next_progress`].
+    pending: String,
+}
+
+/// One step of a streamed completion.
+#[derive(Debug)]
+pub enum Progress {
+    /// More of the completion: text that shaping keeps whatever is generated next.
+    Text(String),
+    /// The end: the whole completion (its text starts with every `Text` so far).
+    Done(Result<Completion, CompleteError>),
 }
 
 impl std::fmt::Debug for CompletionStream {
@@ -135,6 +148,8 @@ impl CompletionStream {
             first_token: None,
             first_text: None,
             ending: None,
+            emitted: String::new(),
+            pending: String::new(),
         }
     }
 
@@ -169,6 +184,60 @@ impl CompletionStream {
     }
 
     /// The generated text after the typed (healed) part; `None` while healing is not complete.
+    /// The completion as it is generated: [`Progress::Text`] pieces that shaping cannot take
+    /// back, then [`Progress::Done`]. Use this or [`CompletionStream::finish`], not both.
+    pub async fn next_progress(&mut self) -> Progress {
+        loop {
+            if !self.pending.is_empty() {
+                return Progress::Text(std::mem::take(&mut self.pending));
+            }
+            let ev = self.events.recv().await;
+            if let Some(done) = self.on_event(ev) {
+                return Progress::Done(done);
+            }
+        }
+    }
+
+    /// [`CompletionStream::next_progress`] for a blocking thread.
+    pub fn wait_progress(&mut self) -> Progress {
+        loop {
+            if !self.pending.is_empty() {
+                return Progress::Text(std::mem::take(&mut self.pending));
+            }
+            let ev = self.events.blocking_recv();
+            if let Some(done) = self.on_event(ev) {
+                return Progress::Done(done);
+            }
+        }
+    }
+
+    /// What the final text is sure to start with, given what was generated so far.
+    fn stable(&self) -> Option<String> {
+        let v = self.visible()?;
+        let stops = self.req.stop.iter().filter(|s| !s.is_empty());
+        // A stop string inside: the end is decided and `Done` carries the text.
+        if stops.clone().any(|s| v.contains(s.as_str())) {
+            return None;
+        }
+        // Hold back what could be the start of a stop string.
+        let hold = stops.map(|s| s.len().saturating_sub(1)).max().unwrap_or(0);
+        let mut keep = v.len().saturating_sub(hold);
+        while !v.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        let u = &v[..keep];
+        Some(if self.req.shape && !self.prepared.raw {
+            shape::stable_prefix(
+                u,
+                &self.prepared.prefix,
+                &self.prepared.suffix,
+                self.req.scope,
+            )
+        } else {
+            u.to_owned()
+        })
+    }
+
     fn visible(&self) -> Option<&str> {
         let heal = &self.prepared.heal;
         if heal.is_empty() {
@@ -274,6 +343,13 @@ impl CompletionStream {
                 }
                 if let Some(r) = decided {
                     self.end_early(r);
+                } else if let Some(st) = self.stable() {
+                    if st.len() > self.emitted.len() {
+                        if let Some(more) = st.strip_prefix(self.emitted.as_str()) {
+                            self.pending.push_str(more);
+                            self.emitted = st;
+                        }
+                    }
                 }
                 None
             }

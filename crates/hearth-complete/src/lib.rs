@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use hearth_engine::{CancelToken, EngineError, GenerateRequest, Model, SamplingParams, Token};
 use hearth_prompt::{FimFormat, FimInput, FimLayout};
 
-pub use collect::{Completion, CompletionStats, CompletionStream, FinishReason};
+pub use collect::{Completion, CompletionStats, CompletionStream, FinishReason, Progress};
 pub use hearth_prompt::shape::Scope;
 
 /// Errors of the completion pipeline.

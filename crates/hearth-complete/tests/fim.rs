@@ -80,6 +80,54 @@ fn flush(c: &Completer) {
     assert!(r.stats.prompt_tokens > 0);
 }
 
+/// Streamed pieces are the start of the final text, and together with `Done` make all of it.
+#[test]
+fn streamed_pieces_add_up_to_the_completion() {
+    let Some(model) = load(TestModel::Qwen05, 1) else {
+        return;
+    };
+    let _g = heavy();
+    let c = Completer::open(model).expect("qwen has FIM");
+    let mut streamed_early = 0;
+    for (name, case) in CASES {
+        let (prefix, suffix) = split(case);
+        let whole = run(&c, &prefix, &suffix, FimLayout::Middle);
+        let req = FimRequest {
+            max_tokens: 16,
+            session: Some("test".into()),
+            ..FimRequest::new(prefix.as_str(), suffix.as_str())
+        };
+        let mut stream = c.complete(req).expect("start");
+        let mut pieces = String::new();
+        let done = loop {
+            match stream.wait_progress() {
+                hearth_complete::Progress::Text(t) => {
+                    assert!(!t.is_empty(), "{name}: empty piece");
+                    pieces.push_str(&t);
+                }
+                hearth_complete::Progress::Done(d) => break d.expect("complete"),
+            }
+        };
+        assert_eq!(
+            done.text, whole.text,
+            "{name}: streaming changed the result"
+        );
+        assert!(
+            done.text.starts_with(&pieces),
+            "{name}: streamed {pieces:?}, final {:?}",
+            done.text
+        );
+        if !pieces.is_empty() {
+            streamed_early += 1;
+        }
+    }
+    // Multi-line and mid-line completions give text before the end.
+    assert!(
+        streamed_early >= 5,
+        "only {streamed_early} cases streamed anything early"
+    );
+}
+
 #[test]
 fn cache_reuse_does_not_change_completions() {
     let Some(model) = load(TestModel::Qwen05, 1) else {

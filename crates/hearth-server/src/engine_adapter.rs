@@ -237,9 +237,9 @@ impl Runner for LlamaRunner {
 }
 
 impl LlamaRunner {
-    /// Fill-in-the-middle through hearth-complete. The completion is shaped as a whole, so it
-    /// arrives as one text event followed by `Done`; a closed receiver cancels it within one
-    /// decode step (its KV stays in the slot for the next keystroke).
+    /// Fill-in-the-middle through hearth-complete: text goes out as soon as shaping cannot take
+    /// it back, the rest of the shaped completion with `Done`; a closed receiver cancels it
+    /// within one decode step (its KV stays in the slot for the next keystroke).
     fn complete(&self, fim: FimInput, params: GenParams) -> Result<GenStream, BackendError> {
         let completer = self.completer.as_ref().ok_or_else(|| {
             BackendError::Invalid(
@@ -263,42 +263,61 @@ impl LlamaRunner {
             | hearth_complete::CompleteError::Request(_)) => BackendError::Invalid(e.to_string()),
             e => BackendError::Other(e.to_string()),
         })?;
-        let cancel = stream.cancel_token().clone();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
-            let done = stream.finish();
-            tokio::pin!(done);
-            tokio::select! {
-                () = tx.closed() => cancel.cancel(),
-                r = &mut done => {
-                    let events = match r {
-                        Ok(c) => {
-                            let first = c.stats.first_token.unwrap_or(c.stats.prompt_eval);
-                            let stats = Stats {
-                                prompt_tokens: c.stats.prompt_tokens,
-                                cached_tokens: c.stats.cached_tokens,
-                                prompt_eval: first,
-                                eval_tokens: c.stats.generated_tokens,
-                                eval: c.stats.total.saturating_sub(first),
-                            };
-                            let finish = match c.reason {
-                                hearth_complete::FinishReason::Stop => Finish::Stop,
-                                hearth_complete::FinishReason::Length
-                                | hearth_complete::FinishReason::TimeBudget => Finish::Length,
-                                hearth_complete::FinishReason::Superseded
-                                | hearth_complete::FinishReason::Cancelled => Finish::Cancelled,
-                            };
-                            let text = (!c.text.is_empty()).then_some(GenEvent::Text(c.text));
-                            text.into_iter().chain([GenEvent::Done(finish, stats)]).collect()
-                        }
-                        Err(e) => vec![GenEvent::Error(e.to_string())],
-                    };
-                    for ev in events {
-                        if tx.send(ev).is_err() {
-                            break;
-                        }
+            let mut stream = stream;
+            // Pieces that shaping cannot take back go out as they are decided; `Done` brings
+            // the rest of the shaped text.
+            let mut sent = String::new();
+            loop {
+                let progress = tokio::select! {
+                    () = tx.closed() => {
+                        stream.cancel_token().cancel();
+                        return;
                     }
+                    p = stream.next_progress() => p,
+                };
+                let c = match progress {
+                    hearth_complete::Progress::Text(t) => {
+                        sent.push_str(&t);
+                        if tx.send(GenEvent::Text(t)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    hearth_complete::Progress::Done(Ok(c)) => c,
+                    hearth_complete::Progress::Done(Err(e)) => {
+                        let _ = tx.send(GenEvent::Error(e.to_string()));
+                        return;
+                    }
+                };
+                let first = c.stats.first_token.unwrap_or(c.stats.prompt_eval);
+                let stats = Stats {
+                    prompt_tokens: c.stats.prompt_tokens,
+                    cached_tokens: c.stats.cached_tokens,
+                    prompt_eval: first,
+                    eval_tokens: c.stats.generated_tokens,
+                    eval: c.stats.total.saturating_sub(first),
+                };
+                let finish = match c.reason {
+                    hearth_complete::FinishReason::Stop => Finish::Stop,
+                    hearth_complete::FinishReason::Length
+                    | hearth_complete::FinishReason::TimeBudget => Finish::Length,
+                    hearth_complete::FinishReason::Superseded
+                    | hearth_complete::FinishReason::Cancelled => Finish::Cancelled,
+                };
+                let rest = match c.text.strip_prefix(sent.as_str()) {
+                    Some(rest) => rest.to_string(),
+                    None => {
+                        tracing::error!(sent = %sent, text = %c.text, "streamed completion is not a prefix of the final one");
+                        String::new()
+                    }
+                };
+                if !rest.is_empty() && tx.send(GenEvent::Text(rest)).is_err() {
+                    return;
                 }
+                let _ = tx.send(GenEvent::Done(finish, stats));
+                return;
             }
         });
         Ok(GenStream { events: rx })

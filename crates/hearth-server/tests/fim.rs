@@ -53,6 +53,22 @@ async fn every_fim_route_uses_the_autocomplete_path() {
     assert!(!text.contains('\n'), "{text:?}");
     assert!(!text.contains("def main"), "{text:?}");
 
+    // Streamed (as Continue asks): the same text, pieces sent before the final object.
+    let streamed = json!({"model": MODEL, "prompt": PREFIX, "suffix": SUFFIX, "stream": true,
+        "options": {"temperature": 0, "num_predict": 24}});
+    let r = send(&s, post("/api/generate", streamed.to_string())).await;
+    let lines: Vec<Value> = r
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let joined: String = lines
+        .iter()
+        .filter_map(|l| l["response"].as_str())
+        .collect();
+    assert_eq!(joined, text);
+    assert_eq!(lines.last().unwrap()["done"], true);
+
     let openai = json!({"model": MODEL, "prompt": PREFIX, "suffix": SUFFIX, "temperature": 0,
         "max_tokens": 24});
     let r = send(&s, post("/v1/completions", openai.to_string())).await;
