@@ -268,10 +268,16 @@ impl CompletionStream {
         if self.req.shape && !self.prepared.raw && self.shaping_ended(visible) {
             return Some(FinishReason::Stop);
         }
+        // Generation time only, as llama.cpp's t_max_predict_ms: a cold prompt that took long
+        // to evaluate must not cut its completion to one token.
+        let generating = self
+            .first_token
+            .map(|t| self.started.elapsed().saturating_sub(t));
         if self
             .req
             .time_budget
-            .is_some_and(|b| self.started.elapsed() >= b)
+            .zip(generating)
+            .is_some_and(|(b, g)| g >= b)
         {
             return Some(FinishReason::TimeBudget);
         }

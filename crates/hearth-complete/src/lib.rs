@@ -80,7 +80,8 @@ pub struct FimRequest {
     pub heal_tokens: usize,
     /// Most tokens to generate after the typed text.
     pub max_tokens: u32,
-    /// Give up (keeping what was generated) after this long.
+    /// Give up (keeping what was generated) after generating for this long (prompt
+    /// processing not counted, as llama.cpp's `t_max_predict_ms`).
     pub time_budget: Option<Duration>,
     /// Extra stop strings (the completion ends before them).
     pub stop: Vec<String>,

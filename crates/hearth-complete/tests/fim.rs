@@ -80,6 +80,29 @@ fn flush(c: &Completer) {
     assert!(r.stats.prompt_tokens > 0);
 }
 
+/// A time budget ends a long completion early, keeping what was generated.
+#[test]
+fn time_budget_ends_generation_early() {
+    let Some(model) = load(TestModel::Qwen05, 1) else {
+        return;
+    };
+    let _g = heavy();
+    let c = Completer::open(model).expect("qwen has FIM");
+    let req = FimRequest {
+        max_tokens: 200,
+        time_budget: Some(std::time::Duration::from_millis(1)),
+        // A long docstring to write: without the budget this runs for many tokens.
+        ..FimRequest::new("def parse_config(path):\n    \"\"\"", "\n")
+    };
+    let done = c.complete(req).expect("start").wait().expect("complete");
+    assert_eq!(
+        done.reason,
+        hearth_complete::FinishReason::TimeBudget,
+        "{done:?}"
+    );
+    assert!(done.stats.generated_tokens <= 8, "{done:?}");
+}
+
 /// Streamed pieces are the start of the final text, and together with `Done` make all of it.
 #[test]
 fn streamed_pieces_add_up_to_the_completion() {
