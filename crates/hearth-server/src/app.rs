@@ -115,8 +115,36 @@ async fn root() -> &'static str {
     "Ollama is running"
 }
 
-async fn health() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// `GET /health` as llama.cpp's server answers it (routers probe it): 200 with the load, or with
+/// `?fail_on_no_slot=1` a 503 while requests are queued for a slot.
+async fn health(
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let fail_on_no_slot = q
+        .get("fail_on_no_slot")
+        .is_some_and(|v| !matches!(v.as_str(), "" | "0" | "false"));
+    let (status, body) = health_body(&s.sched.gauges(), fail_on_no_slot);
+    (status, axum::Json(body)).into_response()
+}
+
+fn health_body(
+    g: &crate::metrics::Gauges,
+    fail_on_no_slot: bool,
+) -> (StatusCode, serde_json::Value) {
+    if fail_on_no_slot && g.waiting > 0 {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"error": {"code": 503, "message": "no slot available",
+                "type": "unavailable_error"}}),
+        );
+    }
+    (
+        StatusCode::OK,
+        serde_json::json!({"status": "ok", "models_loaded": g.loaded_models,
+            "requests_processing": g.running, "requests_waiting": g.waiting,
+            "slots_busy": g.slots_busy}),
+    )
 }
 
 async fn version() -> impl IntoResponse {
@@ -450,6 +478,23 @@ pub fn event(v: &impl serde::Serialize) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn health_fails_on_no_slot_only_when_asked_and_queued() {
+        let idle = crate::metrics::Gauges::default();
+        let queued = crate::metrics::Gauges {
+            running: 1,
+            waiting: 2,
+            ..idle.clone()
+        };
+        assert_eq!(super::health_body(&idle, true).0, super::StatusCode::OK);
+        let (st, body) = super::health_body(&queued, false);
+        assert_eq!(st, super::StatusCode::OK);
+        assert_eq!(body["requests_waiting"], 2);
+        let (st, body) = super::health_body(&queued, true);
+        assert_eq!(st, super::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], 503);
+    }
+
     use super::*;
 
     #[test]
