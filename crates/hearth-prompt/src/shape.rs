@@ -191,8 +191,9 @@ pub fn shape(completion: &str, prefix: &str, suffix: &str, scope: Option<Scope>)
 /// - Line scope: the line so far without trailing whitespace, minus as many bytes as the rest of
 ///   the cursor's line (a tail that repeats it is dropped at the end); all of it once the line
 ///   is complete.
-/// - Block scope: only complete lines (a line's indentation and content decide the block end),
-///   without trailing whitespace; all of it once the block has ended.
+/// - Block scope: the first line as it grows, then only complete lines (a later line's
+///   indentation and content decide the block end), without trailing whitespace; all of it once
+///   the block has ended.
 pub fn stable_prefix(visible: &str, prefix: &str, suffix: &str, scope: Option<Scope>) -> String {
     let scope = scope.unwrap_or_else(|| scope_for(prefix, suffix));
     let rest = rest_of_line(suffix).trim_end();
@@ -217,8 +218,10 @@ pub fn stable_prefix(visible: &str, prefix: &str, suffix: &str, scope: Option<Sc
             if !rest.trim().is_empty() {
                 return String::new();
             }
+            // The first line is never cut (block ends and suffix repeats are found on later
+            // lines): all of it but trailing whitespace is final.
             let Some(nl) = visible.rfind('\n') else {
-                return String::new();
+                return visible.trim_end().to_string();
             };
             let lines = &visible[..=nl];
             if stop_at_block_end(lines, prefix).len() < lines.len() {
@@ -396,7 +399,7 @@ mod stable_tests {
             stable_prefix("y = x + 1\n    ret", p, "\n", None),
             "y = x + 1"
         );
-        assert_eq!(stable_prefix("y = x", p, "\n", None), "");
+        assert_eq!(stable_prefix("y = x ", p, "\n", None), "y = x");
         // Line scope: hold back as much as the rest of the line (`)` may be a repeat).
         assert_eq!(stable_prefix("a, b)", "f(", ")\n", None), "a, b");
         assert_eq!(stable_prefix("a, b  ", "f(", ")\n", None), "a,");
