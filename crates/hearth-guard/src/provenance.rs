@@ -71,7 +71,13 @@ impl Provenance {
     /// Write beside `manifest` atomically (temp file + rename).
     pub fn write(&self, manifest: &Path) -> Result<PathBuf, ProvenanceError> {
         let path = provenance_path(manifest);
-        let tmp = path.with_extension("json.tmp");
+        // A temp name of its own per writer: two installs of the same model at once (two
+        // concurrent pulls) must not rename each other's file away.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+        tmp_name.push(format!(".tmp-{}-{seq}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
         let io = |source| ProvenanceError::Io {
             path: path.clone(),
             source,
@@ -80,8 +86,11 @@ impl Provenance {
             path: path.clone(),
             source,
         })?;
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
         Ok(path)
     }
 
