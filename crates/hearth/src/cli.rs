@@ -70,6 +70,9 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_verbose);
+    if !matches!(cli.command, Command::Serve(_) | Command::Sandbox(_)) {
+        quiet_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Fit(args) => cmd::fit::run(args),
@@ -99,6 +102,19 @@ pub fn main() -> ExitCode {
             eprintln!("hearth: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `hearth list | head`: end quietly when the reader goes away, as Unix tools do, instead of
+/// panicking in `println!` (Rust ignores SIGPIPE by default). Not for `serve` (its sockets
+/// never raise it anyway) and `sandbox` (it reports its child's fate itself).
+#[allow(unsafe_code)]
+fn quiet_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE is async-signal-safe; it runs at
+    // the start of main, before any thread that could depend on the old disposition exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

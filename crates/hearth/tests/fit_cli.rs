@@ -85,3 +85,36 @@ fn one_file_reports_llama_cpp_kv_size_and_refuses_what_does_not_fit() {
     let n_ctx = s["n_ctx"].as_u64().unwrap();
     assert!((2048..32768).contains(&n_ctx), "{s}");
 }
+
+/// `hearth fit … | head -1`: a reader that goes away ends hearth quietly (SIGPIPE), without a
+/// `println!` panic on stderr.
+#[cfg(unix)]
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(["fit", "--vram", "24G", "--ram", "64G", "--no-probe"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before hearth writes its table.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc_sigpipe()),
+        "{:?} {stderr}",
+        out.status
+    );
+}
+
+/// SIGPIPE's number on Linux and the BSDs.
+#[cfg(unix)]
+fn libc_sigpipe() -> i32 {
+    13
+}
