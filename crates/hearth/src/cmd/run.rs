@@ -145,6 +145,47 @@ pub(super) fn one_shot_prompt(words: &[String]) -> anyhow::Result<Option<String>
     Ok(Some(prompt))
 }
 
+/// One step of the chat REPL's input.
+pub(super) enum Input {
+    /// End of input (Ctrl-D).
+    Eof,
+    /// A `/command` line.
+    Command(String),
+    /// A message to answer (one line, or a `"""` block).
+    Message(String),
+}
+
+/// Prompt with `>>> ` and read the next command or message; blank lines (and a Ctrl-C at the
+/// prompt, which gets a hint) are skipped.
+pub(super) fn next_input(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    interrupted: &AtomicBool,
+) -> anyhow::Result<Input> {
+    loop {
+        print!(">>> ");
+        std::io::stdout().flush()?;
+        let Some(line) = lines.next() else {
+            println!();
+            return Ok(Input::Eof);
+        };
+        let line = line?;
+        if interrupted.swap(false, Ordering::Relaxed) && line.trim().is_empty() {
+            println!("Use Ctrl + d or /bye to exit.");
+            continue;
+        }
+        let input = if let Some(rest) = line.trim_start().strip_prefix("\"\"\"") {
+            multi_line(rest, lines)?
+        } else if line.trim_start().starts_with('/') {
+            return Ok(Input::Command(line.trim().to_string()));
+        } else {
+            line
+        };
+        if !input.trim().is_empty() {
+            return Ok(Input::Message(input));
+        }
+    }
+}
+
 /// The rest of a `"""` multi-line message begun with `rest`: lines up to one ending with `"""`.
 pub(super) fn multi_line(
     rest: &str,
@@ -392,31 +433,18 @@ fn repl(
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     loop {
-        print!(">>> ");
-        std::io::stdout().flush()?;
-        let Some(line) = lines.next() else {
-            println!();
-            break;
-        };
-        let line = line?;
-        if interrupted.swap(false, Ordering::Relaxed) && line.trim().is_empty() {
-            println!("Use Ctrl + d or /bye to exit.");
-            continue;
-        }
-        let mut input = line.clone();
-        if let Some(rest) = line.trim_start().strip_prefix("\"\"\"") {
-            input = multi_line(rest, &mut lines)?;
-        } else if line.trim_start().starts_with('/') {
-            match command(model, settings, line.trim(), &mut turns) {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => eprintln!("{e:#}"),
+        let input = match next_input(&mut lines, &interrupted)? {
+            Input::Eof => break,
+            Input::Command(line) => {
+                match command(model, settings, &line, &mut turns) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => eprintln!("{e:#}"),
+                }
+                continue;
             }
-            continue;
-        }
-        if input.trim().is_empty() {
-            continue;
-        }
+            Input::Message(m) => m,
+        };
         turns.push(("user".into(), input.clone()));
         let text = if raw {
             input

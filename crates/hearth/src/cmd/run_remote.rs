@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use serde_json::{json, Map, Value};
 
 use super::client::{self, Ndjson};
-use super::run::{fmt_duration, multi_line, one_shot_prompt, rate, Args, HELP};
+use super::run::{fmt_duration, next_input, one_shot_prompt, rate, Args, Input, HELP};
 
 /// What `/set` changes.
 struct Session {
@@ -220,31 +220,18 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
     loop {
-        print!(">>> ");
-        std::io::stdout().flush()?;
-        let Some(line) = lines.next() else {
-            println!();
-            break;
-        };
-        let line = line?;
-        if interrupted.swap(false, Ordering::Relaxed) && line.trim().is_empty() {
-            println!("Use Ctrl + d or /bye to exit.");
-            continue;
-        }
-        let mut input = line.clone();
-        if let Some(rest) = line.trim_start().strip_prefix("\"\"\"") {
-            input = multi_line(rest, &mut lines)?;
-        } else if line.trim_start().starts_with('/') {
-            match command(&mut session, line.trim(), &mut turns) {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => eprintln!("{e:#}"),
+        let input = match next_input(&mut lines, &interrupted)? {
+            Input::Eof => break,
+            Input::Command(line) => {
+                match command(&mut session, &line, &mut turns) {
+                    Ok(true) => break,
+                    Ok(false) => {}
+                    Err(e) => eprintln!("{e:#}"),
+                }
+                continue;
             }
-            continue;
-        }
-        if input.trim().is_empty() {
-            continue;
-        }
+            Input::Message(m) => m,
+        };
         if !session.raw {
             turns.push(("user".into(), input.clone()));
         }
