@@ -173,7 +173,7 @@ pub async fn infill(
     let prefix = format!("{}{}", req.input_prefix, req.prompt);
     // Also the 400 for a model without FIM tokens, and the text the size check counts.
     let rendered = info.render_fim(&name, &prefix, &req.input_suffix)?;
-    let mut p = params(rendered, &opts, default_stops(&entry), &[], None);
+    let mut p = params(rendered, &opts, default_stops(&entry), None);
     let mut fim = input(&prefix, &req.input_suffix, session);
     fim.extra_files = req
         .input_extra

@@ -45,25 +45,19 @@ pub fn default_stops(entry: &ModelEntry) -> Vec<String> {
 }
 
 /// Build the engine parameters: the request's stop strings replace the model's defaults (as in
-/// Ollama, request options override Modelfile parameters); `always` (FIM end markers) is added
-/// either way.
+/// Ollama, request options override Modelfile parameters). FIM end markers are the autocomplete
+/// path's business (hearth-complete stops on them).
 pub fn params(
     prompt: String,
     opts: &Checked,
     model_stops: Vec<String>,
-    always: &[String],
     grammar: Option<String>,
 ) -> GenParams {
-    let mut stop = if opts.stop.is_empty() {
+    let stop = if opts.stop.is_empty() {
         model_stops
     } else {
         opts.stop.clone()
     };
-    for s in always {
-        if !stop.contains(s) {
-            stop.push(s.clone());
-        }
-    }
     GenParams {
         prompt,
         add_bos: false,
@@ -110,11 +104,31 @@ struct StreamEnd {
     /// `check`: insecure-code findings over the whole answer.
     check: bool,
     /// `context`: earlier tokens and this prompt, tokenized with the answer by the runner.
-    memory: Option<(Memory, Arc<dyn Runner>)>,
+    memory: Option<Memory>,
 }
 
-/// Earlier context tokens and the rendered prompt.
-type Memory = (Vec<i32>, String);
+/// Ollama's conversational memory for one generate request.
+struct Memory {
+    /// The request's `context` tokens.
+    prior: Vec<i32>,
+    /// The rendered prompt.
+    prompt: String,
+    /// The loaded model, to tokenize with.
+    runner: Arc<dyn Runner>,
+}
+
+impl Memory {
+    /// The reply's `context`: the earlier tokens, then this prompt and answer tokenized.
+    fn context(&self, answer: &str) -> Result<Value, ApiError> {
+        let mut tokens = self.prior.clone();
+        tokens.extend(
+            self.runner
+                .tokenize(&format!("{}{answer}", self.prompt))
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        );
+        Ok(json!(tokens))
+    }
+}
 
 fn stream_response(
     running: Running,
@@ -177,8 +191,8 @@ fn stream_response(
                         if check {
                             o.insert("check".into(), code_check(&all));
                         }
-                        if let Some((m, runner)) = &end.memory {
-                            match conversation(&(m.clone(), runner.clone()), &all) {
+                        if let Some(m) = &end.memory {
+                            match m.context(&all) {
                                 Ok(c) => o.insert("context".into(), c),
                                 Err(e) => o.insert("error".into(), json!(e.to_string())),
                             };
@@ -275,18 +289,25 @@ pub async fn generate(
     // Ollama's conversational memory: the earlier response's tokens go first, and the reply
     // carries the tokens of everything so far (none for raw and FIM requests).
     let prior = context_tokens(req.context.as_deref().unwrap_or_default())?;
-    let memory = (!req.raw && fim.is_none()).then(|| (prior.clone(), prompt.clone()));
-    let mut p = params(prompt, &opts, default_stops(&entry), &[], grammar);
-    p.fim = fim;
-    if p.fim.is_none() {
-        p.context = prior;
+    let remember = !req.raw && fim.is_none();
+    let prompt_text = remember.then(|| prompt.clone());
+    let mut p = params(prompt, &opts, default_stops(&entry), grammar);
+    if fim.is_none() {
+        p.context = prior.clone();
     }
+    p.fim = fim;
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
-    let runner = running.lease.as_ref().map(|l| l.resident.runner.clone());
+    let memory = prompt_text
+        .zip(running.lease.as_ref())
+        .map(|(prompt, l)| Memory {
+            prior,
+            prompt,
+            runner: l.resident.runner.clone(),
+        });
     if req.stream.unwrap_or(true) {
         let finish = StreamEnd {
             check: req.check,
-            memory: memory.zip(runner),
+            memory,
         };
         return Ok(stream_response(running, name, false, false, finish));
     }
@@ -314,8 +335,8 @@ pub async fn generate(
     if req.check {
         o.insert("check".into(), code_check(&out.text));
     }
-    if let Some(m) = memory.zip(runner) {
-        o.insert("context".into(), conversation(&m, &out.text)?);
+    if let Some(m) = &memory {
+        o.insert("context".into(), m.context(&out.text)?);
     }
     Ok(Json(Value::Object(o)).into_response())
 }
@@ -399,7 +420,7 @@ pub async fn chat(
     });
     let has_tools = tools.is_some();
     let prompt = info.render_chat(msgs, tools)?;
-    let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
+    let p = params(prompt, &opts, default_stops(&entry), grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, keep_alive, p).await?;
     if req.stream.unwrap_or(true) {
         let finish = StreamEnd {
@@ -448,18 +469,6 @@ fn context_tokens(ctx: &[i64]) -> Result<Vec<i32>, ApiError> {
                 .ok_or_else(|| ApiError::bad_request(format!("context token {t} is out of range")))
         })
         .collect()
-}
-
-/// The reply's `context`: the earlier tokens, then this prompt and answer tokenized.
-fn conversation(m: &(Memory, Arc<dyn Runner>), answer: &str) -> Result<Value, ApiError> {
-    let ((prior, prompt), runner) = m;
-    let mut tokens = prior.clone();
-    tokens.extend(
-        runner
-            .tokenize(&format!("{prompt}{answer}"))
-            .map_err(|e| ApiError::internal(e.to_string()))?,
-    );
-    Ok(json!(tokens))
 }
 
 /// The opt-in `"check": true`: hearth-codecheck's findings (CWE-tagged) for every fenced code

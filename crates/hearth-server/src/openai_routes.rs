@@ -151,7 +151,7 @@ async fn chat_inner(s: AppState, req: ChatCompletionRequest) -> Result<Response,
     let (entry, _) = models::resolve(&s.stores, &req.model)?;
     let info = s.prompt_info(&entry.path).await?;
     let prompt = info.render_chat(msgs, tools)?;
-    let p = params(prompt, &opts, default_stops(&entry), &[], grammar);
+    let p = params(prompt, &opts, default_stops(&entry), grammar);
     let running = gen::start(&s, &entry, opts.num_ctx, None, p).await?;
     let id = new_id("chatcmpl");
     let model = req.model.clone();
@@ -313,7 +313,7 @@ async fn completions_inner(
         }
         _ => prompt,
     };
-    let mut p = params(text, &opts, default_stops(&entry), &[], None);
+    let mut p = params(text, &opts, default_stops(&entry), None);
     p.fim = fim;
     let running = gen::start(&s, &entry, None, None, p).await?;
     let id = new_id("cmpl");
