@@ -145,6 +145,17 @@ pub(super) fn one_shot_prompt(words: &[String]) -> anyhow::Result<Option<String>
     Ok(Some(prompt))
 }
 
+/// The message of `/set system TEXT` (quotes around it dropped); `None` when empty.
+pub(super) fn system_message(line: &str) -> Option<String> {
+    let text = line
+        .splitn(3, char::is_whitespace)
+        .nth(2)
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"');
+    (!text.is_empty()).then(|| text.to_string())
+}
+
 /// One step of the chat REPL's input.
 pub(super) enum Input {
     /// End of input (Ctrl-D).
@@ -510,13 +521,7 @@ fn command(
         (Some("/set"), Some("verbose")) => settings.verbose = true,
         (Some("/set"), Some("quiet")) => settings.verbose = false,
         (Some("/set"), Some("system")) => {
-            let text = line
-                .splitn(3, char::is_whitespace)
-                .nth(2)
-                .unwrap_or("")
-                .trim()
-                .trim_matches('"');
-            settings.system = (!text.is_empty()).then(|| text.to_string());
+            settings.system = system_message(line);
             println!("Set system message.");
         }
         (Some("/set"), Some("parameter")) => {
@@ -568,6 +573,20 @@ fn set_parameter(settings: &mut Settings, name: &str, value: &str) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_system_message() {
+        assert_eq!(
+            system_message("/set system \"You are terse.\"").as_deref(),
+            Some("You are terse.")
+        );
+        assert_eq!(
+            system_message("/set system  a  b ").as_deref(),
+            Some("a  b")
+        );
+        assert_eq!(system_message("/set system"), None);
+        assert_eq!(system_message("/set system \"\""), None);
+    }
 
     fn settings() -> Settings {
         Settings {

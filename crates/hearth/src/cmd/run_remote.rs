@@ -11,7 +11,9 @@ use anyhow::{bail, Context as _};
 use serde_json::{json, Map, Value};
 
 use super::client::{self, Ndjson};
-use super::run::{fmt_duration, next_input, one_shot_prompt, rate, Args, Input, HELP};
+use super::run::{
+    fmt_duration, next_input, one_shot_prompt, rate, system_message, Args, Input, HELP,
+};
 
 /// What `/set` changes.
 struct Session {
@@ -321,13 +323,7 @@ fn command(
         (Some("/set"), Some("verbose")) => session.verbose = true,
         (Some("/set"), Some("quiet")) => session.verbose = false,
         (Some("/set"), Some("system")) => {
-            let text = line
-                .splitn(3, char::is_whitespace)
-                .nth(2)
-                .unwrap_or("")
-                .trim()
-                .trim_matches('"');
-            session.system = (!text.is_empty()).then(|| text.to_string());
+            session.system = system_message(line);
             println!("Set system message.");
         }
         (Some("/set"), Some("parameter")) => {
