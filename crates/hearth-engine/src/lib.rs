@@ -23,7 +23,7 @@ mod scheduler;
 pub mod text;
 mod types;
 
-pub use model::{physical_cores, system_info, Model, MAX_PARALLEL, MAX_TOKENIZE_BYTES};
+pub use model::{needs_bos, physical_cores, system_info, Model, MAX_PARALLEL, MAX_TOKENIZE_BYTES};
 pub use sampler::MAX_GRAMMAR_BYTES;
 pub use types::{
     CancelToken, DoneReason, EngineError, Event, EventReceiver, FimTokens, GenerateRequest,

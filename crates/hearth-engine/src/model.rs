@@ -332,6 +332,17 @@ impl Model {
         Ok(toks.into_iter().map(|t| t.0).collect())
     }
 
+    /// Tokenize a rendered prompt with hearth's one BOS rule: BOS is added when the tokenizer
+    /// wants one and the text does not already begin with the BOS token's text (chat templates
+    /// that emit `{{ bos_token }}` would otherwise get two). Special-token text is parsed.
+    pub fn tokenize_prompt(&self, text: &str) -> Result<Vec<Token>, EngineError> {
+        let info = self.info();
+        let bos = info
+            .bos
+            .map(|b| String::from_utf8_lossy(&self.token_piece(b)).into_owned());
+        self.tokenize(text, needs_bos(info.add_bos, bos.as_deref(), text), true)
+    }
+
     /// Text of a token sequence (special tokens rendered as text).
     pub fn detokenize(&self, tokens: &[Token]) -> Result<String, EngineError> {
         let mut bytes = Vec::new();
@@ -499,5 +510,24 @@ impl Model {
             )));
         }
         Ok(())
+    }
+}
+
+/// The one BOS rule: add BOS when the tokenizer wants it and `text` does not already start with
+/// the BOS token's text.
+pub fn needs_bos(add_bos: bool, bos_text: Option<&str>, text: &str) -> bool {
+    add_bos && !bos_text.is_some_and(|b| !b.is_empty() && text.starts_with(b))
+}
+
+#[cfg(test)]
+mod bos_tests {
+    #[test]
+    fn one_bos() {
+        use super::needs_bos;
+        assert!(needs_bos(true, Some("<s>"), "[INST] hi"));
+        assert!(!needs_bos(true, Some("<s>"), "<s>[INST] hi"));
+        assert!(!needs_bos(false, Some("<s>"), "hi"));
+        assert!(needs_bos(true, None, "hi"));
+        assert!(needs_bos(true, Some(""), "hi"));
     }
 }
