@@ -6,15 +6,24 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-/// Errors from a backend, mapped to HTTP statuses by the handlers.
+/// Errors from a backend; the service turns them into [`crate::service::ServiceError`]s.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The model name is not in the catalog.
-    #[error("model \"{0}\" not found, try pulling it first")]
-    NotFound(String),
-    /// The request is invalid for this model (e.g. suffix on a model without FIM).
+    /// The request is invalid for this model (a grammar that does not compile, a token id
+    /// outside the vocabulary, ...).
     #[error("{0}")]
     Invalid(String),
+    /// The prompt does not fit the context of one sequence.
+    #[error("prompt is {tokens} tokens, more than the context of {ctx} tokens")]
+    PromptTooLong {
+        /// Prompt tokens.
+        tokens: usize,
+        /// Context per sequence.
+        ctx: u32,
+    },
+    /// Fill-in-the-middle on a model without FIM tokens.
+    #[error("this model does not support fill-in-the-middle (no FIM tokens)")]
+    NoFim,
     /// The operation is not supported by this backend.
     #[error("{0} is not supported by this server")]
     Unsupported(&'static str),
@@ -40,14 +49,13 @@ pub struct ModelEntry {
     pub digest: String,
     /// Last modification.
     pub modified: SystemTime,
-    /// Chat template override from the manifest (else the GGUF's).
-    pub template: Option<String>,
-    /// System prompt from the manifest.
+    /// Modelfile `SYSTEM`: the system message when the request has none.
     pub system: Option<String>,
-    /// Default parameters from the manifest (`name value` pairs, values raw JSON).
-    pub parameters: Vec<(String, serde_json::Value)>,
-    /// License text.
-    pub license: Option<String>,
+    /// Modelfile `PARAMETER`s (`{"stop": [...], "temperature": 0.7}`): defaults that request
+    /// options override.
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    /// Modelfile `MESSAGE`s: `(role, content)` turns that go before the conversation.
+    pub messages: Vec<(String, String)>,
 }
 
 /// How to load a model.
@@ -77,12 +85,6 @@ pub struct LoadEstimate {
 pub struct RunnerInfo {
     /// Context per sequence.
     pub n_ctx_per_seq: u32,
-    /// Training context length.
-    pub n_ctx_train: u32,
-    /// Chat template from the GGUF (Jinja), if any.
-    pub chat_template: Option<String>,
-    /// Whether the vocabulary has FIM tokens.
-    pub has_fim: bool,
     /// Bytes the loaded model holds (weights + KV).
     pub memory_bytes: u64,
 }
@@ -113,10 +115,9 @@ pub struct Sampling {
 /// A generation request handed to a runner.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GenParams {
-    /// Rendered prompt text (special tokens parsed).
+    /// Rendered prompt text (special tokens parsed; BOS by the one rule of
+    /// `hearth_engine::needs_bos`).
     pub prompt: String,
-    /// Whether to prepend BOS.
-    pub add_bos: bool,
     /// Sampling.
     pub sampling: Sampling,
     /// `None` = until the context is full.
@@ -142,11 +143,6 @@ pub struct FimInput {
     pub suffix: String,
     /// `prefix` already holds FIM markers (Continue's raw path): tokenized as sent.
     pub raw: bool,
-    /// Client + document: a newer request with the same key supersedes one in flight.
-    pub session: Option<String>,
-    /// Arrival order at the server (newer is larger), so that a request overtaken on its way
-    /// to the scheduler cannot supersede the newer one.
-    pub order: u64,
     /// Repository context: `(file name, text)`.
     pub extra_files: Vec<(String, String)>,
     /// Stop generating after this long, keeping what was generated.
@@ -164,23 +160,6 @@ pub enum Finish {
     Cancelled,
     /// Context full.
     ContextFull,
-}
-
-impl Finish {
-    /// Ollama's `done_reason`.
-    pub fn ollama(self) -> &'static str {
-        match self {
-            Finish::Stop | Finish::Cancelled => "stop",
-            Finish::Length | Finish::ContextFull => "length",
-        }
-    }
-    /// OpenAI's `finish_reason`.
-    pub fn openai(self) -> &'static str {
-        match self {
-            Finish::Stop | Finish::Cancelled => "stop",
-            Finish::Length | Finish::ContextFull => "length",
-        }
-    }
 }
 
 /// Timing and counts of a finished generation.
@@ -206,7 +185,7 @@ pub enum GenEvent {
     /// The end.
     Done(Finish, Stats),
     /// A failure; the stream ends after it.
-    Error(String),
+    Error(BackendError),
 }
 
 /// A running generation: dropping `events` cancels it within one decode step.
@@ -233,7 +212,8 @@ pub struct SlotUsage {
 pub trait Runner: Send + Sync + 'static {
     /// Facts about the loaded model.
     fn info(&self) -> RunnerInfo;
-    /// Count the tokens of `text` (special tokens parsed).
+    /// Count the tokens of `text` as `generate` will feed it (special tokens parsed, BOS by the
+    /// one rule).
     fn count_tokens(&self, text: &str) -> Result<usize, BackendError>;
     /// Token ids of `text` (special tokens parsed, no BOS added), for Ollama's `context`.
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {

@@ -26,10 +26,16 @@ pub struct LlamaEngine {
 
 fn map_err(e: EngineError) -> BackendError {
     match e {
-        EngineError::PromptTooLong { .. }
-        | EngineError::Grammar(_)
-        | EngineError::Request(_)
-        | EngineError::TextTooLong { .. } => BackendError::Invalid(e.to_string()),
+        EngineError::PromptTooLong {
+            prompt_tokens,
+            n_ctx_seq,
+        } => BackendError::PromptTooLong {
+            tokens: prompt_tokens,
+            ctx: n_ctx_seq,
+        },
+        EngineError::Grammar(_) | EngineError::Request(_) | EngineError::TextTooLong { .. } => {
+            BackendError::Invalid(e.to_string())
+        }
         other => BackendError::Other(other.to_string()),
     }
 }
@@ -137,17 +143,13 @@ impl Runner for LlamaRunner {
         let i = self.model.info();
         RunnerInfo {
             n_ctx_per_seq: i.n_ctx_seq,
-            n_ctx_train: i.n_ctx_train,
-            chat_template: i.chat_template.clone(),
-            has_fim: i.fim.is_some(),
             memory_bytes: i.file_size.saturating_add(i.kv_bytes),
         }
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize, BackendError> {
-        let add_bos = self.model.info().add_bos;
         self.model
-            .tokenize(text, add_bos, true)
+            .tokenize_prompt(text)
             .map(|t| t.len())
             .map_err(map_err)
     }
@@ -160,8 +162,6 @@ impl Runner for LlamaRunner {
         if let Some(fim) = params.fim.take() {
             return self.complete(fim, params);
         }
-        // After an earlier response's context (which holds its own BOS), no second BOS.
-        let add_bos = (self.model.info().add_bos || params.add_bos) && params.context.is_empty();
         let n_vocab = self.model.info().n_vocab;
         if let Some(bad) = params
             .context
@@ -173,11 +173,19 @@ impl Runner for LlamaRunner {
             )));
         }
         let mut prompt = std::mem::take(&mut params.context);
-        prompt.extend(
-            self.model
-                .tokenize(&params.prompt, add_bos, true)
-                .map_err(map_err)?,
-        );
+        if prompt.is_empty() {
+            prompt = self
+                .model
+                .tokenize_prompt(&params.prompt)
+                .map_err(map_err)?;
+        } else {
+            // After an earlier response's context (which holds its own BOS), no second BOS.
+            prompt.extend(
+                self.model
+                    .tokenize(&params.prompt, false, true)
+                    .map_err(map_err)?,
+            );
+        }
         let cancel = CancelToken::new();
         let req = GenerateRequest {
             prompt,
@@ -209,7 +217,7 @@ impl Runner for LlamaRunner {
                                 eval_tokens: stats.eval_tokens,
                                 eval: stats.eval,
                             }), true),
-                            Event::Error(e) => (GenEvent::Error(e.to_string()), true),
+                            Event::Error(e) => (GenEvent::Error(map_err(e)), true),
                         };
                         if tx.send(out).is_err() {
                             cancel.cancel();
@@ -241,28 +249,19 @@ impl LlamaRunner {
     /// it back, the rest of the shaped completion with `Done`; a closed receiver cancels it
     /// within one decode step (its KV stays in the slot for the next keystroke).
     fn complete(&self, fim: FimInput, params: GenParams) -> Result<GenStream, BackendError> {
-        let completer = self.completer.as_ref().ok_or_else(|| {
-            BackendError::Invalid(
-                "this model does not support fill-in-the-middle (no FIM tokens): suffix cannot be used"
-                    .into(),
-            )
-        })?;
+        let completer = self.completer.as_ref().ok_or(BackendError::NoFim)?;
         let req = hearth_complete::FimRequest {
             extra_files: fim.extra_files,
             max_tokens: params.max_tokens.unwrap_or(FIM_DEFAULT_MAX_TOKENS),
             time_budget: fim.time_budget,
             stop: params.stop,
-            session: fim.session,
+            // The server supersedes by arrival order itself (one registry): no session here.
+            session: None,
             sampling: sampling(&params.sampling),
             raw: fim.raw,
             ..hearth_complete::FimRequest::new(fim.prefix, fim.suffix)
         };
-        let stream = completer.complete(req).map_err(|e| match e {
-            hearth_complete::CompleteError::Engine(e) => map_err(e),
-            e @ (hearth_complete::CompleteError::NoFim { .. }
-            | hearth_complete::CompleteError::Request(_)) => BackendError::Invalid(e.to_string()),
-            e => BackendError::Other(e.to_string()),
-        })?;
+        let stream = completer.complete(req).map_err(complete_err)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut stream = stream;
@@ -287,7 +286,7 @@ impl LlamaRunner {
                     }
                     hearth_complete::Progress::Done(Ok(c)) => c,
                     hearth_complete::Progress::Done(Err(e)) => {
-                        let _ = tx.send(GenEvent::Error(e.to_string()));
+                        let _ = tx.send(GenEvent::Error(complete_err(e)));
                         return;
                     }
                 };
@@ -321,6 +320,15 @@ impl LlamaRunner {
             }
         });
         Ok(GenStream { events: rx })
+    }
+}
+
+fn complete_err(e: hearth_complete::CompleteError) -> BackendError {
+    match e {
+        hearth_complete::CompleteError::Engine(e) => map_err(e),
+        hearth_complete::CompleteError::NoFim { .. } => BackendError::NoFim,
+        e @ hearth_complete::CompleteError::Request(_) => BackendError::Invalid(e.to_string()),
+        e => BackendError::Other(e.to_string()),
     }
 }
 

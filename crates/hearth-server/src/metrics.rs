@@ -12,21 +12,25 @@ const BUCKETS: [f64; 12] = [
 
 /// Counters shared by all handlers.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     /// Prompt tokens processed.
-    pub prompt_tokens: AtomicU64,
+    pub(crate) prompt_tokens: AtomicU64,
     /// Prompt tokens served from the prefix cache.
-    pub cached_tokens: AtomicU64,
+    pub(crate) cached_tokens: AtomicU64,
     /// Tokens generated.
-    pub generated_tokens: AtomicU64,
+    pub(crate) generated_tokens: AtomicU64,
     /// Generations cancelled by a client that went away.
-    pub cancelled: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
     /// Autocomplete requests superseded by a newer one of the same client session.
-    pub superseded: AtomicU64,
+    pub(crate) superseded: AtomicU64,
     /// Requests rejected because the queue was full.
-    pub rejected: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    /// Conversations that dropped their oldest turns to fit the context.
+    pub(crate) truncated_requests: AtomicU64,
+    /// Messages dropped that way.
+    pub(crate) truncated_messages: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -38,24 +42,26 @@ struct Histogram {
 
 /// Gauges sampled at scrape time from the scheduler.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Gauges {
+pub(crate) struct Gauges {
     /// Models resident.
-    pub loaded_models: usize,
+    pub(crate) loaded_models: usize,
     /// Bytes held by resident models.
-    pub memory_bytes: u64,
+    pub(crate) memory_bytes: u64,
     /// Requests waiting for a sequence slot.
-    pub waiting: usize,
+    pub(crate) waiting: usize,
     /// Requests generating.
-    pub running: usize,
+    pub(crate) running: usize,
     /// KV-cache utilization 0..1.
-    pub kv_usage: f64,
+    pub(crate) kv_usage: f64,
     /// Engine sequence slots generating (all models).
-    pub slots_busy: u64,
+    pub(crate) slots_busy: u64,
+    /// Autocomplete sessions with a request in flight.
+    pub(crate) fim_sessions: usize,
 }
 
 impl Metrics {
     /// Count one finished request.
-    pub fn observe(&self, route: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn observe(&self, route: &str, status: u16, elapsed: Duration) {
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((route.to_string(), status)).or_insert(0) += 1;
         }
@@ -73,7 +79,7 @@ impl Metrics {
     }
 
     /// Add token counts of one generation.
-    pub fn tokens(&self, prompt: u32, cached: u32, generated: u32) {
+    pub(crate) fn tokens(&self, prompt: u32, cached: u32, generated: u32) {
         self.prompt_tokens
             .fetch_add(u64::from(prompt), Ordering::Relaxed);
         self.cached_tokens
@@ -82,8 +88,15 @@ impl Metrics {
             .fetch_add(u64::from(generated), Ordering::Relaxed);
     }
 
+    /// Count one conversation that dropped `messages` turns to fit the context.
+    pub(crate) fn truncated(&self, messages: usize) {
+        self.truncated_requests.fetch_add(1, Ordering::Relaxed);
+        self.truncated_messages
+            .fetch_add(messages as u64, Ordering::Relaxed);
+    }
+
     /// Render the Prometheus text exposition.
-    pub fn render(&self, g: &Gauges) -> String {
+    pub(crate) fn render(&self, g: &Gauges) -> String {
         let mut o = String::new();
         let counter = |o: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
@@ -123,6 +136,18 @@ impl Metrics {
             "hearth_requests_rejected_total",
             "Requests rejected with 503 because the queue was full.",
             self.rejected.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_truncated_requests_total",
+            "Conversations that dropped their oldest turns to fit the context.",
+            self.truncated_requests.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
+            "hearth_truncated_messages_total",
+            "Messages dropped to fit the context.",
+            self.truncated_messages.load(Ordering::Relaxed),
         );
         let _ = writeln!(o, "# HELP hearth_requests_total HTTP requests by route and status.\n# TYPE hearth_requests_total counter");
         if let Ok(m) = self.requests.lock() {
@@ -192,6 +217,12 @@ impl Metrics {
             "hearth_slots_busy",
             "Engine sequence slots generating, all models.",
             g.slots_busy.to_string(),
+        );
+        gauge(
+            &mut o,
+            "hearth_autocomplete_sessions",
+            "Autocomplete sessions with a request in flight.",
+            g.fim_sessions.to_string(),
         );
         gauge(
             &mut o,

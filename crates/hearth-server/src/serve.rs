@@ -2,10 +2,10 @@
 //! let in-flight requests finish).
 use std::sync::Arc;
 
-use crate::app::{app, AppState};
 use crate::backend::Engine;
 use crate::config::{ConfigError, ServerConfig};
-use crate::scheduler::{SchedConfig, Scheduler};
+use crate::http::app;
+use crate::http::state::AppState;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -26,19 +26,6 @@ pub enum ServeError {
     },
 }
 
-/// Scheduler limits from the server configuration.
-pub fn sched_config(cfg: &ServerConfig) -> SchedConfig {
-    SchedConfig {
-        num_parallel: cfg.num_parallel,
-        max_loaded: cfg.max_loaded_models,
-        max_queue: cfg.max_queue,
-        memory_budget: cfg.memory_budget,
-        keep_alive: cfg.keep_alive,
-        default_num_ctx: cfg.default_num_ctx,
-        threads: cfg.threads,
-    }
-}
-
 /// Validate, bind, serve until `shutdown` resolves.
 pub async fn serve(
     cfg: ServerConfig,
@@ -54,13 +41,12 @@ pub async fn serve(
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Io { addr, source })?;
-    let sched = Scheduler::new(engine, sched_config(&cfg));
     let auth = if cfg.api_key.is_some() {
         "API key required"
     } else {
         "no API key"
     };
-    let state = AppState::new(cfg, stores, sched);
+    let state = AppState::new(cfg, stores, engine);
     tracing::warn!("hearth listening on http://{local} ({auth})");
     eprintln!("hearth: listening on http://{local}");
     // With the peer address, so a client's newer autocomplete request supersedes its older one.

@@ -472,7 +472,7 @@ async fn list_show_copy_delete_with_real_model() {
     );
     // Suffix on a model without FIM is a 400 (SmolLM2 has no FIM tokens).
     if let Some(smol) = test_model(TestModel::SmolLm2) {
-        import(&s.stores, "smol:latest", &smol);
+        import(s.service().stores(), "smol:latest", &smol);
         let r = send(
             &s,
             post(

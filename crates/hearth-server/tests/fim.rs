@@ -172,5 +172,5 @@ async fn keystroke_burst_supersedes_all_but_the_last() {
     assert_eq!(metric(&m, "hearth_slots_busy"), 0.0, "{m}");
     assert_eq!(metric(&m, "hearth_requests_running"), 0.0, "{m}");
     assert_eq!(metric(&m, "hearth_requests_waiting"), 0.0, "{m}");
-    assert!(s.fim_sessions.is_empty());
+    assert_eq!(metric(&m, "hearth_autocomplete_sessions"), 0.0, "{m}");
 }

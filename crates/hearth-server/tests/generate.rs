@@ -309,7 +309,7 @@ async fn sixteen_concurrent_streams_and_disconnect_frees_slot() {
         let text = joined(&lines, |l| l["response"].as_str());
         assert!(text.contains(&i.to_string()), "client {i}: {text:?}");
     }
-    assert_eq!(s.sched.gauges().running, 0);
+    assert_eq!(metric(&s, "hearth_requests_running").await, 0.0);
 }
 
 #[tokio::test]
@@ -327,18 +327,22 @@ async fn disconnect_cancels_and_frees_the_only_slot() {
     let mut body = resp.into_body();
     let first = body.frame().await.unwrap().unwrap();
     assert!(first.is_data());
-    assert_eq!(s.sched.gauges().running, 1);
+    assert_eq!(metric(&s, "hearth_requests_running").await, 1.0);
     // A second request queues behind the only slot...
     let quick = json!({"model": MODEL, "prompt": "Say hi.", "stream": false, "options": {"num_predict": 4}}).to_string();
     let s2 = s.clone();
     let queued = tokio::spawn(async move { send(&s2, post("/api/generate", quick)).await });
     for _ in 0..200 {
-        if s.sched.gauges().waiting == 1 {
+        if metric(&s, "hearth_requests_waiting").await == 1.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(s.sched.gauges().waiting, 1, "second request is not queued");
+    assert_eq!(
+        metric(&s, "hearth_requests_waiting").await,
+        1.0,
+        "second request is not queued"
+    );
     // ...and starts as soon as the first client goes away.
     drop(body);
     let r = tokio::time::timeout(Duration::from_secs(120), queued)
@@ -349,7 +353,7 @@ async fn disconnect_cancels_and_frees_the_only_slot() {
     assert_eq!(r.json()["eval_count"], 4);
     let m = send(&s, get("/metrics")).await.text();
     assert!(m.contains("hearth_generations_cancelled_total 1"), "{m}");
-    assert_eq!(s.sched.gauges().running, 0);
+    assert_eq!(metric(&s, "hearth_requests_running").await, 0.0);
 }
 
 /// A model whose fit estimate exceeds the memory budget is refused before loading, with the
@@ -379,7 +383,8 @@ async fn over_budget_load_is_refused_with_a_suggestion() {
         err.contains("this model at ctx"),
         "no context suggestion: {err}"
     );
-    assert!(s.sched.ps().is_empty(), "refused model was loaded");
+    let ps = send(&s, get("/api/ps")).await.json();
+    assert_eq!(ps["models"], json!([]), "refused model was loaded");
     let ok = json!({"model": MODEL, "prompt": "Say hi.", "stream": false,
         "options": {"num_ctx": 2048, "num_predict": 2}});
     let r = send(&s, post("/api/generate", ok.to_string())).await;

@@ -1,10 +1,12 @@
-//! Ollama's `options` object, typed and validated at the edge. Unknown keys are ignored (Ollama
-//! logs them); a known key with the wrong type or an out-of-range value is a 400.
+//! Generation options in Ollama's `options` shape (every protocol maps its fields onto them):
+//! typed and validated at the edge, with a model's Modelfile `PARAMETER`s as defaults. Unknown
+//! keys are ignored (Ollama logs them); a known key with the wrong type or an out-of-range value
+//! is [`ServiceError::Invalid`].
 use serde::{Deserialize, Deserializer};
 
 use crate::backend::Sampling;
 use crate::config::MAX_NUM_CTX;
-use crate::error::ApiError;
+use crate::service::error::ServiceError;
 
 /// Deserialize an integer option; like Ollama (Go's JSON numbers are floats) an integral float is
 /// accepted, a fractional one is truncated, a string or bool is a type error.
@@ -31,7 +33,7 @@ fn de_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 /// A string or a list of strings (`stop`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
-pub enum StringOrVec {
+pub(crate) enum StringOrVec {
     /// One.
     One(String),
     /// Many.
@@ -40,7 +42,7 @@ pub enum StringOrVec {
 
 impl StringOrVec {
     /// As a list.
-    pub fn into_vec(self) -> Vec<String> {
+    pub(crate) fn into_vec(self) -> Vec<String> {
         match self {
             StringOrVec::One(s) => vec![s],
             StringOrVec::Many(v) => v,
@@ -52,54 +54,97 @@ impl StringOrVec {
 /// num_ctx, mirostat, num_thread, use_mmap, min_p, num_gpu).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct Options {
+pub(crate) struct Options {
     #[serde(deserialize_with = "de_int")]
-    pub num_ctx: Option<i64>,
+    pub(crate) num_ctx: Option<i64>,
     #[serde(deserialize_with = "de_int")]
-    pub num_predict: Option<i64>,
+    pub(crate) num_predict: Option<i64>,
     #[serde(deserialize_with = "de_int")]
-    pub num_keep: Option<i64>,
-    pub temperature: Option<f32>,
+    pub(crate) num_keep: Option<i64>,
+    pub(crate) temperature: Option<f32>,
     #[serde(deserialize_with = "de_int")]
-    pub top_k: Option<i64>,
-    pub top_p: Option<f32>,
-    pub min_p: Option<f32>,
-    pub typical_p: Option<f32>,
-    pub repeat_penalty: Option<f32>,
+    pub(crate) top_k: Option<i64>,
+    pub(crate) top_p: Option<f32>,
+    pub(crate) min_p: Option<f32>,
+    pub(crate) typical_p: Option<f32>,
+    pub(crate) repeat_penalty: Option<f32>,
     #[serde(deserialize_with = "de_int")]
-    pub repeat_last_n: Option<i64>,
-    pub presence_penalty: Option<f32>,
-    pub frequency_penalty: Option<f32>,
+    pub(crate) repeat_last_n: Option<i64>,
+    pub(crate) presence_penalty: Option<f32>,
+    pub(crate) frequency_penalty: Option<f32>,
     #[serde(deserialize_with = "de_int")]
-    pub seed: Option<i64>,
-    pub stop: Option<StringOrVec>,
+    pub(crate) seed: Option<i64>,
+    pub(crate) stop: Option<StringOrVec>,
     #[serde(deserialize_with = "de_int")]
-    pub num_thread: Option<i64>,
+    pub(crate) num_thread: Option<i64>,
     #[serde(deserialize_with = "de_int")]
-    pub num_gpu: Option<i64>,
+    pub(crate) num_gpu: Option<i64>,
     #[serde(deserialize_with = "de_int")]
-    pub num_batch: Option<i64>,
+    pub(crate) num_batch: Option<i64>,
     #[serde(deserialize_with = "de_int")]
-    pub mirostat: Option<i64>,
-    pub use_mmap: Option<bool>,
+    pub(crate) mirostat: Option<i64>,
+    pub(crate) use_mmap: Option<bool>,
+}
+
+impl Options {
+    /// These options with `defaults` (a model's Modelfile `PARAMETER`s) filling what the
+    /// request left unset: request options override Modelfile parameters, as in Ollama.
+    pub(crate) fn or(self, defaults: Options) -> Options {
+        Options {
+            num_ctx: self.num_ctx.or(defaults.num_ctx),
+            num_predict: self.num_predict.or(defaults.num_predict),
+            num_keep: self.num_keep.or(defaults.num_keep),
+            temperature: self.temperature.or(defaults.temperature),
+            top_k: self.top_k.or(defaults.top_k),
+            top_p: self.top_p.or(defaults.top_p),
+            min_p: self.min_p.or(defaults.min_p),
+            typical_p: self.typical_p.or(defaults.typical_p),
+            repeat_penalty: self.repeat_penalty.or(defaults.repeat_penalty),
+            repeat_last_n: self.repeat_last_n.or(defaults.repeat_last_n),
+            presence_penalty: self.presence_penalty.or(defaults.presence_penalty),
+            frequency_penalty: self.frequency_penalty.or(defaults.frequency_penalty),
+            seed: self.seed.or(defaults.seed),
+            stop: self.stop.or(defaults.stop),
+            num_thread: self.num_thread.or(defaults.num_thread),
+            num_gpu: self.num_gpu.or(defaults.num_gpu),
+            num_batch: self.num_batch.or(defaults.num_batch),
+            mirostat: self.mirostat.or(defaults.mirostat),
+            use_mmap: self.use_mmap.or(defaults.use_mmap),
+        }
+    }
+
+    /// A model's Modelfile parameters as options.
+    pub(crate) fn from_params(
+        model: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Options, ServiceError> {
+        if params.is_empty() {
+            return Ok(Options::default());
+        }
+        serde_json::from_value(serde_json::Value::Object(params.clone())).map_err(|e| {
+            ServiceError::Invalid(format!(
+                "model \"{model}\" has an unusable Modelfile PARAMETER: {e}"
+            ))
+        })
+    }
 }
 
 /// Options after validation, in the units the scheduler uses.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Checked {
+pub(crate) struct Checked {
     /// Requested context per sequence.
-    pub num_ctx: Option<u32>,
+    pub(crate) num_ctx: Option<u32>,
     /// `None` = unlimited (-1) or fill the context (-2).
-    pub max_tokens: Option<u32>,
+    pub(crate) max_tokens: Option<u32>,
     /// Sampling.
-    pub sampling: Sampling,
+    pub(crate) sampling: Sampling,
     /// Stop strings.
-    pub stop: Vec<String>,
+    pub(crate) stop: Vec<String>,
 }
 
-fn finite(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, ApiError> {
+fn finite(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, ServiceError> {
     match v {
-        Some(x) if !x.is_finite() || x < lo || x > hi => Err(ApiError::bad_request(format!(
+        Some(x) if !x.is_finite() || x < lo || x > hi => Err(ServiceError::Invalid(format!(
             "option \"{name}\" must be between {lo} and {hi}, got {x}"
         ))),
         other => Ok(other),
@@ -109,16 +154,16 @@ fn finite(name: &str, v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, A
 impl Options {
     /// Validate ranges. `num_predict` must be >= 0, or -1 (unlimited) or -2 (fill context);
     /// `num_ctx` must be in 1..=2^20.
-    pub fn check(self) -> Result<Checked, ApiError> {
+    pub(crate) fn check(self) -> Result<Checked, ServiceError> {
         let num_ctx = match self.num_ctx {
             None | Some(0) => None,
             Some(n) if n < 0 => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::Invalid(format!(
                     "option \"num_ctx\" must be positive, got {n}"
                 )))
             }
             Some(n) if n as u64 > MAX_NUM_CTX => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::Invalid(format!(
                     "option \"num_ctx\" is {n}, more than the maximum {MAX_NUM_CTX}"
                 )))
             }
@@ -127,7 +172,7 @@ impl Options {
         let max_tokens = match self.num_predict {
             None | Some(-1) | Some(-2) => None,
             Some(n) if n < 0 => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::Invalid(format!(
                 "option \"num_predict\" must be >= 0, -1 (no limit) or -2 (fill context), got {n}"
             )))
             }
@@ -135,7 +180,7 @@ impl Options {
         };
         let top_k = match self.top_k {
             Some(k) if k < 0 => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::Invalid(format!(
                     "option \"top_k\" must be >= 0, got {k}"
                 )))
             }
@@ -144,7 +189,7 @@ impl Options {
         };
         let repeat_last_n = match self.repeat_last_n {
             Some(n) if n < -1 => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::Invalid(format!(
                     "option \"repeat_last_n\" must be >= -1, got {n}"
                 )))
             }
@@ -181,15 +226,15 @@ impl Options {
 }
 
 /// At most 16 stop strings of at most 1,000 bytes each, none empty.
-pub fn check_stops(stop: &[String]) -> Result<(), ApiError> {
+pub(crate) fn check_stops(stop: &[String]) -> Result<(), ServiceError> {
     if stop.len() > 16 {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::Invalid(format!(
             "at most 16 stop strings, got {}",
             stop.len()
         )));
     }
     if let Some(s) = stop.iter().find(|s| s.is_empty() || s.len() > 1000) {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::Invalid(format!(
             "stop strings must be 1 to 1000 bytes, got {} bytes",
             s.len()
         )));
@@ -203,7 +248,7 @@ mod tests {
 
     fn parse(v: serde_json::Value) -> Result<Checked, String> {
         let o: Options = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        o.check().map_err(|e| e.message)
+        o.check().map_err(|e| e.to_string())
     }
 
     #[test]
@@ -229,6 +274,19 @@ mod tests {
                 .max_tokens,
             None
         );
+    }
+
+    #[test]
+    fn request_options_override_modelfile_parameters() {
+        let params = serde_json::json!({"temperature": 0.0, "stop": ["<END>"], "num_ctx": 4096});
+        let d = Options::from_params("m", params.as_object().unwrap()).unwrap();
+        let req: Options = serde_json::from_value(serde_json::json!({"num_ctx": 8192})).unwrap();
+        let c = req.or(d).check().unwrap();
+        assert_eq!(c.num_ctx, Some(8192));
+        assert_eq!(c.sampling.temperature, Some(0.0));
+        assert_eq!(c.stop, vec!["<END>".to_string()]);
+        let bad = serde_json::json!({"temperature": "hot"});
+        assert!(Options::from_params("m", bad.as_object().unwrap()).is_err());
     }
 
     #[test]

@@ -13,40 +13,38 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::backend::{BackendError, Engine, LoadParams, ModelEntry, Runner};
-use crate::error::ApiError;
 use crate::metrics::Gauges;
+use crate::service::error::ServiceError;
 
 /// Scheduler limits.
 #[derive(Debug, Clone)]
-pub struct SchedConfig {
+pub(crate) struct SchedConfig {
     /// Sequences per model.
-    pub num_parallel: u32,
+    pub(crate) num_parallel: u32,
     /// Resident models.
-    pub max_loaded: usize,
+    pub(crate) max_loaded: usize,
     /// Waiting requests before 503.
-    pub max_queue: usize,
+    pub(crate) max_queue: usize,
     /// Memory budget in bytes (0 = unlimited).
-    pub memory_budget: u64,
+    pub(crate) memory_budget: u64,
     /// Keep-alive when a request does not say (`None` = forever).
-    pub keep_alive: Option<Duration>,
+    pub(crate) keep_alive: Option<Duration>,
     /// Context per sequence when the first request does not say.
-    pub default_num_ctx: u32,
+    pub(crate) default_num_ctx: u32,
     /// Engine threads.
-    pub threads: Option<u32>,
+    pub(crate) threads: Option<u32>,
 }
 
 /// A resident model.
-pub struct Resident {
+pub(crate) struct Resident {
     /// Name it was loaded under.
-    pub name: String,
+    pub(crate) name: String,
     /// Catalog entry.
-    pub entry: ModelEntry,
+    pub(crate) entry: ModelEntry,
     /// The loaded model.
-    pub runner: Arc<dyn Runner>,
+    pub(crate) runner: Arc<dyn Runner>,
     /// Context per sequence.
-    pub n_ctx_per_seq: u32,
-    /// How long loading took.
-    pub load_duration: Duration,
+    pub(crate) n_ctx_per_seq: u32,
     sem: Arc<Semaphore>,
     state: Mutex<ResidentState>,
 }
@@ -61,17 +59,17 @@ struct ResidentState {
 
 /// Info for `/api/ps`.
 #[derive(Debug, Clone)]
-pub struct PsEntry {
+pub(crate) struct PsEntry {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// Catalog entry.
-    pub entry: ModelEntry,
+    pub(crate) entry: ModelEntry,
     /// Memory held.
-    pub memory_bytes: u64,
+    pub(crate) memory_bytes: u64,
     /// When it will be unloaded (`None` = never).
-    pub expires_at: Option<SystemTime>,
+    pub(crate) expires_at: Option<SystemTime>,
     /// Context per sequence.
-    pub context_length: u32,
+    pub(crate) context_length: u32,
 }
 
 struct Inner {
@@ -85,16 +83,16 @@ struct Inner {
 
 /// The scheduler (cheap to clone).
 #[derive(Clone)]
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     inner: Arc<Inner>,
 }
 
 /// One request's hold on a sequence slot of a resident model.
-pub struct Lease {
+pub(crate) struct Lease {
     /// The model.
-    pub resident: Arc<Resident>,
+    pub(crate) resident: Arc<Resident>,
     /// Load time paid by this request (zero when it was already resident).
-    pub load_duration: Duration,
+    pub(crate) load_duration: Duration,
     _permit: OwnedSemaphorePermit,
     sched: Weak<Inner>,
 }
@@ -184,7 +182,7 @@ impl Inner {
 
 impl Scheduler {
     /// A scheduler over `engine`; spawns the expiry task on the current tokio runtime.
-    pub fn new(engine: Arc<dyn Engine>, cfg: SchedConfig) -> Self {
+    pub(crate) fn new(engine: Arc<dyn Engine>, cfg: SchedConfig) -> Self {
         let inner = Arc::new(Inner {
             engine,
             cfg,
@@ -218,26 +216,18 @@ impl Scheduler {
         Self { inner }
     }
 
-    /// The limits.
-    pub fn config(&self) -> &SchedConfig {
-        &self.inner.cfg
-    }
-
     /// Wait for a slot of `entry`'s model, loading it first if needed.
     /// `keep_alive`: `None` = the default; `Some(None)` = forever; `Some(Some(d))`.
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         &self,
         entry: &ModelEntry,
         num_ctx: Option<u32>,
         keep_alive: Option<Option<Duration>>,
-    ) -> Result<Lease, ApiError> {
+    ) -> Result<Lease, ServiceError> {
         let inner = &self.inner;
         if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.cfg.max_queue {
             inner.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(ApiError::unavailable(format!(
-                "server busy: {} requests already waiting, try again later",
-                inner.cfg.max_queue
-            )));
+            return Err(ServiceError::Busy(inner.cfg.max_queue));
         }
         let _wait = WaitGuard(&inner.waiting);
         let (resident, load_duration) = self.resident_or_load(entry, num_ctx).await?;
@@ -246,7 +236,7 @@ impl Scheduler {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| ApiError::unavailable("model is being unloaded"))?;
+            .map_err(|_| ServiceError::Unloading)?;
         {
             let mut st = lock(&resident.state);
             st.active += 1;
@@ -268,7 +258,7 @@ impl Scheduler {
         &self,
         entry: &ModelEntry,
         num_ctx: Option<u32>,
-    ) -> Result<(Arc<Resident>, Duration), ApiError> {
+    ) -> Result<(Arc<Resident>, Duration), ServiceError> {
         let inner = &self.inner;
         // A loaded model serves every request whose context fits in its own; a request for a
         // larger context reloads it once it is idle (so clients asking for different num_ctx
@@ -295,14 +285,7 @@ impl Scheduler {
             threads: inner.cfg.threads,
             gpu_layers: None,
         };
-        let load_err = |e: BackendError| match e {
-            BackendError::NotFound(m) => ApiError::model_not_found(&m),
-            BackendError::DoesNotFit(m) => ApiError::internal(format!(
-                "model \"{}\" does not fit in memory: {m}",
-                entry.name
-            )),
-            other => ApiError::internal(format!("loading model \"{}\": {other}", entry.name)),
-        };
+        let load_err = |e: BackendError| ServiceError::backend(&entry.name, e);
         // Estimate first (weights, KV cache, buffers for this context): a model that cannot fit
         // is refused with a suggestion instead of being loaded into swap or the OOM killer.
         // What unloading idle models would free counts as available.
@@ -312,7 +295,7 @@ impl Scheduler {
         let estimate =
             tokio::task::spawn_blocking(move || engine.estimate(&path, &p, ram_cap, reclaimable))
                 .await
-                .map_err(|e| ApiError::internal(format!("model estimate task failed: {e}")))?
+                .map_err(|e| ServiceError::Task(format!("model estimate: {e}")))?
                 .map_err(load_err)?;
         // Without an estimate: the file plus a fifth for KV and buffers.
         let need = estimate.map_or(entry.size.saturating_add(entry.size / 5), |e| e.bytes);
@@ -325,7 +308,7 @@ impl Scheduler {
         let start = Instant::now();
         let runner = tokio::task::spawn_blocking(move || engine.load(&path, &params))
             .await
-            .map_err(|e| ApiError::internal(format!("model load task failed: {e}")))?
+            .map_err(|e| ServiceError::Task(format!("model load: {e}")))?
             .map_err(load_err)?;
         let load_duration = start.elapsed();
         let info = runner.info();
@@ -340,7 +323,6 @@ impl Scheduler {
             entry: entry.clone(),
             runner,
             n_ctx_per_seq,
-            load_duration,
             sem: Arc::new(Semaphore::new(inner.cfg.num_parallel.max(1) as usize)),
             state: Mutex::new(ResidentState {
                 last_used: Instant::now(),
@@ -355,18 +337,18 @@ impl Scheduler {
     }
 
     /// Load without generating (Ollama's empty prompt); sets the keep-alive.
-    pub async fn preload(
+    pub(crate) async fn preload(
         &self,
         entry: &ModelEntry,
         num_ctx: Option<u32>,
         keep_alive: Option<Option<Duration>>,
-    ) -> Result<Duration, ApiError> {
+    ) -> Result<Duration, ServiceError> {
         let lease = self.acquire(entry, num_ctx, keep_alive).await?;
         Ok(lease.load_duration)
     }
 
     /// Unload now if idle, else as soon as the last request finishes. True if it was resident.
-    pub fn unload(&self, name: &str) -> bool {
+    pub(crate) fn unload(&self, name: &str) -> bool {
         let Some(r) = lock(&self.inner.resident).get(name).cloned() else {
             return false;
         };
@@ -380,7 +362,7 @@ impl Scheduler {
     }
 
     /// Resident models for `/api/ps`.
-    pub fn ps(&self) -> Vec<PsEntry> {
+    pub(crate) fn ps(&self) -> Vec<PsEntry> {
         lock(&self.inner.resident)
             .values()
             .map(|r| {
@@ -402,7 +384,7 @@ impl Scheduler {
     }
 
     /// Gauges for `/metrics`.
-    pub fn gauges(&self) -> Gauges {
+    pub(crate) fn gauges(&self) -> Gauges {
         let res = lock(&self.inner.resident);
         let (mut used, mut total, mut busy) = (0u64, 0u64, 0u64);
         for r in res.values() {
@@ -422,11 +404,12 @@ impl Scheduler {
                 0.0
             },
             slots_busy: busy,
+            fim_sessions: 0,
         }
     }
 
     /// Forget a model (after delete): unloads it when idle.
-    pub fn forget(&self, name: &str) {
+    pub(crate) fn forget(&self, name: &str) {
         self.unload(name);
     }
 }

@@ -18,7 +18,6 @@ impl Runner for Dummy {
         RunnerInfo {
             n_ctx_per_seq: self.0,
             memory_bytes: 100,
-            ..RunnerInfo::default()
         }
     }
     fn count_tokens(&self, text: &str) -> Result<usize, BackendError> {
@@ -46,10 +45,9 @@ fn entry(name: &str) -> ModelEntry {
         size: 100,
         digest: String::new(),
         modified: SystemTime::UNIX_EPOCH,
-        template: None,
         system: None,
-        parameters: Vec::new(),
-        license: None,
+        parameters: serde_json::Map::new(),
+        messages: Vec::new(),
     }
 }
 
@@ -122,7 +120,7 @@ async fn slots_and_queue_bound() {
         tokio::task::yield_now().await;
     }
     let err = s.acquire(&e, None, None).await.unwrap_err();
-    assert_eq!(err.status.as_u16(), 503);
+    assert!(matches!(err, ServiceError::Busy(3)), "{err}");
     // Freeing a slot lets a waiter in at once.
     drop(l1);
     let mut done = 0;

@@ -1,15 +1,22 @@
 //! Tool calls in model output: `<tool_call>{"name": .., "arguments": ..}</tool_call>` blocks
 //! (Qwen / Hermes style), and a streaming filter that holds content back while the output may
 //! be a tool call, so streaming clients see either text or tool calls, not raw markup.
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use crate::ollama_types::{ToolCall, ToolCallFunction};
+/// A tool call parsed from the model's output; each protocol writes it in its own shape.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolCall {
+    /// Function name.
+    pub(crate) name: String,
+    /// Arguments object.
+    pub(crate) arguments: Map<String, Value>,
+}
 
 const OPEN: &str = "<tool_call>";
 const CLOSE: &str = "</tool_call>";
 
 /// Split text into the content outside tool-call blocks and the parsed calls.
-pub fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
+pub(crate) fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
     let mut content = String::new();
     let mut calls = Vec::new();
     let mut rest = text;
@@ -29,12 +36,8 @@ pub fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
                     _ => serde_json::Map::new(),
                 };
                 calls.push(ToolCall {
-                    id: None,
-                    function: ToolCallFunction {
-                        index: u32::try_from(calls.len()).unwrap_or(u32::MAX),
-                        name: name.to_string(),
-                        arguments,
-                    },
+                    name: name.to_string(),
+                    arguments,
                 });
             }
         }
@@ -47,7 +50,7 @@ pub fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
 /// Streaming filter: text passes through unless the output starts with a tool call, in which
 /// case everything is held and parsed at the end.
 #[derive(Debug, Default)]
-pub struct ToolHold {
+pub(crate) struct ToolHold {
     acc: String,
     decided: bool,
     holding: bool,
@@ -55,7 +58,7 @@ pub struct ToolHold {
 
 impl ToolHold {
     /// Feed generated text; returns what may be shown now.
-    pub fn push(&mut self, t: &str) -> String {
+    pub(crate) fn push(&mut self, t: &str) -> String {
         self.acc.push_str(t);
         if self.decided {
             return if self.holding {
@@ -78,7 +81,7 @@ impl ToolHold {
     }
 
     /// At the end: content not yet shown, and the tool calls.
-    pub fn finish(&mut self) -> (String, Vec<ToolCall>) {
+    pub(crate) fn finish(&mut self) -> (String, Vec<ToolCall>) {
         if self.holding {
             let (content, calls) = parse_tool_calls(&self.acc);
             if calls.is_empty() {
@@ -105,8 +108,8 @@ mod tests {
             "<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"a.rs\"}}\n</tool_call>",
         );
         assert_eq!(c, "");
-        assert_eq!(calls[0].function.name, "read_file");
-        assert_eq!(calls[0].function.arguments["path"], "a.rs");
+        assert_eq!(calls[0].name, "read_file");
+        assert_eq!(calls[0].arguments["path"], "a.rs");
         let (c, calls) = parse_tool_calls("just text");
         assert_eq!((c.as_str(), calls.len()), ("just text", 0));
     }

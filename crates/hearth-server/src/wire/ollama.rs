@@ -1,16 +1,24 @@
 //! Ollama API wire types, field for field as in Ollama's `api/types.go`. Requests accept the older
 //! `name` field as an alias of `model`; unknown fields are ignored; wrong types are rejected.
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::backend::Finish;
 use crate::config::{go_duration, secs_to_keep_alive};
-use crate::options::Options;
+use crate::service::error::ServiceError;
+use crate::service::options::Options;
+use crate::service::request::{GenRequest, Input};
+use crate::service::running::{Done, Event, Outcome, Truncated};
+use crate::service::sessions::SessionKey;
+use crate::service::tools::ToolCall as ServiceToolCall;
+use crate::wire::frame;
+use crate::wire::ollama_models::rfc3339;
 
 /// `keep_alive`: seconds as a number, or a Go duration string; negative = forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeepAlive(pub Option<Duration>);
+pub(crate) struct KeepAlive(pub(crate) Option<Duration>);
 
 impl<'de> Deserialize<'de> for KeepAlive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -40,46 +48,46 @@ impl<'de> Deserialize<'de> for KeepAlive {
 
 /// A tool call in a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
+pub(crate) struct ToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub function: ToolCallFunction,
+    pub(crate) id: Option<String>,
+    pub(crate) function: ToolCallFunction,
 }
 
 /// The function part of a tool call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCallFunction {
+pub(crate) struct ToolCallFunction {
     #[serde(default)]
-    pub index: u32,
-    pub name: String,
+    pub(crate) index: u32,
+    pub(crate) name: String,
     #[serde(default)]
-    pub arguments: serde_json::Map<String, Value>,
+    pub(crate) arguments: serde_json::Map<String, Value>,
 }
 
 /// A chat message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: String,
+pub(crate) struct Message {
+    pub(crate) role: String,
     #[serde(default)]
-    pub content: String,
+    pub(crate) content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<String>,
+    pub(crate) thinking: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub images: Option<Vec<String>>,
+    pub(crate) images: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<Vec<ToolCall>>,
+    pub(crate) tool_calls: Option<Vec<ToolCall>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_name: Option<String>,
+    pub(crate) tool_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
+    pub(crate) tool_call_id: Option<String>,
 }
 
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Tool {
+pub(crate) struct Tool {
     #[serde(rename = "type", default = "function_type")]
-    pub kind: String,
-    pub function: ToolFunction,
+    pub(crate) kind: String,
+    pub(crate) function: ToolFunction,
 }
 
 fn function_type() -> String {
@@ -88,94 +96,98 @@ fn function_type() -> String {
 
 /// The function of a tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolFunction {
-    pub name: String,
+pub(crate) struct ToolFunction {
+    pub(crate) name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    pub parameters: Value,
+    pub(crate) parameters: Value,
 }
 
 /// `POST /api/generate`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct GenerateRequest {
-    pub model: Option<String>,
-    pub name: Option<String>,
-    pub prompt: String,
-    pub suffix: String,
-    pub system: Option<String>,
-    pub template: Option<String>,
-    pub context: Option<Vec<i64>>,
-    pub stream: Option<bool>,
-    pub raw: bool,
-    pub format: Option<Value>,
-    pub keep_alive: Option<KeepAlive>,
-    pub images: Option<Vec<String>>,
-    pub options: Option<Options>,
-    pub think: Option<Value>,
+pub(crate) struct GenerateRequest {
+    pub(crate) model: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) prompt: String,
+    pub(crate) suffix: String,
+    pub(crate) system: Option<String>,
+    pub(crate) template: Option<String>,
+    pub(crate) context: Option<Vec<i64>>,
+    pub(crate) stream: Option<bool>,
+    pub(crate) raw: bool,
+    pub(crate) format: Option<Value>,
+    pub(crate) keep_alive: Option<KeepAlive>,
+    pub(crate) images: Option<Vec<String>>,
+    pub(crate) options: Option<Options>,
+    pub(crate) think: Option<Value>,
     /// Hearth extension: return insecure-code findings for the answer's code blocks.
-    pub check: bool,
+    pub(crate) check: bool,
+    /// `false`: a conversation that does not fit is refused instead of losing its oldest turns.
+    pub(crate) truncate: Option<bool>,
 }
 
 /// `POST /api/chat`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct ChatRequest {
-    pub model: Option<String>,
-    pub name: Option<String>,
-    pub messages: Vec<Message>,
-    pub stream: Option<bool>,
-    pub format: Option<Value>,
-    pub keep_alive: Option<KeepAlive>,
-    pub tools: Option<Vec<Tool>>,
-    pub options: Option<Options>,
-    pub think: Option<Value>,
+pub(crate) struct ChatRequest {
+    pub(crate) model: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) messages: Vec<Message>,
+    pub(crate) stream: Option<bool>,
+    pub(crate) format: Option<Value>,
+    pub(crate) keep_alive: Option<KeepAlive>,
+    pub(crate) tools: Option<Vec<Tool>>,
+    pub(crate) options: Option<Options>,
+    pub(crate) think: Option<Value>,
     /// Hearth extension: return insecure-code findings for the answer's code blocks.
-    pub check: bool,
+    pub(crate) check: bool,
+    /// `false`: a conversation that does not fit is refused instead of losing its oldest turns.
+    pub(crate) truncate: Option<bool>,
 }
 
 /// `POST /api/show`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct ShowRequest {
-    pub model: Option<String>,
-    pub name: Option<String>,
-    pub verbose: bool,
+pub(crate) struct ShowRequest {
+    pub(crate) model: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) verbose: bool,
 }
 
 /// `POST /api/pull`, `POST /api/push`, `DELETE /api/delete`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct ModelRequest {
-    pub model: Option<String>,
-    pub name: Option<String>,
-    pub stream: Option<bool>,
-    pub insecure: bool,
+pub(crate) struct ModelRequest {
+    pub(crate) model: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) stream: Option<bool>,
+    pub(crate) insecure: bool,
 }
 
 /// `POST /api/copy`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CopyRequest {
-    pub source: String,
-    pub destination: String,
+pub(crate) struct CopyRequest {
+    pub(crate) source: String,
+    pub(crate) destination: String,
 }
 
 /// `POST /api/create` (the subset hearth supports: `from` a local GGUF path or an existing model,
 /// or `files` naming one GGUF path).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-pub struct CreateRequest {
-    pub model: Option<String>,
-    pub name: Option<String>,
-    pub from: Option<String>,
-    pub files: Option<std::collections::BTreeMap<String, String>>,
-    pub stream: Option<bool>,
-    pub quantize: Option<String>,
+pub(crate) struct CreateRequest {
+    pub(crate) model: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) files: Option<std::collections::BTreeMap<String, String>>,
+    pub(crate) stream: Option<bool>,
+    pub(crate) quantize: Option<String>,
 }
 
 /// The `model`/`name` pair, resolved: `model` wins, `name` is the older spelling.
-pub fn model_name(model: &Option<String>, name: &Option<String>) -> Option<String> {
+pub(crate) fn model_name(model: &Option<String>, name: &Option<String>) -> Option<String> {
     model
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -183,84 +195,459 @@ pub fn model_name(model: &Option<String>, name: &Option<String>) -> Option<Strin
         .map(str::to_string)
 }
 
-/// `details` of a model.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ModelDetails {
-    pub parent_model: String,
-    pub format: String,
-    pub family: String,
-    pub families: Vec<String>,
-    pub parameter_size: String,
-    pub quantization_level: String,
+/// Ollama's `done_reason`.
+pub(crate) fn done_reason(f: Option<Finish>) -> &'static str {
+    match f {
+        Some(Finish::Length | Finish::ContextFull) => "length",
+        Some(Finish::Stop | Finish::Cancelled) | None => "stop",
+    }
 }
 
-/// One entry of `/api/tags`.
+/// Nanoseconds for Ollama's duration fields.
+pub(crate) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The counts and durations of a final object.
 #[derive(Debug, Clone, Serialize)]
-pub struct ListModel {
-    pub name: String,
-    pub model: String,
-    pub modified_at: String,
-    pub size: u64,
-    pub digest: String,
-    pub details: ModelDetails,
+pub(crate) struct FinalStats {
+    pub(crate) total_duration: u64,
+    pub(crate) load_duration: u64,
+    pub(crate) prompt_eval_count: u32,
+    pub(crate) prompt_eval_duration: u64,
+    pub(crate) eval_count: u32,
+    pub(crate) eval_duration: u64,
 }
 
-/// One entry of `/api/ps`.
+impl FinalStats {
+    fn of(d: &Done) -> Self {
+        FinalStats {
+            total_duration: nanos(d.total),
+            load_duration: nanos(d.load),
+            prompt_eval_count: d.stats.prompt_tokens,
+            prompt_eval_duration: nanos(d.stats.prompt_eval),
+            eval_count: d.stats.eval_tokens,
+            eval_duration: nanos(d.stats.eval),
+        }
+    }
+}
+
+/// `truncated` in a final object: what a conversation lost to fit the context.
 #[derive(Debug, Clone, Serialize)]
-pub struct ProcessModel {
-    pub name: String,
-    pub model: String,
-    pub size: u64,
-    pub digest: String,
-    pub details: ModelDetails,
-    pub expires_at: String,
-    pub size_vram: u64,
-    pub context_length: u32,
+pub(crate) struct TruncatedInfo {
+    pub(crate) messages: usize,
+    pub(crate) prompt_tokens_before: usize,
+    pub(crate) prompt_tokens: usize,
 }
 
-/// `/api/pull` progress line.
+impl From<Truncated> for TruncatedInfo {
+    fn from(t: Truncated) -> Self {
+        TruncatedInfo {
+            messages: t.messages,
+            prompt_tokens_before: t.tokens_before,
+            prompt_tokens: t.tokens_after,
+        }
+    }
+}
+
+/// `check` in a final object: insecure-code findings per fenced block.
 #[derive(Debug, Clone, Serialize)]
-pub struct ProgressResponse {
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub completed: Option<u64>,
+pub(crate) struct CheckReport {
+    pub(crate) blocks: Vec<hearth_codecheck::BlockFindings>,
+    pub(crate) findings: usize,
 }
 
-/// RFC 3339 time like Go's `time.Time` JSON.
-pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let whole = secs.floor() as i64;
-    let micros = ((secs - whole as f64) * 1e6) as u32;
-    let days = whole.div_euclid(86_400);
-    let rem = whole.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+impl CheckReport {
+    fn of(blocks: Vec<hearth_codecheck::BlockFindings>) -> Self {
+        let findings = blocks.iter().map(|b| b.findings.len()).sum();
+        CheckReport { blocks, findings }
+    }
 }
 
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// What the last object adds to a piece: `done`, the reason and the stats.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Final {
+    pub(crate) done_reason: &'static str,
+    #[serde(flatten)]
+    pub(crate) stats: FinalStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) context: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) check: Option<CheckReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) truncated: Option<TruncatedInfo>,
+}
+
+impl Final {
+    pub(crate) fn of(d: Done) -> Self {
+        Final {
+            done_reason: done_reason(d.finish),
+            stats: FinalStats::of(&d),
+            context: d.context,
+            check: d.check.map(CheckReport::of),
+            truncated: d.truncated.map(TruncatedInfo::from),
+        }
+    }
+}
+
+/// A `/api/generate` response object (streamed piece or final).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct GenerateResponse {
+    pub(crate) model: String,
+    pub(crate) created_at: String,
+    pub(crate) response: String,
+    pub(crate) done: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(crate) last: Option<Final>,
+}
+
+/// A `/api/chat` response object (streamed piece or final).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ChatResponse {
+    pub(crate) model: String,
+    pub(crate) created_at: String,
+    pub(crate) message: Message,
+    pub(crate) done: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(crate) last: Option<Final>,
+}
+
+/// Any object of an Ollama generation stream.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub(crate) enum StreamObject {
+    Generate(GenerateResponse),
+    Chat(ChatResponse),
+    Error { error: String, code: &'static str },
+}
+
+/// The answer of a load or unload request (an empty prompt or message list).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LoadResponse {
+    pub(crate) model: String,
+    pub(crate) created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) response: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) message: Option<Message>,
+    pub(crate) done: bool,
+    pub(crate) done_reason: &'static str,
+}
+
+impl LoadResponse {
+    pub(crate) fn new(model: &str, chat: bool, unloaded: bool) -> Self {
+        LoadResponse {
+            model: model.to_string(),
+            created_at: rfc3339(SystemTime::now()),
+            response: (!chat).then(String::new),
+            message: chat.then(|| Message::assistant(String::new(), Vec::new())),
+            done: true,
+            done_reason: if unloaded { "unload" } else { "load" },
+        }
+    }
+}
+
+/// Ollama's objects for a generation: `response` pieces (generate) or `message` pieces (chat),
+/// then a final object with the stats.
+pub(crate) struct Encoder {
+    model: String,
+    chat: bool,
+}
+
+impl Encoder {
+    pub(crate) fn new(model: &str, chat: bool) -> Self {
+        Encoder {
+            model: model.to_string(),
+            chat,
+        }
+    }
+
+    fn piece(&self, text: String, calls: Vec<ServiceToolCall>) -> StreamObject {
+        let (model, created_at) = (self.model.clone(), rfc3339(SystemTime::now()));
+        if self.chat {
+            StreamObject::Chat(ChatResponse {
+                model,
+                created_at,
+                message: Message::assistant(text, calls),
+                done: false,
+                last: None,
+            })
+        } else {
+            StreamObject::Generate(GenerateResponse {
+                model,
+                created_at,
+                response: text,
+                done: false,
+                last: None,
+            })
+        }
+    }
+
+    /// The whole answer as one object (`stream: false`).
+    pub(crate) fn whole(&self, out: Outcome) -> StreamObject {
+        let mut o = self.piece(out.text, out.tool_calls);
+        o.finish(Final::of(out.done));
+        o
+    }
+}
+
+impl StreamObject {
+    fn finish(&mut self, last: Final) {
+        match self {
+            StreamObject::Generate(g) => {
+                g.done = true;
+                g.last = Some(last);
+            }
+            StreamObject::Chat(c) => {
+                c.done = true;
+                c.last = Some(last);
+            }
+            StreamObject::Error { .. } => {}
+        }
+    }
+}
+
+impl frame::Encoder for Encoder {
+    type Frame = StreamObject;
+
+    fn event(&mut self, ev: Event) -> Vec<StreamObject> {
+        match ev {
+            Event::Text(t) => vec![self.piece(t, Vec::new())],
+            Event::ToolCalls(calls) => vec![self.piece(String::new(), calls)],
+            Event::Done(d) => {
+                let mut o = self.piece(String::new(), Vec::new());
+                o.finish(Final::of(d));
+                vec![o]
+            }
+            Event::Error(e) => vec![StreamObject::Error {
+                error: e.public_message(),
+                code: e.code(),
+            }],
+        }
+    }
+}
+
+impl Message {
+    /// An assistant message with `calls` (none: no `tool_calls` field).
+    fn assistant(content: String, calls: Vec<ServiceToolCall>) -> Message {
+        let tool_calls = (!calls.is_empty()).then(|| {
+            calls
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| ToolCall {
+                    id: None,
+                    function: ToolCallFunction {
+                        index: u32::try_from(i).unwrap_or(u32::MAX),
+                        name: c.name,
+                        arguments: c.arguments,
+                    },
+                })
+                .collect()
+        });
+        Message {
+            role: "assistant".into(),
+            content,
+            thinking: None,
+            images: None,
+            tool_calls,
+            tool_name: None,
+            tool_call_id: None,
+        }
+    }
+}
+
+/// Ollama messages for the chat template.
+pub(crate) fn to_prompt_messages(
+    msgs: &[Message],
+) -> Result<Vec<hearth_prompt::Message>, ServiceError> {
+    msgs.iter()
+        .map(|m| {
+            if m.images.as_ref().is_some_and(|i| !i.is_empty()) {
+                return Err(ServiceError::Invalid(
+                    "this model does not support images".into(),
+                ));
+            }
+            let role = m.role.to_ascii_lowercase();
+            if !matches!(
+                role.as_str(),
+                "system" | "user" | "assistant" | "tool" | "developer"
+            ) {
+                return Err(ServiceError::Invalid(format!(
+                    "invalid message role {:?}",
+                    m.role
+                )));
+            }
+            let role = if role == "developer" {
+                "system".to_string()
+            } else {
+                role
+            };
+            let mut pm = hearth_prompt::Message::new(role, m.content.clone());
+            pm.tool_call_id = m.tool_call_id.clone();
+            pm.name = m.tool_name.clone();
+            pm.tool_calls = m.tool_calls.as_ref().map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| {
+                        hearth_prompt::ToolCall::function(
+                            c.function.name.clone(),
+                            Value::Object(c.function.arguments.clone()),
+                        )
+                    })
+                    .collect()
+            });
+            Ok(pm)
+        })
+        .collect()
+}
+
+fn format_grammar(format: &Option<Value>) -> Result<Option<String>, ServiceError> {
+    match format {
+        None => Ok(None),
+        Some(f) => {
+            crate::grammar::for_ollama_format(f).map_err(|e| ServiceError::Invalid(e.to_string()))
+        }
+    }
+}
+
+fn require_model(model: &Option<String>, name: &Option<String>) -> Result<String, ServiceError> {
+    model_name(model, name).ok_or_else(|| ServiceError::Invalid("model is required".into()))
+}
+
+/// A request that only loads or unloads its model.
+pub(crate) struct LoadRequest {
+    pub(crate) model: String,
+    pub(crate) options: Options,
+    pub(crate) keep_alive: Option<Option<Duration>>,
+}
+
+/// What an Ollama generate or chat request asks for.
+#[allow(clippy::large_enum_variant)] // built once per request, moved once
+pub(crate) enum Ask {
+    /// Generate.
+    Generate(GenRequest),
+    /// Load or unload (an empty prompt or message list).
+    Load(LoadRequest),
+}
+
+impl GenerateRequest {
+    /// The model name (`model`, else `name`).
+    pub(crate) fn model(&self) -> Result<String, ServiceError> {
+        require_model(&self.model, &self.name)
+    }
+
+    /// The service request; `session` is who is typing where (for FIM requests).
+    pub(crate) fn to_gen(&self, session: SessionKey) -> Result<Ask, ServiceError> {
+        let name = self.model()?;
+        let context = context_tokens(self.context.as_deref().unwrap_or_default())?;
+        let nonempty = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.is_empty());
+        if self.raw && (nonempty(&self.template) || nonempty(&self.system) || !context.is_empty()) {
+            return Err(ServiceError::Invalid(
+                "raw mode does not support template, system, or context".into(),
+            ));
+        }
+        if self.images.as_ref().is_some_and(|i| !i.is_empty()) {
+            return Err(ServiceError::Invalid(format!(
+                "model \"{name}\" does not support images"
+            )));
+        }
+        if nonempty(&self.template) {
+            return Err(ServiceError::Invalid(
+                "custom Go templates are not supported; use raw with a formatted prompt".into(),
+            ));
+        }
+        let options = self.options.clone().unwrap_or_default();
+        let grammar = format_grammar(&self.format)?;
+        let keep_alive = self.keep_alive.map(|k| k.0);
+        if self.prompt.is_empty() && self.suffix.is_empty() {
+            return Ok(Ask::Load(LoadRequest {
+                model: name,
+                options,
+                keep_alive,
+            }));
+        }
+        let input = if self.raw {
+            Input::Raw {
+                prompt: self.prompt.clone(),
+                session: Some(session),
+            }
+        } else if !self.suffix.is_empty() {
+            Input::Fim {
+                prefix: self.prompt.clone(),
+                suffix: self.suffix.clone(),
+                extra_files: Vec::new(),
+                time_budget: crate::service::FIM_TIME_BUDGET,
+                session,
+            }
+        } else {
+            Input::Prompt {
+                prompt: self.prompt.clone(),
+                system: self.system.clone(),
+                context,
+            }
+        };
+        let mut g = GenRequest::new(name, input);
+        g.options = options;
+        g.grammar = grammar;
+        g.keep_alive = keep_alive;
+        g.truncate = self.truncate.unwrap_or(true);
+        g.check = self.check;
+        Ok(Ask::Generate(g))
+    }
+}
+
+impl ChatRequest {
+    /// The model name (`model`, else `name`).
+    pub(crate) fn model(&self) -> Result<String, ServiceError> {
+        require_model(&self.model, &self.name)
+    }
+
+    /// The service request.
+    pub(crate) fn to_gen(&self) -> Result<Ask, ServiceError> {
+        let name = self.model()?;
+        let options = self.options.clone().unwrap_or_default();
+        let grammar = format_grammar(&self.format)?;
+        let keep_alive = self.keep_alive.map(|k| k.0);
+        let messages = to_prompt_messages(&self.messages)?;
+        if messages.is_empty() {
+            return Ok(Ask::Load(LoadRequest {
+                model: name,
+                options,
+                keep_alive,
+            }));
+        }
+        let tools = self.tools.as_ref().filter(|t| !t.is_empty()).map(|t| {
+            t.iter()
+                .map(|x| serde_json::to_value(x).unwrap_or(Value::Null))
+                .collect()
+        });
+        let mut g = GenRequest::new(name, Input::Chat { messages, tools });
+        g.options = options;
+        g.grammar = grammar;
+        g.keep_alive = keep_alive;
+        g.truncate = self.truncate.unwrap_or(true);
+        g.check = self.check;
+        Ok(Ask::Generate(g))
+    }
+}
+
+/// Ollama's request `context`: token ids, each an i32.
+pub(crate) fn context_tokens(ctx: &[i64]) -> Result<Vec<i32>, ServiceError> {
+    const MAX_CONTEXT_TOKENS: usize = 1 << 20;
+    if ctx.len() > MAX_CONTEXT_TOKENS {
+        return Err(ServiceError::Invalid(format!(
+            "context has {} tokens, more than {MAX_CONTEXT_TOKENS}",
+            ctx.len()
+        )));
+    }
+    ctx.iter()
+        .map(|&t| {
+            i32::try_from(t)
+                .ok()
+                .filter(|t| *t >= 0)
+                .ok_or_else(|| ServiceError::Invalid(format!("context token {t} is out of range")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -300,11 +687,5 @@ mod tests {
         .unwrap();
         assert_eq!(r.messages.len(), 3);
         assert_eq!(r.tools.unwrap()[0].function.name, "f");
-    }
-
-    #[test]
-    fn time_format() {
-        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(rfc3339(t), "2023-11-14T22:13:20.000000Z");
     }
 }

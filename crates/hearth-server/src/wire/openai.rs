@@ -2,12 +2,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::options::StringOrVec;
+use crate::grammar::Grammar;
+use crate::service::error::ServiceError;
+use crate::service::options::{check_stops, Options, StringOrVec};
+use crate::service::request::{GenRequest, Input};
+use crate::service::sessions::SessionKey;
 
 /// Message content: a string, or a list of parts of which the `text` ones are used.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
-pub enum Content {
+pub(crate) enum Content {
     /// Plain text.
     Text(String),
     /// Parts.
@@ -16,16 +20,16 @@ pub enum Content {
 
 /// A content part.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ContentPart {
+pub(crate) struct ContentPart {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    pub text: Option<String>,
+    pub(crate) text: Option<String>,
 }
 
 impl Content {
     /// Concatenated text; an error for non-text parts (images).
-    pub fn text(&self) -> Result<String, String> {
+    pub(crate) fn text(&self) -> Result<String, String> {
         match self {
             Content::Text(s) => Ok(s.clone()),
             Content::Parts(parts) => {
@@ -46,12 +50,12 @@ impl Content {
 
 /// A tool call in an assistant message (`arguments` is a JSON string).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
+pub(crate) struct ToolCall {
     #[serde(default)]
-    pub id: String,
+    pub(crate) id: String,
     #[serde(rename = "type", default = "function_type")]
-    pub kind: String,
-    pub function: FunctionCall,
+    pub(crate) kind: String,
+    pub(crate) function: FunctionCall,
 }
 
 fn function_type() -> String {
@@ -60,37 +64,37 @@ fn function_type() -> String {
 
 /// Function name and JSON-encoded arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FunctionCall {
-    pub name: String,
+pub(crate) struct FunctionCall {
+    pub(crate) name: String,
     #[serde(default)]
-    pub arguments: String,
+    pub(crate) arguments: String,
 }
 
 /// A chat message.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
+pub(crate) struct ChatMessage {
+    pub(crate) role: String,
     #[serde(default)]
-    pub content: Option<Content>,
+    pub(crate) content: Option<Content>,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub tool_calls: Option<Vec<ToolCall>>,
+    pub(crate) tool_calls: Option<Vec<ToolCall>>,
     #[serde(default)]
-    pub tool_call_id: Option<String>,
+    pub(crate) tool_call_id: Option<String>,
 }
 
 /// `stream_options`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
-pub struct StreamOptions {
-    pub include_usage: bool,
+pub(crate) struct StreamOptions {
+    pub(crate) include_usage: bool,
 }
 
 /// `response_format`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResponseFormat {
+pub(crate) enum ResponseFormat {
     /// Free text.
     Text,
     /// Any JSON object.
@@ -104,72 +108,72 @@ pub enum ResponseFormat {
 
 /// `response_format.json_schema`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct JsonSchemaSpec {
+pub(crate) struct JsonSchemaSpec {
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub schema: Option<Value>,
+    pub(crate) schema: Option<Value>,
     #[serde(default)]
-    pub strict: Option<bool>,
+    pub(crate) strict: Option<bool>,
 }
 
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Tool {
+pub(crate) struct Tool {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub function: ToolFunction,
+    pub(crate) kind: String,
+    pub(crate) function: ToolFunction,
 }
 
 /// Tool function.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ToolFunction {
-    pub name: String,
+pub(crate) struct ToolFunction {
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub(crate) parameters: Option<Value>,
 }
 
 /// `POST /v1/chat/completions`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ChatCompletionRequest {
-    pub model: String,
-    pub messages: Vec<ChatMessage>,
+pub(crate) struct ChatCompletionRequest {
+    pub(crate) model: String,
+    pub(crate) messages: Vec<ChatMessage>,
     #[serde(default)]
-    pub temperature: Option<f32>,
+    pub(crate) temperature: Option<f32>,
     #[serde(default)]
-    pub top_p: Option<f32>,
+    pub(crate) top_p: Option<f32>,
     #[serde(default)]
-    pub max_tokens: Option<u32>,
+    pub(crate) max_tokens: Option<u32>,
     #[serde(default)]
-    pub max_completion_tokens: Option<u32>,
+    pub(crate) max_completion_tokens: Option<u32>,
     #[serde(default)]
-    pub stop: Option<StringOrVec>,
+    pub(crate) stop: Option<StringOrVec>,
     #[serde(default)]
-    pub seed: Option<i64>,
+    pub(crate) seed: Option<i64>,
     #[serde(default)]
-    pub stream: bool,
+    pub(crate) stream: bool,
     #[serde(default)]
-    pub stream_options: Option<StreamOptions>,
+    pub(crate) stream_options: Option<StreamOptions>,
     #[serde(default)]
-    pub n: Option<u32>,
+    pub(crate) n: Option<u32>,
     #[serde(default)]
-    pub tools: Option<Vec<Tool>>,
+    pub(crate) tools: Option<Vec<Tool>>,
     #[serde(default)]
-    pub tool_choice: Option<Value>,
+    pub(crate) tool_choice: Option<Value>,
     #[serde(default)]
-    pub response_format: Option<ResponseFormat>,
+    pub(crate) response_format: Option<ResponseFormat>,
     #[serde(default)]
-    pub presence_penalty: Option<f32>,
+    pub(crate) presence_penalty: Option<f32>,
     #[serde(default)]
-    pub frequency_penalty: Option<f32>,
+    pub(crate) frequency_penalty: Option<f32>,
 }
 
 /// `prompt` of `/v1/completions`: a string or a list holding exactly one string.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
-pub enum Prompt {
+pub(crate) enum Prompt {
     /// One prompt.
     One(String),
     /// A batch (only length 1 supported).
@@ -178,46 +182,46 @@ pub enum Prompt {
 
 /// `POST /v1/completions`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CompletionRequest {
-    pub model: String,
-    pub prompt: Prompt,
+pub(crate) struct CompletionRequest {
+    pub(crate) model: String,
+    pub(crate) prompt: Prompt,
     #[serde(default)]
-    pub suffix: Option<String>,
+    pub(crate) suffix: Option<String>,
     #[serde(default)]
-    pub max_tokens: Option<u32>,
+    pub(crate) max_tokens: Option<u32>,
     #[serde(default)]
-    pub temperature: Option<f32>,
+    pub(crate) temperature: Option<f32>,
     #[serde(default)]
-    pub top_p: Option<f32>,
+    pub(crate) top_p: Option<f32>,
     #[serde(default)]
-    pub stop: Option<StringOrVec>,
+    pub(crate) stop: Option<StringOrVec>,
     #[serde(default)]
-    pub seed: Option<i64>,
+    pub(crate) seed: Option<i64>,
     #[serde(default)]
-    pub stream: bool,
+    pub(crate) stream: bool,
     #[serde(default)]
-    pub stream_options: Option<StreamOptions>,
+    pub(crate) stream_options: Option<StreamOptions>,
     #[serde(default)]
-    pub n: Option<u32>,
+    pub(crate) n: Option<u32>,
     #[serde(default)]
-    pub echo: bool,
+    pub(crate) echo: bool,
     #[serde(default)]
-    pub presence_penalty: Option<f32>,
+    pub(crate) presence_penalty: Option<f32>,
     #[serde(default)]
-    pub frequency_penalty: Option<f32>,
+    pub(crate) frequency_penalty: Option<f32>,
 }
 
 /// `usage`.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Usage {
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
-    pub total_tokens: u32,
+pub(crate) struct Usage {
+    pub(crate) prompt_tokens: u32,
+    pub(crate) completion_tokens: u32,
+    pub(crate) total_tokens: u32,
 }
 
 impl Usage {
     /// From counts.
-    pub fn new(prompt: u32, completion: u32) -> Self {
+    pub(crate) fn new(prompt: u32, completion: u32) -> Self {
         Self {
             prompt_tokens: prompt,
             completion_tokens: completion,
@@ -228,11 +232,166 @@ impl Usage {
 
 /// One model in `/v1/models`.
 #[derive(Debug, Clone, Serialize)]
-pub struct ModelObject {
-    pub id: String,
-    pub object: &'static str,
-    pub created: u64,
-    pub owned_by: &'static str,
+pub(crate) struct ModelObject {
+    pub(crate) id: String,
+    pub(crate) object: &'static str,
+    pub(crate) created: u64,
+    pub(crate) owned_by: &'static str,
+}
+
+/// OpenAI's sampling fields as options; an empty `stop` leaves the model's defaults.
+#[allow(clippy::too_many_arguments)]
+fn options(
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    max_tokens: Option<u32>,
+    stop: Option<StringOrVec>,
+    seed: Option<i64>,
+    presence: Option<f32>,
+    frequency: Option<f32>,
+    n: Option<u32>,
+) -> Result<Options, ServiceError> {
+    if n.is_some_and(|n| n != 1) {
+        return Err(ServiceError::Invalid("only n=1 is supported".into()));
+    }
+    let stop = stop.map(StringOrVec::into_vec).unwrap_or_default();
+    check_stops(&stop)?;
+    Ok(Options {
+        temperature: temperature.map(|t| t.min(2.0)),
+        top_p,
+        num_predict: max_tokens.map(i64::from),
+        stop: (!stop.is_empty()).then_some(StringOrVec::Many(stop)),
+        seed,
+        presence_penalty: presence,
+        frequency_penalty: frequency,
+        ..Options::default()
+    })
+}
+
+impl ChatCompletionRequest {
+    /// The service request.
+    pub(crate) fn to_gen(&self) -> Result<GenRequest, ServiceError> {
+        let options = options(
+            self.temperature,
+            self.top_p,
+            self.max_completion_tokens.or(self.max_tokens),
+            self.stop.clone(),
+            self.seed,
+            self.presence_penalty,
+            self.frequency_penalty,
+            self.n,
+        )?;
+        let grammar = match &self.response_format {
+            None | Some(ResponseFormat::Text) => None,
+            Some(ResponseFormat::JsonObject) => Some(Grammar::json_object().to_gbnf()),
+            Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
+                Some(schema) => Some(
+                    Grammar::from_schema(schema)
+                        .map_err(|e| ServiceError::Invalid(e.to_string()))?
+                        .to_gbnf(),
+                ),
+                None => Some(Grammar::json_object().to_gbnf()),
+            },
+        };
+        let mut messages = Vec::with_capacity(self.messages.len());
+        for m in &self.messages {
+            let role = match m.role.as_str() {
+                "developer" => "system",
+                r @ ("system" | "user" | "assistant" | "tool") => r,
+                other => {
+                    return Err(ServiceError::Invalid(format!(
+                        "invalid message role {other:?}"
+                    )))
+                }
+            };
+            let content = match &m.content {
+                Some(c) => c.text().map_err(ServiceError::Invalid)?,
+                None => String::new(),
+            };
+            let mut pm = hearth_prompt::Message::new(role, content);
+            pm.tool_call_id = m.tool_call_id.clone();
+            pm.name = m.name.clone();
+            pm.tool_calls = m.tool_calls.as_ref().map(|calls| {
+                calls
+                    .iter()
+                    .map(|c| {
+                        let args = serde_json::from_str::<Value>(&c.function.arguments)
+                            .unwrap_or(Value::String(c.function.arguments.clone()));
+                        let mut t =
+                            hearth_prompt::ToolCall::function(c.function.name.clone(), args);
+                        t.id = Some(c.id.clone());
+                        t
+                    })
+                    .collect()
+            });
+            messages.push(pm);
+        }
+        if messages.is_empty() {
+            return Err(ServiceError::Invalid("messages must not be empty".into()));
+        }
+        let no_tools = self.tool_choice.as_ref().and_then(Value::as_str) == Some("none");
+        let tools = self
+            .tools
+            .as_ref()
+            .filter(|t| !t.is_empty() && !no_tools)
+            .map(|t| {
+                t.iter()
+                    .map(|x| {
+                        serde_json::json!({"type": x.kind, "function": {"name": x.function.name,
+                            "description": x.function.description,
+                            "parameters": x.function.parameters}})
+                    })
+                    .collect()
+            });
+        let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
+        g.options = options;
+        g.grammar = grammar;
+        Ok(g)
+    }
+}
+
+impl CompletionRequest {
+    /// The service request: with a `suffix`, fill-in-the-middle for `session`.
+    pub(crate) fn to_gen(&self, session: SessionKey) -> Result<GenRequest, ServiceError> {
+        if self.echo {
+            return Err(ServiceError::Invalid("echo is not supported".into()));
+        }
+        let prompt = match &self.prompt {
+            Prompt::One(p) => p.clone(),
+            Prompt::Many(v) if v.len() == 1 => v[0].clone(),
+            Prompt::Many(_) => {
+                return Err(ServiceError::Invalid(
+                    "only one prompt per request is supported".into(),
+                ))
+            }
+        };
+        let options = options(
+            self.temperature,
+            self.top_p,
+            Some(self.max_tokens.unwrap_or(16)),
+            self.stop.clone(),
+            self.seed,
+            self.presence_penalty,
+            self.frequency_penalty,
+            self.n,
+        )?;
+        let input = match self.suffix.as_deref() {
+            Some(suffix) if !suffix.is_empty() => Input::Fim {
+                prefix: prompt,
+                suffix: suffix.to_string(),
+                extra_files: Vec::new(),
+                time_budget: crate::service::FIM_TIME_BUDGET,
+                session,
+            },
+            _ => Input::Raw {
+                prompt,
+                session: None,
+            },
+        };
+        let mut g = GenRequest::new(&self.model, input);
+        g.options = options;
+        Ok(g)
+    }
 }
 
 #[cfg(test)]

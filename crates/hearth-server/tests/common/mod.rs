@@ -7,8 +7,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use hearth_server::backend::Engine;
 use hearth_server::config::ServerConfig;
-use hearth_server::scheduler::Scheduler;
-use hearth_server::serve::sched_config;
 use hearth_server::{app, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -39,8 +37,15 @@ pub fn import(stores: &hearth_store::Stores, name: &str, gguf: &Path) {
 }
 
 pub fn state(cfg: ServerConfig, stores: hearth_store::Stores, engine: Arc<dyn Engine>) -> AppState {
-    let sched = Scheduler::new(engine, sched_config(&cfg));
-    AppState::new(cfg, stores, sched)
+    AppState::new(cfg, stores, engine)
+}
+
+/// A metric's value from `/metrics`.
+pub async fn metric(state: &AppState, name: &str) -> f64 {
+    let text = send(state, get("/metrics")).await.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in {text}"))
 }
 
 pub struct Reply {

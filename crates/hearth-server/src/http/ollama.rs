@@ -1,0 +1,57 @@
+//! Ollama's generation endpoints: `/api/generate` and `/api/chat`.
+use axum::extract::State;
+use axum::http::{Extensions, HeaderMap};
+use axum::response::Response;
+
+use crate::http::error::ApiError;
+use crate::http::extract::ApiJson;
+use crate::http::respond::{streamed, whole};
+use crate::http::state::AppState;
+use crate::service::request::GenRequest;
+use crate::wire::frame::Framing;
+use crate::wire::ollama::{Ask, ChatRequest, Encoder, GenerateRequest, LoadRequest, LoadResponse};
+
+async fn run(s: &AppState, ask: Ask, chat: bool, stream: bool) -> Result<Response, ApiError> {
+    let g: GenRequest = match ask {
+        Ask::Generate(g) => g,
+        Ask::Load(LoadRequest {
+            model,
+            options,
+            keep_alive,
+        }) => {
+            let unloaded = s
+                .service
+                .load_or_unload(&model, options, keep_alive)
+                .await?;
+            return Ok(whole(&LoadResponse::new(&model, chat, unloaded), None));
+        }
+    };
+    let enc = Encoder::new(&g.model, chat);
+    let running = s.service.start(g).await?;
+    if stream {
+        return Ok(streamed(running, enc, Framing::Ndjson));
+    }
+    let truncated = running.truncated;
+    let out = running.collect().await?;
+    Ok(whole(&enc.whole(out), truncated))
+}
+
+/// `POST /api/generate`.
+pub(crate) async fn generate(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    ApiJson(req): ApiJson<GenerateRequest>,
+) -> Result<Response, ApiError> {
+    let session = s.session(&headers, &ext, &req.model()?);
+    let ask = req.to_gen(session)?;
+    run(&s, ask, false, req.stream.unwrap_or(true)).await
+}
+
+/// `POST /api/chat`.
+pub(crate) async fn chat(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    run(&s, req.to_gen()?, true, req.stream.unwrap_or(true)).await
+}

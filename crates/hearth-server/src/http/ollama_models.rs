@@ -1,0 +1,310 @@
+//! Ollama's model-management endpoints: tags, show, ps, pull, push, create, copy, delete. Store
+//! work runs off the async workers; a pull stops when its client goes away.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::http::error::ApiError;
+use crate::http::extract::ApiJson;
+use crate::http::state::AppState;
+use crate::service::error::{blocking, ServiceError};
+use crate::wire::frame::Framing;
+use crate::wire::ollama::{model_name, CopyRequest, CreateRequest, ModelRequest, ShowRequest};
+use crate::wire::ollama_models::{
+    details, details_of, go_template, model_info, rfc3339, ListModel, ProcessModel,
+};
+
+fn require_model(model: &Option<String>, name: &Option<String>) -> Result<String, ApiError> {
+    model_name(model, name).ok_or_else(|| ApiError::bad_request("model is required"))
+}
+
+fn parse_name(name: &str) -> Result<hearth_store::ModelName, ServiceError> {
+    hearth_store::ModelName::parse(name).map_err(|e| ServiceError::Invalid(e.to_string()))
+}
+
+/// One NDJSON body of `lines`.
+fn ndjson_lines(lines: Vec<Value>) -> Response {
+    let body: Vec<u8> = lines
+        .iter()
+        .flat_map(|l| Framing::Ndjson.frame(l))
+        .collect();
+    (
+        [(header::CONTENT_TYPE, Framing::Ndjson.content_type())],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/tags`.
+pub(crate) async fn tags(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let service = s.service.clone();
+    let list = blocking(move || {
+        let stores = service.stores();
+        let entries = stores
+            .list_all()
+            .map_err(|e| ServiceError::store("(all)", e))?;
+        let mut out = Vec::new();
+        for e in entries {
+            let name = e.name.display_shortest();
+            let details = stores
+                .resolve(&name)
+                .map(|r| details_of(&r))
+                .unwrap_or_default();
+            out.push(ListModel {
+                model: name.clone(),
+                name,
+                modified_at: rfc3339(e.modified),
+                size: e.size,
+                digest: e.digest.trim_start_matches("sha256:").to_string(),
+                details,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(json!({ "models": list })).into_response())
+}
+
+/// `POST /api/show`.
+pub(crate) async fn show(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ShowRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    let verbose = req.verbose;
+    let service = s.service.clone();
+    let body = blocking(move || {
+        let r = service.resolve_blocking(&name)?.model;
+        let show = hearth_store::ShowInfo::of(&r).map_err(|e| ServiceError::store(&name, e))?;
+        let info = service.prompt_info_blocking(&r.gguf_path)?;
+        let model_info = model_info(&r.gguf_path, verbose).map_err(|e| ServiceError::Engine {
+            model: name.clone(),
+            message: e.to_string(),
+        })?;
+        let mut caps = info.capabilities();
+        caps.dedup();
+        Ok(json!({
+            "license": show.license.join("\n"),
+            "modelfile": show.modelfile,
+            "parameters": show.parameters_text,
+            "template": go_template(&info, show.template.as_deref()),
+            "system": show.system.clone().unwrap_or_default(),
+            "details": details(&show),
+            "model_info": model_info,
+            "capabilities": caps,
+            "modified_at": rfc3339(r.modified),
+            // Where the model came from (null: installed before hearth recorded provenance).
+            "provenance": r.provenance,
+        }))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+/// `GET /api/ps`.
+pub(crate) async fn ps(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let service = s.service.clone();
+    let models =
+        blocking(move || {
+            Ok(service
+                .sched()
+                .ps()
+                .into_iter()
+                .map(|p| {
+                    let det = service
+                        .stores()
+                        .resolve(&p.name)
+                        .map(|r| details_of(&r))
+                        .unwrap_or_default();
+                    ProcessModel {
+                        name: p.name.clone(),
+                        model: p.name,
+                        size: p.memory_bytes,
+                        digest: p.entry.digest.trim_start_matches("sha256:").to_string(),
+                        details: det,
+                        // "Forever" is shown far in the future, as Ollama does.
+                        expires_at: rfc3339(p.expires_at.unwrap_or(
+                            SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799),
+                        )),
+                        size_vram: 0,
+                        context_length: p.context_length,
+                    }
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(Json(json!({ "models": models })).into_response())
+}
+
+/// Sets the flag when dropped: the response body (or the handler) went away.
+struct OnDrop(Arc<AtomicBool>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `POST /api/pull`: progress streamed as NDJSON (or one final object with `stream: false`).
+/// A client that goes away cancels the download (it resumes on the next pull).
+pub(crate) async fn pull(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ModelRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    parse_name(&name)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let gone = Arc::new(AtomicBool::new(false));
+    let service = s.service.clone();
+    let cancel = gone.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let opts = hearth_store::PullOptions::from_env();
+        let sink = std::sync::Mutex::new(tx.clone());
+        let progress = |e: &hearth_store::PullEvent| {
+            if let Ok(t) = sink.lock() {
+                let _ = t.send(serde_json::to_value(e).unwrap_or(Value::Null));
+            }
+        };
+        let mut opts = opts;
+        opts.download.cancel = Some(cancel);
+        let res = service
+            .stores()
+            .primary
+            .pull(&name, &opts, &progress)
+            .map(|_| ())
+            .map_err(|e| ServiceError::store(&name, e));
+        if let Err(e) = &res {
+            let _ = tx.send(json!({"error": e.public_message(), "code": e.code()}));
+        }
+        res
+    });
+    if req.stream.unwrap_or(true) {
+        let guard = OnDrop(gone);
+        let s = futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+            let v = rx.recv().await?;
+            Some((
+                Ok::<_, std::convert::Infallible>(Framing::Ndjson.frame(&v)),
+                (rx, guard),
+            ))
+        });
+        return Ok((
+            [(header::CONTENT_TYPE, Framing::Ndjson.content_type())],
+            Body::from_stream(s),
+        )
+            .into_response());
+    }
+    drop(rx);
+    let _guard = OnDrop(gone);
+    task.await
+        .map_err(|e| ServiceError::Task(e.to_string()))??;
+    Ok(Json(json!({"status": "success"})).into_response())
+}
+
+/// `POST /api/push`: not offered (hearth is a local server).
+pub(crate) async fn push() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "push is not supported by hearth",
+    )
+}
+
+/// `POST /api/create`: `from` a local GGUF file path or an existing model.
+pub(crate) async fn create(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    if req.quantize.as_deref().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::bad_request("quantize is not supported"));
+    }
+    let from = match (&req.from, &req.files) {
+        (Some(f), _) if !f.is_empty() => f.clone(),
+        (_, Some(files)) if files.len() == 1 => files.values().next().cloned().unwrap_or_default(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "create needs `from` (a GGUF path or a model name)",
+            ))
+        }
+    };
+    let stream_it = req.stream.unwrap_or(true);
+    let service = s.service.clone();
+    blocking(move || {
+        let dst = parse_name(&name)?;
+        let mf = hearth_store::modelfile::Modelfile {
+            commands: vec![(1, hearth_store::modelfile::Command::From(from.clone()))],
+        };
+        let stores = service.stores();
+        stores
+            .primary
+            .create(
+                &dst,
+                &mf,
+                std::path::Path::new("."),
+                &stores.extra,
+                hearth_store::CreateOptions { link: false },
+                &hearth_store::no_progress,
+            )
+            .map_err(|e| ServiceError::store(&from, e))?;
+        Ok(())
+    })
+    .await?;
+    if stream_it {
+        return Ok(ndjson_lines(vec![json!({"status": "success"})]));
+    }
+    Ok(Json(json!({"status": "success"})).into_response())
+}
+
+/// `POST /api/copy`.
+pub(crate) async fn copy(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CopyRequest>,
+) -> Result<Response, ApiError> {
+    let service = s.service.clone();
+    blocking(move || {
+        let src = parse_name(&req.source)?;
+        let dst = parse_name(&req.destination)?;
+        let stores = service.stores();
+        let (store, found) = stores
+            .locate(&src)
+            .ok_or_else(|| ServiceError::ModelNotFound(req.source.clone()))?;
+        stores
+            .primary
+            .copy_from(store, &found, &dst)
+            .map_err(|e| ServiceError::store(&req.source, e))
+    })
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `DELETE /api/delete`.
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ModelRequest>,
+) -> Result<Response, ApiError> {
+    let name = require_model(&req.model, &req.name)?;
+    let service = s.service.clone();
+    let shortest = blocking(move || {
+        let parsed = parse_name(&name)?;
+        let stores = service.stores();
+        let found = stores
+            .primary
+            .find(&parsed)
+            .ok_or_else(|| ServiceError::ModelNotFound(name.clone()))?;
+        stores
+            .primary
+            .remove(&found)
+            .map_err(|e| ServiceError::store(&name, e))?;
+        Ok(found.display_shortest())
+    })
+    .await?;
+    s.service.sched().forget(&shortest);
+    Ok(StatusCode::OK.into_response())
+}

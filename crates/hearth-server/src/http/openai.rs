@@ -1,0 +1,91 @@
+//! OpenAI's endpoints: `/v1/chat/completions`, `/v1/completions`, `/v1/models`.
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::{Extensions, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::http::error::ApiError;
+use crate::http::extract::ApiJson;
+use crate::http::respond::{streamed, whole};
+use crate::http::state::AppState;
+use crate::service::error::{blocking, ServiceError};
+use crate::wire::frame::Framing;
+use crate::wire::openai::{ChatCompletionRequest, CompletionRequest, ModelObject};
+use crate::wire::openai_out::{ChatEncoder, CompletionEncoder};
+
+const SSE: Framing = Framing::Sse { done_marker: true };
+
+/// `POST /v1/chat/completions`.
+pub(crate) async fn chat_completions(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<ChatCompletionRequest>,
+) -> Result<Response, ApiError> {
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let enc = ChatEncoder::new(&req.model, include_usage);
+    let running = s.service.start(req.to_gen()?).await?;
+    if req.stream {
+        return Ok(streamed(running, enc, SSE));
+    }
+    let truncated = running.truncated;
+    let out = running.collect().await?;
+    Ok(whole(&enc.whole(out), truncated))
+}
+
+/// `POST /v1/completions` (with `suffix` for fill-in-the-middle).
+pub(crate) async fn completions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ext: Extensions,
+    ApiJson(req): ApiJson<CompletionRequest>,
+) -> Result<Response, ApiError> {
+    let session = s.session(&headers, &ext, &req.model);
+    let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let enc = CompletionEncoder::new(&req.model, include_usage);
+    let running = s.service.start(req.to_gen(session)?).await?;
+    if req.stream {
+        return Ok(streamed(running, enc, SSE));
+    }
+    let out = running.collect().await?;
+    Ok(whole(&enc.whole(out), None))
+}
+
+fn model_object(id: String, modified: SystemTime) -> ModelObject {
+    ModelObject {
+        id,
+        object: "model",
+        created: modified
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        owned_by: "library",
+    }
+}
+
+/// `GET /v1/models`.
+pub(crate) async fn list_models(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let service = s.service.clone();
+    let data = blocking(move || {
+        let list = service
+            .stores()
+            .list_all()
+            .map_err(|e| ServiceError::store("(all)", e))?;
+        Ok(list
+            .into_iter()
+            .map(|e| model_object(e.name.display_shortest(), e.modified))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(Json(json!({"object": "list", "data": data})).into_response())
+}
+
+/// `GET /v1/models/{id}`.
+pub(crate) async fn get_model(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let r = s.service.resolve(&id).await?;
+    Ok(Json(model_object(id, r.entry.modified)).into_response())
+}

@@ -1,0 +1,87 @@
+//! What handlers share: the configuration, the [`Service`] and the request counter.
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
+
+use crate::backend::Engine;
+use crate::config::ServerConfig;
+use crate::service::scheduler::SchedConfig;
+use crate::service::sessions::SessionKey;
+use crate::service::{Limits, Service};
+
+/// Header an editor plugin may send to name its document; a newer request with the same
+/// session supersedes an older one still running.
+pub(crate) const SESSION_HEADER: &str = "x-hearth-session";
+
+/// Everything handlers share.
+pub struct Shared {
+    pub(crate) cfg: ServerConfig,
+    pub(crate) service: Service,
+    pub(crate) next_id: AtomicU64,
+}
+
+/// Cheap-to-clone handle on the server's state.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The state of a server with `cfg` over `stores` and `engine` (call it inside a tokio
+    /// runtime: the residency expiry task starts on it).
+    pub fn new(cfg: ServerConfig, stores: hearth_store::Stores, engine: Arc<dyn Engine>) -> Self {
+        let limits = Limits {
+            max_prompt_bytes: cfg.max_prompt_bytes,
+        };
+        let service = Service::new(stores, engine, sched_config(&cfg), limits);
+        AppState(Arc::new(Shared {
+            cfg,
+            service,
+            next_id: AtomicU64::new(1),
+        }))
+    }
+
+    /// The generation service (for in-process clients such as `hearth run`).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+
+    /// Who is typing where: the session header, else the client's address, plus the model.
+    /// Editors type in one place at a time, so a newer request from the same client and model
+    /// supersedes the older one. Call it before the handler's first await: it also stamps the
+    /// arrival order.
+    pub(crate) fn session(&self, headers: &HeaderMap, ext: &Extensions, model: &str) -> SessionKey {
+        let who = headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("session {}", v.chars().take(200).collect::<String>()))
+            .or_else(|| {
+                ext.get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| format!("client {}", c.0.ip()))
+            })
+            .unwrap_or_else(|| "client local".into());
+        self.service.sessions().key(&who, model)
+    }
+}
+
+/// Scheduler limits from the server configuration.
+fn sched_config(cfg: &ServerConfig) -> SchedConfig {
+    SchedConfig {
+        num_parallel: cfg.num_parallel,
+        max_loaded: cfg.max_loaded_models,
+        max_queue: cfg.max_queue,
+        memory_budget: cfg.memory_budget,
+        keep_alive: cfg.keep_alive,
+        default_num_ctx: cfg.default_num_ctx,
+        threads: cfg.threads,
+    }
+}

@@ -1,0 +1,396 @@
+//! The generation service: everything between a protocol and the engine, with no HTTP in it.
+//! Every wire protocol (Ollama, OpenAI, llama.cpp's `/infill`) and `hearth run` hand it one
+//! [`GenRequest`] and get a [`Running`] stream of typed [`Event`]s. Model resolution, Modelfile
+//! defaults (`SYSTEM`, `PARAMETER`, `MESSAGE`), template choice, the BOS rule, size checks,
+//! context truncation, superseding of stale autocomplete requests and residency live here once.
+pub(crate) mod error;
+pub(crate) mod options;
+pub(crate) mod prompts;
+pub(crate) mod request;
+pub(crate) mod running;
+pub(crate) mod scheduler;
+pub(crate) mod sessions;
+pub(crate) mod tools;
+mod truncate;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hearth_prompt::Message;
+use hearth_store::{ResolvedModel, Stores};
+
+use crate::backend::{Engine, FimInput, GenParams, ModelEntry};
+use crate::metrics::Metrics;
+use error::{blocking, ServiceError};
+use options::Options;
+use prompts::{PromptCache, PromptInfo};
+use request::{GenRequest, Input};
+use running::{Memory, Running};
+use scheduler::{SchedConfig, Scheduler};
+use sessions::Sessions;
+use tools::ToolHold;
+
+/// Limits of the service.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Largest prompt text accepted, in bytes.
+    pub(crate) max_prompt_bytes: usize,
+}
+
+/// Everything generation needs; cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    stores: Stores,
+    sched: Scheduler,
+    prompts: PromptCache,
+    sessions: Arc<Sessions>,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+}
+
+/// A model found in the stores.
+pub(crate) struct Resolved {
+    /// What the scheduler loads.
+    pub(crate) entry: ModelEntry,
+    /// Everything the store knows.
+    pub(crate) model: ResolvedModel,
+}
+
+impl Service {
+    /// A service over `stores` and `engine` (spawns the residency expiry task on the current
+    /// tokio runtime).
+    pub(crate) fn new(
+        stores: Stores,
+        engine: Arc<dyn Engine>,
+        sched: SchedConfig,
+        limits: Limits,
+    ) -> Self {
+        Service {
+            inner: Arc::new(Inner {
+                stores,
+                sched: Scheduler::new(engine, sched),
+                prompts: PromptCache::default(),
+                sessions: Arc::new(Sessions::default()),
+                metrics: Arc::new(Metrics::default()),
+                limits,
+            }),
+        }
+    }
+
+    /// The model stores.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// Gauges for `/metrics` and `/health`.
+    pub(crate) fn gauges(&self) -> crate::metrics::Gauges {
+        crate::metrics::Gauges {
+            fim_sessions: self.inner.sessions.len(),
+            ..self.inner.sched.gauges()
+        }
+    }
+
+    pub(crate) fn sched(&self) -> &Scheduler {
+        &self.inner.sched
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// Resolve a model name in the stores (off the async workers: it reads manifests, the
+    /// trust policy and hashes text layers).
+    pub(crate) async fn resolve(&self, name: &str) -> Result<Resolved, ServiceError> {
+        let s = self.clone();
+        let name = name.to_string();
+        blocking(move || s.resolve_blocking(&name)).await
+    }
+
+    /// [`Service::resolve`] for callers already on a blocking thread.
+    pub(crate) fn resolve_blocking(&self, name: &str) -> Result<Resolved, ServiceError> {
+        let r = self
+            .inner
+            .stores
+            .resolve(name)
+            .map_err(|e| ServiceError::store(name, e))?;
+        let entry = ModelEntry {
+            name: r.name.display_shortest(),
+            path: r.gguf_path.clone(),
+            size: r.size,
+            digest: r.digest.clone(),
+            modified: r.modified,
+            system: r.system.clone(),
+            parameters: r.params.clone(),
+            messages: r
+                .messages
+                .iter()
+                .map(|m| (m.role.clone(), m.content.clone()))
+                .collect(),
+        };
+        Ok(Resolved { entry, model: r })
+    }
+
+    /// The prompt facts of a model file (read once, off the async workers).
+    pub(crate) async fn prompt_info(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Arc<PromptInfo>, ServiceError> {
+        let s = self.clone();
+        let path = path.to_path_buf();
+        blocking(move || s.inner.prompts.get(&path)).await
+    }
+
+    /// [`Service::prompt_info`] for callers already on a blocking thread.
+    pub(crate) fn prompt_info_blocking(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Arc<PromptInfo>, ServiceError> {
+        self.inner.prompts.get(path)
+    }
+
+    /// Load a model without generating (Ollama's empty prompt) and set its keep-alive, or with
+    /// a zero keep-alive unload it. Returns whether it was unloaded.
+    pub(crate) async fn load_or_unload(
+        &self,
+        model: &str,
+        options: Options,
+        keep_alive: Option<Option<Duration>>,
+    ) -> Result<bool, ServiceError> {
+        options.clone().check()?;
+        let r = self.resolve(model).await?;
+        if keep_alive == Some(Some(Duration::ZERO)) {
+            self.inner.sched.unload(&r.entry.name);
+            return Ok(true);
+        }
+        let opts = options
+            .or(Options::from_params(&r.entry.name, &r.entry.parameters)?)
+            .check()?;
+        self.inner
+            .sched
+            .preload(&r.entry, opts.num_ctx, keep_alive)
+            .await?;
+        Ok(false)
+    }
+
+    /// Start a generation.
+    pub(crate) async fn start(&self, req: GenRequest) -> Result<Running, ServiceError> {
+        let started = Instant::now();
+        // The request's own options are checked before anything is looked up.
+        req.options.clone().check()?;
+        let Resolved { entry, .. } = self.resolve(&req.model).await?;
+        let opts = req
+            .options
+            .or(Options::from_params(&entry.name, &entry.parameters)?)
+            .check()?;
+        let info = self.prompt_info(&entry.path).await?;
+        let built = build(&entry, &info, req.input)?;
+        if built.fim.is_some() && req.grammar.is_some() {
+            return Err(ServiceError::Invalid(
+                "format cannot be combined with fill-in-the-middle (suffix)".into(),
+            ));
+        }
+        let bytes = built.prompt.len();
+        if bytes > self.inner.limits.max_prompt_bytes {
+            return Err(ServiceError::PromptTooLarge {
+                bytes,
+                limit: self.inner.limits.max_prompt_bytes,
+            });
+        }
+        let ticket = built.session.map(|k| self.inner.sessions.begin(k));
+        let lease = match &ticket {
+            None => {
+                self.inner
+                    .sched
+                    .acquire(&entry, opts.num_ctx, req.keep_alive)
+                    .await?
+            }
+            Some(t) => tokio::select! {
+                lease = self.inner.sched.acquire(&entry, opts.num_ctx, req.keep_alive) => lease?,
+                () = t.superseded.notified() => {
+                    return Ok(Running::superseded(started, self.inner.metrics.clone()));
+                }
+            },
+        };
+        let runner = lease.resident.runner.clone();
+        let n_ctx = lease.resident.n_ctx_per_seq;
+        // FIM requests are windowed around the cursor by the autocomplete path, which refuses
+        // what still does not fit itself; everything else is counted (off the async workers).
+        let fitted = if built.fim.is_some() {
+            truncate::Fitted {
+                prompt: built.prompt,
+                truncated: None,
+            }
+        } else {
+            let (name, chat, info) = (entry.name.clone(), built.chat, info.clone());
+            let (prompt, context_len, truncate) = (built.prompt, built.context.len(), req.truncate);
+            let reserve = truncate::reserve(opts.max_tokens, n_ctx);
+            blocking(move || {
+                truncate::fit(
+                    &*runner,
+                    &info,
+                    &name,
+                    prompt,
+                    chat,
+                    context_len,
+                    n_ctx,
+                    reserve,
+                    truncate,
+                )
+            })
+            .await?
+        };
+        if let Some(t) = fitted.truncated {
+            self.inner.metrics.truncated(t.messages);
+            tracing::warn!(
+                model = %entry.name,
+                dropped_messages = t.messages,
+                tokens_before = t.tokens_before,
+                tokens_after = t.tokens_after,
+                ctx = n_ctx,
+                "conversation longer than the context: dropped the oldest turns"
+            );
+        }
+        let memory = built.remember.then(|| Memory {
+            prior: built.context.clone(),
+            prompt: fitted.prompt.clone(),
+        });
+        let params = GenParams {
+            prompt: fitted.prompt,
+            sampling: opts.sampling,
+            max_tokens: opts.max_tokens,
+            stop: opts.stop,
+            grammar: req.grammar,
+            fim: built.fim,
+            context: built.context,
+        };
+        let stream = lease
+            .resident
+            .runner
+            .generate(params)
+            .map_err(|e| ServiceError::backend(&entry.name, e))?;
+        let mut running = Running::new(stream.events, started, self.inner.metrics.clone());
+        running.lease = Some(lease);
+        running.ticket = ticket;
+        running.truncated = fitted.truncated;
+        running.tools = built.tools.then(ToolHold::default);
+        running.memory = memory;
+        running.check = req.check;
+        Ok(running)
+    }
+}
+
+/// Turn an input into prompt text (and the autocomplete request for FIM).
+fn build(entry: &ModelEntry, info: &PromptInfo, input: Input) -> Result<Built, ServiceError> {
+    let mut b = Built::default();
+    match input {
+        Input::Chat { messages, tools } => {
+            let mut msgs: Vec<Message> = entry
+                .messages
+                .iter()
+                .map(|(r, c)| Message::new(r.clone(), c.clone()))
+                .collect();
+            msgs.extend(messages);
+            let starts_with_system = msgs.first().is_some_and(|m| m.role == "system");
+            if let Some(sys) = entry.system.clone().filter(|s| !s.is_empty()) {
+                if !starts_with_system {
+                    msgs.insert(0, Message::system(sys));
+                }
+            }
+            b.tools = tools.is_some();
+            b.prompt = info.render_chat(&msgs, tools.as_deref())?;
+            b.chat = Some(truncate::Chat {
+                messages: msgs,
+                tools,
+            });
+        }
+        Input::Prompt {
+            prompt,
+            system,
+            context,
+        } => {
+            let mut msgs = Vec::new();
+            if let Some(sys) = system
+                .filter(|s| !s.is_empty())
+                .or_else(|| entry.system.clone().filter(|s| !s.is_empty()))
+            {
+                msgs.push(Message::system(sys));
+            }
+            if context.is_empty() {
+                msgs.extend(
+                    entry
+                        .messages
+                        .iter()
+                        .map(|(r, c)| Message::new(r.clone(), c.clone())),
+                );
+            }
+            msgs.push(Message::user(prompt));
+            b.prompt = info.render_chat(&msgs, None)?;
+            b.context = context;
+            b.remember = true;
+        }
+        Input::Raw { prompt, session } => {
+            // Continue's raw path: a client-built FIM prompt from a typing session goes
+            // through autocomplete; without a session it is plain generation.
+            if session.is_some() && info.fim.is_some() && hearth_prompt::is_raw_fim(&prompt) {
+                b.fim = Some(FimInput {
+                    prefix: prompt.clone(),
+                    suffix: String::new(),
+                    raw: true,
+                    extra_files: Vec::new(),
+                    time_budget: Some(FIM_TIME_BUDGET),
+                });
+                b.session = session;
+            }
+            b.prompt = prompt;
+        }
+        Input::Fim {
+            prefix,
+            suffix,
+            extra_files,
+            time_budget,
+            session,
+        } => {
+            // The rendering is the refusal for a model without FIM tokens and what the
+            // size check counts.
+            b.prompt = info.render_fim(&entry.name, &prefix, &suffix)?;
+            b.fim = Some(FimInput {
+                prefix,
+                suffix,
+                raw: false,
+                extra_files,
+                time_budget: Some(time_budget),
+            });
+            b.session = Some(session);
+        }
+    }
+    Ok(b)
+}
+
+/// Generation time allowed to one completion (prompt processing not counted, as llama.cpp's
+/// `t_max_predict_ms`): a suggestion still being written after this is worthless to someone
+/// typing; what was generated by then is returned.
+pub(crate) const FIM_TIME_BUDGET: Duration = Duration::from_secs(5);
+
+/// An input made into prompt text.
+#[derive(Default)]
+struct Built {
+    prompt: String,
+    /// The conversation, when it may be truncated.
+    chat: Option<truncate::Chat>,
+    /// Offer tool calls as events.
+    tools: bool,
+    /// Ollama `context` tokens evaluated before the prompt.
+    context: Vec<i32>,
+    /// Report the new `context` at the end.
+    remember: bool,
+    fim: Option<FimInput>,
+    session: Option<sessions::SessionKey>,
+}

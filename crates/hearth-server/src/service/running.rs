@@ -1,0 +1,296 @@
+//! A generation in progress, as typed events every protocol encodes in its own framing.
+//! Dropping a [`Running`] (the client went away and hyper dropped the response body or the
+//! handler future) drops the engine's receiver, which cancels the generation within one decode
+//! step, and frees the slot.
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::backend::{BackendError, Finish, GenEvent, Runner, Stats};
+use crate::metrics::Metrics;
+use crate::service::error::{blocking, ServiceError};
+use crate::service::scheduler::Lease;
+use crate::service::sessions::SessionTicket;
+use crate::service::tools::{ToolCall, ToolHold};
+
+/// One event of a running generation.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// Text, as soon as it is final (held back while it may still be a tool call).
+    Text(String),
+    /// Tool calls parsed from the output (before `Done`).
+    ToolCalls(Vec<ToolCall>),
+    /// The end.
+    Done(Done),
+    /// A failure; nothing follows.
+    Error(ServiceError),
+}
+
+/// How a generation ended.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Done {
+    /// Why it ended (`None` only for a stream cut off by an error).
+    pub(crate) finish: Option<Finish>,
+    /// Counts and timings.
+    pub(crate) stats: Stats,
+    /// From the start of the request to the end.
+    pub(crate) total: Duration,
+    /// Load time paid by this request.
+    pub(crate) load: Duration,
+    /// Ollama's `context`: the earlier tokens, this prompt and the answer.
+    pub(crate) context: Option<Vec<i32>>,
+    /// Turns dropped to fit the context.
+    pub(crate) truncated: Option<Truncated>,
+    /// Insecure-code findings in the answer's code blocks, when the request asked.
+    pub(crate) check: Option<Vec<hearth_codecheck::BlockFindings>>,
+}
+
+/// What was cut from a conversation that did not fit the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Truncated {
+    /// Messages dropped (oldest first, never the system message or the last turn).
+    pub(crate) messages: usize,
+    /// Prompt tokens before and after.
+    pub(crate) tokens_before: usize,
+    /// Prompt tokens sent.
+    pub(crate) tokens_after: usize,
+}
+
+/// A finished generation, collected.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outcome {
+    /// All text (outside tool calls).
+    pub(crate) text: String,
+    /// Tool calls.
+    pub(crate) tool_calls: Vec<ToolCall>,
+    /// The end.
+    pub(crate) done: Done,
+}
+
+/// Ollama's conversational memory for one request.
+pub(crate) struct Memory {
+    /// The request's `context` tokens.
+    pub(crate) prior: Vec<i32>,
+    /// The rendered prompt.
+    pub(crate) prompt: String,
+}
+
+impl Memory {
+    /// The reply's `context`: the earlier tokens, then this prompt and `answer` tokenized.
+    fn context(self, runner: &dyn Runner, answer: &str) -> Result<Vec<i32>, BackendError> {
+        let mut tokens = self.prior;
+        tokens.extend(runner.tokenize(&format!("{}{answer}", self.prompt))?);
+        Ok(tokens)
+    }
+}
+
+/// A generation in progress.
+pub(crate) struct Running {
+    /// Slot hold, released on drop; `None` for an autocomplete request superseded while queued.
+    pub(crate) lease: Option<Lease>,
+    events: UnboundedReceiver<GenEvent>,
+    /// Autocomplete session registration: a newer request of the session cancels this one.
+    pub(crate) ticket: Option<SessionTicket>,
+    pub(crate) started: Instant,
+    /// What the request's conversation lost to fit the context.
+    pub(crate) truncated: Option<Truncated>,
+    /// Tool-call hold-back, when the request offered tools.
+    pub(crate) tools: Option<ToolHold>,
+    /// Set for Ollama generate requests that report `context`.
+    pub(crate) memory: Option<Memory>,
+    /// Check the answer's code at the end.
+    pub(crate) check: bool,
+    /// The answer so far, kept when `memory` or `check` need it.
+    answer: String,
+    pub(crate) metrics: Arc<Metrics>,
+    pending: VecDeque<Event>,
+    finished: bool,
+}
+
+impl Running {
+    /// A running generation over `events`.
+    pub(crate) fn new(
+        events: UnboundedReceiver<GenEvent>,
+        started: Instant,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Running {
+            lease: None,
+            events,
+            ticket: None,
+            started,
+            truncated: None,
+            tools: None,
+            memory: None,
+            check: false,
+            answer: String::new(),
+            metrics,
+            pending: VecDeque::new(),
+            finished: false,
+        }
+    }
+
+    /// An autocomplete request that a newer one replaced before it got a slot: it ends at once,
+    /// cancelled, having computed nothing.
+    pub(crate) fn superseded(started: Instant, metrics: Arc<Metrics>) -> Running {
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tx.send(GenEvent::Done(Finish::Cancelled, Stats::default()));
+        metrics.superseded.fetch_add(1, Ordering::Relaxed);
+        Running::new(events, started, metrics)
+    }
+
+    /// Load time paid by this request.
+    pub(crate) fn load_duration(&self) -> Duration {
+        self.lease
+            .as_ref()
+            .map_or(Duration::ZERO, |l| l.load_duration)
+    }
+
+    async fn raw_next(&mut self) -> Option<GenEvent> {
+        let Some(t) = &self.ticket else {
+            return self.events.recv().await;
+        };
+        let gone = t.superseded.clone();
+        tokio::select! {
+            ev = self.events.recv() => ev,
+            () = gone.notified() => {
+                // Closing the receiver cancels the generation within one decode step.
+                self.events.close();
+                self.metrics.superseded.fetch_add(1, Ordering::Relaxed);
+                Some(GenEvent::Done(Finish::Cancelled, Stats::default()))
+            }
+        }
+    }
+
+    /// Next event; `None` after the end.
+    pub(crate) async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Some(ev);
+            }
+            if self.finished {
+                return None;
+            }
+            match self.raw_next().await {
+                Some(GenEvent::Text(t)) => {
+                    if self.memory.is_some() || self.check {
+                        self.answer.push_str(&t);
+                    }
+                    let shown = match &mut self.tools {
+                        Some(hold) => hold.push(&t),
+                        None => t,
+                    };
+                    if !shown.is_empty() {
+                        return Some(Event::Text(shown));
+                    }
+                }
+                Some(GenEvent::Done(finish, stats)) => {
+                    self.finished = true;
+                    self.metrics.tokens(
+                        stats.prompt_tokens,
+                        stats.cached_tokens,
+                        stats.eval_tokens,
+                    );
+                    if let Some(hold) = &mut self.tools {
+                        let (rest, calls) = hold.finish();
+                        if !rest.is_empty() {
+                            self.pending.push_back(Event::Text(rest));
+                        }
+                        if !calls.is_empty() {
+                            self.pending.push_back(Event::ToolCalls(calls));
+                        }
+                    }
+                    let done = match self.finish_up().await {
+                        Ok((context, check)) => Event::Done(Done {
+                            finish: Some(finish),
+                            stats,
+                            total: self.started.elapsed(),
+                            load: self.load_duration(),
+                            context,
+                            truncated: self.truncated,
+                            check,
+                        }),
+                        Err(e) => Event::Error(e),
+                    };
+                    self.pending.push_back(done);
+                }
+                Some(GenEvent::Error(e)) => {
+                    self.finished = true;
+                    let model = self
+                        .lease
+                        .as_ref()
+                        .map_or(String::new(), |l| l.resident.name.clone());
+                    return Some(Event::Error(ServiceError::backend(&model, e)));
+                }
+                None => {
+                    self.finished = true;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Ollama's `context` and the code check, computed off the async workers (the prompt may
+    /// be megabytes; tree-sitter parses every code block).
+    #[allow(clippy::type_complexity)]
+    async fn finish_up(
+        &mut self,
+    ) -> Result<
+        (
+            Option<Vec<i32>>,
+            Option<Vec<hearth_codecheck::BlockFindings>>,
+        ),
+        ServiceError,
+    > {
+        let memory = self.memory.take();
+        if memory.is_none() && !self.check {
+            return Ok((None, None));
+        }
+        let answer = std::mem::take(&mut self.answer);
+        let check = self.check;
+        let (runner, model): (Option<Arc<dyn Runner>>, String) = match &self.lease {
+            Some(l) => (Some(l.resident.runner.clone()), l.resident.name.clone()),
+            None => (None, String::new()),
+        };
+        blocking(move || {
+            let context = match (memory, runner) {
+                (Some(m), Some(r)) => Some(
+                    m.context(&*r, &answer)
+                        .map_err(|e| ServiceError::backend(&model, e))?,
+                ),
+                (Some(m), None) => Some(m.prior),
+                (None, _) => None,
+            };
+            let findings = check.then(|| hearth_codecheck::check_markdown(&answer, None));
+            Ok((context, findings))
+        })
+        .await
+    }
+
+    /// Run to the end and collect.
+    pub(crate) async fn collect(mut self) -> Result<Outcome, ServiceError> {
+        let mut out = Outcome::default();
+        while let Some(ev) = self.next().await {
+            match ev {
+                Event::Text(t) => out.text.push_str(&t),
+                Event::ToolCalls(c) => out.tool_calls.extend(c),
+                Event::Done(d) => out.done = d,
+                Event::Error(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
+            let model = self.lease.as_ref().map(|l| l.resident.name.as_str());
+            tracing::info!(model, "client went away: generation cancelled");
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Framings (NDJSON lines, server-sent events) and the one streamer every streaming endpoint
+//! uses: it pulls the service's events, lets the protocol's [`Encoder`] turn each into response
+//! objects, frames them, and releases the slot as soon as the generation has ended (before the
+//! last frames go out).
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use futures_util::Stream;
+use serde::Serialize;
+
+use crate::service::running::{Event, Running};
+
+/// How response objects are framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// One JSON object per line (Ollama).
+    Ndjson,
+    /// `data: {json}\n\n` events; `done_marker` ends the stream with `data: [DONE]` (OpenAI).
+    Sse {
+        /// Send `data: [DONE]` last.
+        done_marker: bool,
+    },
+}
+
+impl Framing {
+    /// The content type of a body in this framing.
+    pub(crate) fn content_type(self) -> &'static str {
+        match self {
+            Framing::Ndjson => "application/x-ndjson",
+            Framing::Sse { .. } => "text/event-stream",
+        }
+    }
+
+    /// One framed object.
+    pub(crate) fn frame(self, v: &impl Serialize) -> Vec<u8> {
+        let json = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
+        match self {
+            Framing::Ndjson => {
+                let mut b = json;
+                b.push(b'\n');
+                b
+            }
+            Framing::Sse { .. } => {
+                let mut b = Vec::with_capacity(json.len() + 8);
+                b.extend_from_slice(b"data: ");
+                b.extend(json);
+                b.extend_from_slice(b"\n\n");
+                b
+            }
+        }
+    }
+
+    /// What follows the last object.
+    fn end(self) -> Option<Vec<u8>> {
+        match self {
+            Framing::Sse { done_marker: true } => Some(b"data: [DONE]\n\n".to_vec()),
+            _ => None,
+        }
+    }
+}
+
+/// A protocol's view of the event stream.
+pub(crate) trait Encoder: Send + 'static {
+    /// The response object type.
+    type Frame: Serialize;
+    /// Objects sent before the first event (OpenAI's role chunk).
+    fn head(&mut self) -> Vec<Self::Frame> {
+        Vec::new()
+    }
+    /// Objects for one event (none, one or several).
+    fn event(&mut self, ev: Event) -> Vec<Self::Frame>;
+}
+
+/// The response body of a streamed generation.
+pub(crate) fn stream<E: Encoder>(
+    running: Running,
+    mut enc: E,
+    framing: Framing,
+) -> impl Stream<Item = Result<Vec<u8>, Infallible>> + Send {
+    let pending: VecDeque<Vec<u8>> = enc.head().iter().map(|f| framing.frame(f)).collect();
+    let state = (Some(running), enc, pending, false);
+    futures_util::stream::unfold(
+        state,
+        move |(mut running, mut enc, mut pending, mut ended)| async move {
+            loop {
+                if let Some(b) = pending.pop_front() {
+                    return Some((Ok(b), (running, enc, pending, ended)));
+                }
+                let Some(r) = running.as_mut() else {
+                    if ended {
+                        return None;
+                    }
+                    ended = true;
+                    pending.extend(framing.end());
+                    continue;
+                };
+                let ev = r.next().await;
+                let last = matches!(ev, None | Some(Event::Done(_) | Event::Error(_)));
+                if last {
+                    // Free the slot before the final objects go out.
+                    running = None;
+                }
+                if let Some(ev) = ev {
+                    pending.extend(enc.event(ev).iter().map(|f| framing.frame(f)));
+                }
+            }
+        },
+    )
+}
