@@ -292,18 +292,23 @@ fn build(entry: &ModelEntry, info: &PromptInfo, input: Input) -> Result<Built, S
     let mut b = Built::default();
     match input {
         Input::Chat { messages, tools } => {
-            let mut msgs: Vec<Message> = entry
-                .messages
-                .iter()
-                .map(|(r, c)| Message::new(r.clone(), c.clone()))
-                .collect();
-            msgs.extend(messages);
-            let starts_with_system = msgs.first().is_some_and(|m| m.role == "system");
-            if let Some(sys) = entry.system.clone().filter(|s| !s.is_empty()) {
-                if !starts_with_system {
-                    msgs.insert(0, Message::system(sys));
+            // The request's leading system messages (else the Modelfile's SYSTEM), then the
+            // Modelfile's MESSAGEs, then the rest of the conversation.
+            let lead = messages.iter().take_while(|m| m.role == "system").count();
+            let mut rest = messages;
+            let mut msgs: Vec<Message> = rest.drain(..lead).collect();
+            if msgs.is_empty() {
+                if let Some(sys) = entry.system.clone().filter(|s| !s.is_empty()) {
+                    msgs.push(Message::system(sys));
                 }
             }
+            msgs.extend(
+                entry
+                    .messages
+                    .iter()
+                    .map(|(r, c)| Message::new(r.clone(), c.clone())),
+            );
+            msgs.extend(rest);
             b.tools = tools.is_some();
             b.prompt = info.render_chat(&msgs, tools.as_deref())?;
             b.chat = Some(truncate::Chat {

@@ -46,8 +46,8 @@ impl GenRequest {
 /// What to generate from.
 #[derive(Debug, Clone)]
 pub(crate) enum Input {
-    /// A conversation, rendered with the model's chat template after the Modelfile's `SYSTEM`
-    /// (unless the conversation starts with a system message) and `MESSAGE`s.
+    /// A conversation, rendered with the model's chat template: its leading system messages
+    /// (else the Modelfile's `SYSTEM`), the Modelfile's `MESSAGE`s, then the rest.
     Chat {
         /// The turns.
         messages: Vec<Message>,

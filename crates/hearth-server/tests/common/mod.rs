@@ -96,3 +96,5 @@ pub fn get(path: &str) -> Request<Body> {
         .body(Body::empty())
         .unwrap()
 }
+
+pub mod scripted;

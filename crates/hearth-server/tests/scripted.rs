@@ -1,0 +1,626 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Every streaming format, context limits and Modelfile defaults through the real HTTP stack
+//! and service, with a scripted engine (no llama.cpp): NDJSON and SSE framing, `[DONE]` order,
+//! tool-call hold-back, usage chunks, cancellation, errors that hide internals, a streamed and
+//! a whole answer agreeing.
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::scripted::{tiny_model, ScriptedEngine, ScriptedRunner};
+use common::*;
+use hearth_server::config::ServerConfig;
+use hearth_server::{app, AppState};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const MODEL: &str = "tiny:latest";
+
+fn setup(pieces: &[&str], n_ctx: u32) -> (tempfile::TempDir, AppState, Arc<ScriptedRunner>) {
+    let (dir, stores) = temp_store();
+    let gguf = tiny_model(dir.path());
+    import(&stores, MODEL, &gguf);
+    let runner = ScriptedRunner::new(pieces, n_ctx);
+    let s = state(
+        ServerConfig::default(),
+        stores,
+        Arc::new(ScriptedEngine(runner.clone())),
+    );
+    (dir, s, runner)
+}
+
+fn lines(r: &Reply) -> Vec<Value> {
+    r.text()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// SSE events as JSON, and whether `[DONE]` came last.
+fn events(r: &Reply) -> (Vec<Value>, bool) {
+    let text = r.text();
+    let mut out = Vec::new();
+    let mut done = false;
+    for ev in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
+        let data = ev.strip_prefix("data: ").expect("not an SSE event");
+        assert!(!done, "event after [DONE]: {ev}");
+        if data == "[DONE]" {
+            done = true;
+        } else {
+            out.push(serde_json::from_str(data).unwrap());
+        }
+    }
+    (out, done)
+}
+
+#[tokio::test]
+async fn ollama_streamed_and_whole_answers_agree() {
+    let (_d, s, runner) = setup(&["Hel", "lo", " world"], 4096);
+    let body = |stream: bool| json!({"model": MODEL, "prompt": "hi", "stream": stream}).to_string();
+    let r = send(&s, post("/api/generate", body(true))).await;
+    assert_eq!(r.headers["content-type"], "application/x-ndjson");
+    let l = lines(&r);
+    assert_eq!(l.len(), 4, "{l:?}");
+    let text: String = l.iter().filter_map(|v| v["response"].as_str()).collect();
+    assert_eq!(text, "Hello world");
+    assert!(l[..3].iter().all(|v| v["done"] == false));
+    let last = &l[3];
+    assert_eq!(
+        (last["done"].clone(), last["done_reason"].clone()),
+        (json!(true), json!("stop"))
+    );
+    assert_eq!(runner.last().prompt, "<|user|>hi\n<|assistant|>");
+    let whole = send(&s, post("/api/generate", body(false))).await.json();
+    assert_eq!(whole["response"], "Hello world");
+    for k in ["eval_count", "prompt_eval_count", "done_reason"] {
+        assert_eq!(whole[k], last[k], "{k}");
+    }
+    assert_eq!(whole["eval_count"], 3);
+    assert_eq!(
+        whole["prompt_eval_count"],
+        "<|user|>hi\n<|assistant|>".len()
+    );
+    // Ollama's conversational memory: the tokens of prompt and answer.
+    let ctx = whole["context"].as_array().unwrap().len();
+    assert_eq!(ctx, "<|user|>hi\n<|assistant|>Hello world".len());
+
+    // Chat: message pieces, then the final object.
+    let chat = json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]});
+    let l = lines(&send(&s, post("/api/chat", chat.to_string())).await);
+    let text: String = l
+        .iter()
+        .filter_map(|v| v["message"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Hello world");
+    assert_eq!(l.last().unwrap()["done"], true);
+    assert!(l.last().unwrap().get("context").is_none());
+}
+
+#[tokio::test]
+async fn tool_calls_are_held_back_and_parsed_in_every_protocol() {
+    let call = r#"{"name": "read_file", "arguments": {"path": "a.rs"}}"#;
+    let (_d, s, _) = setup(&["<tool", "_call>", call, "</tool_call>"], 4096);
+    let tools = json!([{"type": "function", "function": {"name": "read_file",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]);
+    let msgs = json!([{"role": "user", "content": "read a.rs"}]);
+
+    let r = send(
+        &s,
+        post(
+            "/api/chat",
+            json!({"model": MODEL, "messages": msgs, "tools": tools}).to_string(),
+        ),
+    )
+    .await;
+    assert!(!r.text().contains("tool_call>"), "{}", r.text());
+    let l = lines(&r);
+    let calls: Vec<&Value> = l
+        .iter()
+        .filter_map(|v| v["message"]["tool_calls"].as_array())
+        .flatten()
+        .collect();
+    assert_eq!(calls.len(), 1, "{l:?}");
+    assert_eq!(calls[0]["function"]["name"], "read_file");
+    assert_eq!(calls[0]["function"]["arguments"]["path"], "a.rs");
+    let whole = send(
+        &s,
+        post(
+            "/api/chat",
+            json!({"model": MODEL, "messages": msgs, "tools": tools, "stream": false}).to_string(),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        whole["message"]["tool_calls"][0]["function"]["name"],
+        "read_file"
+    );
+    assert_eq!(whole["message"]["content"], "");
+
+    let oa = json!({"model": MODEL, "messages": msgs, "tools": tools, "stream": true});
+    let (ev, done) = events(&send(&s, post("/v1/chat/completions", oa.to_string())).await);
+    assert!(done);
+    let tc: Vec<&Value> = ev
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["tool_calls"].as_array())
+        .flatten()
+        .collect();
+    assert_eq!(tc.len(), 1);
+    assert_eq!(tc[0]["index"], 0);
+    let args: Value =
+        serde_json::from_str(tc[0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args["path"], "a.rs");
+    assert_eq!(
+        ev.last().unwrap()["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
+    let whole = send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            json!({"model": MODEL, "messages": msgs, "tools": tools}).to_string(),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(whole["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(whole["choices"][0]["message"]["content"], Value::Null);
+    assert_eq!(
+        whole["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "read_file"
+    );
+}
+
+#[tokio::test]
+async fn openai_sse_order_usage_and_done() {
+    let (_d, s, _) = setup(&["a", "b"], 4096);
+    let msgs = json!([{"role": "user", "content": "x"}]);
+    let req = json!({"model": MODEL, "messages": msgs, "stream": true,
+        "stream_options": {"include_usage": true}});
+    let r = send(&s, post("/v1/chat/completions", req.to_string())).await;
+    assert_eq!(r.headers["content-type"], "text/event-stream");
+    let (ev, done) = events(&r);
+    assert!(done, "no [DONE]");
+    assert_eq!(ev[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String = ev
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "ab");
+    let n = ev.len();
+    assert_eq!(ev[n - 2]["choices"][0]["finish_reason"], "stop");
+    assert_eq!(ev[n - 1]["choices"], json!([]), "usage chunk last");
+    assert_eq!(ev[n - 1]["usage"]["completion_tokens"], 2);
+    assert!(ev.iter().all(|e| e["id"] == ev[0]["id"]));
+    let whole = send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            json!({"model": MODEL, "messages": msgs}).to_string(),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(whole["choices"][0]["message"]["content"], "ab");
+    assert_eq!(whole["usage"], ev[n - 1]["usage"]);
+
+    // Without include_usage: no usage chunk.
+    let req = json!({"model": MODEL, "messages": msgs, "stream": true});
+    let (ev, done) = events(&send(&s, post("/v1/chat/completions", req.to_string())).await);
+    assert!(done);
+    assert!(ev.iter().all(|e| e.get("usage").is_none()));
+
+    // Completions: text chunks, a finish chunk, [DONE].
+    let req = json!({"model": MODEL, "prompt": "x", "stream": true});
+    let (ev, done) = events(&send(&s, post("/v1/completions", req.to_string())).await);
+    assert!(done);
+    let text: String = ev
+        .iter()
+        .filter_map(|e| e["choices"][0]["text"].as_str())
+        .collect();
+    assert_eq!(text, "ab");
+    assert_eq!(ev.last().unwrap()["choices"][0]["finish_reason"], "stop");
+    assert_eq!(ev.last().unwrap()["object"], "text_completion");
+}
+
+#[tokio::test]
+async fn infill_streams_like_llama_cpp() {
+    let (_d, s, runner) = setup(&["x", "y"], 4096);
+    let req =
+        json!({"input_prefix": "def f():\n    return ", "input_suffix": "\n", "stream": true});
+    let (ev, done) = events(&send(&s, post("/infill", req.to_string())).await);
+    assert!(!done, "/infill sends no [DONE]");
+    assert_eq!(ev[0], json!({"content": "x", "stop": false}));
+    let last = ev.last().unwrap();
+    assert_eq!(last["stop"], true);
+    assert_eq!(last["tokens_predicted"], 2);
+    assert_eq!(last["model"], MODEL);
+    // Through the autocomplete path.
+    let fim = runner.last().fim.expect("not a FIM request");
+    assert_eq!(fim.suffix, "\n");
+    let whole = send(
+        &s,
+        post(
+            "/infill",
+            json!({"input_prefix": "a", "input_suffix": "b"}).to_string(),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(whole["content"], "xy");
+    assert_eq!(whole["stop_type"], "eos");
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_generation() {
+    let pieces: Vec<String> = (0..2000).map(|i| format!("{i} ")).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let (_d, s, runner) = setup(&pieces, 1 << 20);
+    let req = json!({"model": MODEL, "prompt": "count"}).to_string();
+    let resp = app(s.clone())
+        .oneshot(post("/api/generate", req))
+        .await
+        .unwrap();
+    let mut body = resp.into_body();
+    assert!(body.frame().await.unwrap().unwrap().is_data());
+    drop(body);
+    for _ in 0..500 {
+        if runner.cancelled.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        runner.cancelled.load(Ordering::SeqCst),
+        1,
+        "generation not cancelled"
+    );
+    assert_eq!(metric(&s, "hearth_generations_cancelled_total").await, 1.0);
+    assert_eq!(metric(&s, "hearth_requests_running").await, 0.0);
+}
+
+#[tokio::test]
+async fn engine_failures_hide_internals_in_every_framing() {
+    let (_d, s, runner) = setup(&["part"], 4096);
+    runner.script.lock().unwrap().fail = Some("/secret/models/blob: decode failed".into());
+    let l = lines(
+        &send(
+            &s,
+            post(
+                "/api/generate",
+                json!({"model": MODEL, "prompt": "x"}).to_string(),
+            ),
+        )
+        .await,
+    );
+    let last = l.last().unwrap();
+    assert_eq!(last["code"], "internal_error", "{l:?}");
+    assert!(
+        !last["error"].as_str().unwrap().contains("/secret"),
+        "{last}"
+    );
+    let (ev, done) = events(
+        &send(
+            &s,
+            post(
+                "/v1/chat/completions",
+                json!({"model": MODEL, "stream": true,
+        "messages": [{"role": "user", "content": "x"}]})
+                .to_string(),
+            ),
+        )
+        .await,
+    );
+    assert!(done);
+    let err = &ev.last().unwrap()["error"];
+    assert_eq!(err["type"], "server_error");
+    assert!(!err["message"].as_str().unwrap().contains("/secret"));
+    let r = send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": MODEL, "prompt": "x", "stream": false}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 500);
+    assert!(!r.text().contains("/secret"), "{}", r.text());
+}
+
+/// A conversation of `turns` user/assistant pairs of 40 bytes each after a system message.
+fn long_chat(turns: usize) -> Value {
+    let mut m = vec![json!({"role": "system", "content": "SYSTEM"})];
+    for i in 0..turns {
+        m.push(json!({"role": "user", "content": format!("question {i:02} {}", "q".repeat(28))}));
+        m.push(
+            json!({"role": "assistant", "content": format!("answer {i:02} {}", "a".repeat(30))}),
+        );
+    }
+    m.push(json!({"role": "user", "content": "LAST QUESTION"}));
+    Value::Array(m)
+}
+
+#[tokio::test]
+async fn long_chats_are_truncated_loudly_or_refused() {
+    // One token per byte, 600 per sequence: 10 turns (~1 000 bytes) do not fit.
+    let (_d, s, runner) = setup(&["ok"], 600);
+    let req = json!({"model": MODEL, "messages": long_chat(10), "stream": false});
+    let r = send(&s, post("/api/chat", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = &r.json()["truncated"];
+    let dropped = t["messages"].as_u64().unwrap();
+    assert!(dropped >= 2 && dropped % 2 == 0, "{t}");
+    assert!(t["prompt_tokens"].as_u64().unwrap() < 600);
+    assert!(t["prompt_tokens_before"].as_u64().unwrap() > 600);
+    let h = r.headers["x-hearth-truncated"].to_str().unwrap();
+    assert!(h.starts_with(&format!("messages={dropped};")), "{h}");
+    let prompt = runner.last().prompt;
+    assert!(
+        prompt.starts_with("<|system|>SYSTEM\n<|user|>question"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("LAST QUESTION"));
+    assert!(!prompt.contains("question 00"), "{prompt}");
+    // Room is left for the answer (at most a quarter of the context).
+    assert!(prompt.len() + 150 <= 600, "{}", prompt.len());
+    assert_eq!(metric(&s, "hearth_truncated_requests_total").await, 1.0);
+    assert_eq!(
+        metric(&s, "hearth_truncated_messages_total").await,
+        dropped as f64
+    );
+
+    // Streamed: the header, and `truncated` in the final object.
+    let req = json!({"model": MODEL, "messages": long_chat(10)});
+    let r = send(&s, post("/api/chat", req.to_string())).await;
+    assert!(r.headers.contains_key("x-hearth-truncated"));
+    assert_eq!(lines(&r).last().unwrap()["truncated"]["messages"], dropped);
+    // OpenAI too (same service).
+    let req = json!({"model": MODEL, "messages": long_chat(10)});
+    let r = send(&s, post("/v1/chat/completions", req.to_string())).await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers.contains_key("x-hearth-truncated"));
+
+    // `truncate: false`: a 400 with the token counts.
+    let req = json!({"model": MODEL, "messages": long_chat(10), "truncate": false});
+    let r = send(&s, post("/api/chat", req.to_string())).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["code"], "prompt_too_long");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than the context of 600 tokens"),
+        "{j}"
+    );
+
+    // A chat that fits is not touched.
+    let req = json!({"model": MODEL, "messages": long_chat(1), "stream": false});
+    let r = send(&s, post("/api/chat", req.to_string())).await;
+    assert!(r.json().get("truncated").is_none());
+    assert!(!r.headers.contains_key("x-hearth-truncated"));
+
+    // A raw prompt or a completion is never cut.
+    let long = "x".repeat(700);
+    let r = send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": MODEL, "prompt": long, "raw": true}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["code"].clone()),
+        (400, json!("prompt_too_long"))
+    );
+    let r = send(
+        &s,
+        post(
+            "/v1/completions",
+            json!({"model": MODEL, "prompt": long}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], "prompt_too_long");
+    // A single message that does not fit at all: 400 even with truncation allowed.
+    let r = send(
+        &s,
+        post(
+            "/api/chat",
+            json!({"model": MODEL, "messages": [{"role": "user", "content": long}]}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(metric(&s, "hearth_truncated_requests_total").await, 3.0);
+}
+
+#[tokio::test]
+async fn modelfile_system_parameters_and_messages_apply() {
+    let (dir, s, runner) = setup(&["ok"], 4096);
+    let gguf = dir.path().join("tiny.gguf");
+    let mf = format!(
+        "FROM {}\nSYSTEM You are terse.\nPARAMETER temperature 0\nPARAMETER stop <END>\n\
+         PARAMETER num_predict 7\nMESSAGE user Hi\nMESSAGE assistant Hello!\n",
+        gguf.display()
+    );
+    let mf = hearth_store::modelfile::Modelfile::parse(&mf).unwrap();
+    let stores = s.service().stores();
+    stores
+        .primary
+        .create(
+            &hearth_store::ModelName::parse("terse").unwrap(),
+            &mf,
+            dir.path(),
+            &stores.extra,
+            hearth_store::CreateOptions { link: false },
+            &hearth_store::no_progress,
+        )
+        .unwrap();
+    let chat = |extra: Value| {
+        let mut b = json!({"model": "terse", "stream": false,
+            "messages": [{"role": "user", "content": "Q"}]});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b.to_string()
+    };
+    let r = send(&s, post("/api/chat", chat(json!({})))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = runner.last();
+    assert_eq!(
+        p.prompt,
+        "<|system|>You are terse.\n<|user|>Hi\n<|assistant|>Hello!\n<|user|>Q\n<|assistant|>"
+    );
+    assert_eq!(p.sampling.temperature, Some(0.0));
+    assert_eq!(p.stop, vec!["<END>".to_string()]);
+    assert_eq!(p.max_tokens, Some(7));
+
+    // Request options override the Modelfile's; a system message replaces SYSTEM.
+    let r = send(&s, post("/api/chat", chat(json!({"options": {"temperature": 0.5, "stop": ["X"]},
+        "messages": [{"role": "system", "content": "Be long."}, {"role": "user", "content": "Q"}]})))).await;
+    assert_eq!(r.status, 200);
+    let p = runner.last();
+    assert_eq!(p.sampling.temperature, Some(0.5));
+    assert_eq!(p.stop, vec!["X".to_string()]);
+    assert_eq!(p.max_tokens, Some(7));
+    assert_eq!(
+        p.prompt,
+        "<|system|>Be long.\n<|user|>Hi\n<|assistant|>Hello!\n<|user|>Q\n<|assistant|>"
+    );
+
+    // Generate: SYSTEM, then the MESSAGEs, then the prompt; the request's system wins.
+    send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": "terse", "prompt": "Q", "stream": false}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        runner.last().prompt,
+        "<|system|>You are terse.\n<|user|>Hi\n<|assistant|>Hello!\n<|user|>Q\n<|assistant|>"
+    );
+    send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": "terse", "prompt": "Q", "system": "S2", "stream": false}).to_string(),
+        ),
+    )
+    .await;
+    assert!(runner
+        .last()
+        .prompt
+        .starts_with("<|system|>S2\n<|user|>Hi\n"));
+    // OpenAI's endpoint gets the same defaults.
+    send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            json!({"model": "terse", "messages": [{"role": "user", "content": "Q"}]}).to_string(),
+        ),
+    )
+    .await;
+    let p = runner.last();
+    assert_eq!(p.sampling.temperature, Some(0.0));
+    assert!(p.prompt.starts_with("<|system|>You are terse.\n"));
+    assert_eq!(p.stop, vec!["<END>".to_string()]);
+}
+
+#[tokio::test]
+async fn load_and_unload_requests() {
+    let (_d, s, runner) = setup(&["ok"], 4096);
+    let r = send(
+        &s,
+        post("/api/generate", json!({"model": MODEL}).to_string()),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["done"].clone(), r["done_reason"].clone()),
+        (json!(true), json!("load"))
+    );
+    assert_eq!(r["response"], "");
+    let ps = send(&s, get("/api/ps")).await.json();
+    assert_eq!(ps["models"][0]["name"], MODEL);
+    let r = send(
+        &s,
+        post(
+            "/api/chat",
+            json!({"model": MODEL, "messages": [], "keep_alive": 0}).to_string(),
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(r["done_reason"], "unload");
+    assert_eq!(r["message"]["content"], "");
+    let ps = send(&s, get("/api/ps")).await.json();
+    assert_eq!(ps["models"], json!([]));
+    assert!(runner.seen.lock().unwrap().is_empty(), "a load generated");
+}
+
+/// Store resolution (which reads and hashes every text layer) runs off the async workers: on a
+/// single-threaded runtime, a running stream and other requests are served while a model with
+/// a huge license layer is being resolved.
+#[tokio::test]
+async fn a_slow_store_blocks_nothing_else() {
+    let pieces: Vec<String> = (0..400).map(|i| format!("{i} ")).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let (dir, s, _) = setup(&pieces, 1 << 20);
+    let gguf = dir.path().join("tiny.gguf");
+    let mf = format!(
+        "FROM {}\nLICENSE \"\"\"{}\"\"\"\n",
+        gguf.display(),
+        "x".repeat(15 << 20)
+    );
+    let mf = hearth_store::modelfile::Modelfile::parse(&mf).unwrap();
+    let stores = s.service().stores();
+    stores
+        .primary
+        .create(
+            &hearth_store::ModelName::parse("slow").unwrap(),
+            &mf,
+            dir.path(),
+            &stores.extra,
+            hearth_store::CreateOptions { link: false },
+            &hearth_store::no_progress,
+        )
+        .unwrap();
+
+    // A stream on the small model is running.
+    let req = json!({"model": MODEL, "prompt": "count"}).to_string();
+    let resp = app(s.clone())
+        .oneshot(post("/api/generate", req))
+        .await
+        .unwrap();
+    let mut stream = resp.into_body();
+    assert!(stream.frame().await.unwrap().unwrap().is_data());
+
+    // Showing the slow model starts (on this runtime's only thread)...
+    let shown = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s2, flag) = (s.clone(), shown.clone());
+    let slow = tokio::spawn(async move {
+        let show = send(&s2, post("/api/show", json!({"model": "slow"}).to_string())).await;
+        flag.store(true, Ordering::SeqCst);
+        show.status
+    });
+    tokio::task::yield_now().await;
+    // ...and meanwhile another request is answered and the stream goes on: had the store been
+    // read on the async worker, the show would have run to its end inside the yield.
+    let v = send(&s, get("/api/version")).await;
+    assert_eq!(v.status, 200);
+    assert!(
+        !shown.load(Ordering::SeqCst),
+        "the store was read on the async worker"
+    );
+    assert!(stream.frame().await.unwrap().unwrap().is_data());
+    assert_eq!(slow.await.unwrap(), 200);
+}
