@@ -29,5 +29,6 @@ mod service;
 mod wire;
 
 pub use http::app;
+pub use http::inproc::{BodyReader, InProcess, InProcessError};
 pub use http::state::AppState;
 pub use service::Service;

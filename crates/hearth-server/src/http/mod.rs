@@ -4,6 +4,7 @@ pub(crate) mod error;
 mod extract;
 mod guard;
 mod infill;
+pub(crate) mod inproc;
 mod misc;
 mod ollama;
 mod ollama_models;

@@ -82,7 +82,10 @@ pub(crate) async fn show(
     let verbose = req.verbose;
     let service = s.service.clone();
     let body = blocking(move || {
-        let r = service.resolve_blocking(&name)?.model;
+        let r = service
+            .resolve_blocking(&name)?
+            .model
+            .ok_or_else(|| ServiceError::ModelNotFound(name.clone()))?;
         let show = hearth_store::ShowInfo::of(&r).map_err(|e| ServiceError::store(&name, e))?;
         let info = service.prompt_info_blocking(&r.gguf_path)?;
         let model_info = model_info(&r.gguf_path, verbose).map_err(|e| ServiceError::Engine {

@@ -50,14 +50,16 @@ struct Inner {
     sessions: Arc<Sessions>,
     metrics: Arc<Metrics>,
     limits: Limits,
+    /// GGUF files served by path (registered in-process only, never over HTTP).
+    files: std::sync::Mutex<std::collections::HashMap<String, ModelEntry>>,
 }
 
 /// A model found in the stores.
 pub(crate) struct Resolved {
     /// What the scheduler loads.
     pub(crate) entry: ModelEntry,
-    /// Everything the store knows.
-    pub(crate) model: ResolvedModel,
+    /// Everything the store knows (`None` for a file served by path).
+    pub(crate) model: Option<ResolvedModel>,
 }
 
 impl Service {
@@ -77,6 +79,7 @@ impl Service {
                 sessions: Arc::new(Sessions::default()),
                 metrics: Arc::new(Metrics::default()),
                 limits,
+                files: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -114,8 +117,40 @@ impl Service {
         blocking(move || s.resolve_blocking(&name)).await
     }
 
+    /// Serve the GGUF file at `path` under the name `path` (for `hearth run FILE.gguf`; a
+    /// client over HTTP cannot name files). Returns the name.
+    pub(crate) fn add_file(&self, path: &std::path::Path) -> String {
+        let name = path.display().to_string();
+        let meta = std::fs::metadata(path).ok();
+        let entry = ModelEntry {
+            name: name.clone(),
+            path: path.to_path_buf(),
+            size: meta.as_ref().map_or(0, std::fs::Metadata::len),
+            digest: String::new(),
+            modified: meta
+                .and_then(|m| m.modified().ok())
+                .unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+            system: None,
+            parameters: serde_json::Map::new(),
+            messages: Vec::new(),
+        };
+        if let Ok(mut f) = self.inner.files.lock() {
+            f.insert(name.clone(), entry);
+        }
+        name
+    }
+
     /// [`Service::resolve`] for callers already on a blocking thread.
     pub(crate) fn resolve_blocking(&self, name: &str) -> Result<Resolved, ServiceError> {
+        let file = self
+            .inner
+            .files
+            .lock()
+            .ok()
+            .and_then(|f| f.get(name).cloned());
+        if let Some(entry) = file {
+            return Ok(Resolved { entry, model: None });
+        }
         let r = self
             .inner
             .stores
@@ -135,7 +170,10 @@ impl Service {
                 .map(|m| (m.role.clone(), m.content.clone()))
                 .collect(),
         };
-        Ok(Resolved { entry, model: r })
+        Ok(Resolved {
+            entry,
+            model: Some(r),
+        })
     }
 
     /// The prompt facts of a model file (read once, off the async workers).

@@ -73,13 +73,73 @@ fn no_server(e: &ureq::Error) -> bool {
     }
 }
 
-/// The text of a failed response: the server's `{"error": ...}` message when it sent one.
+/// An error the server answered: its message and, from hearth servers, a stable `code`
+/// (`prompt_too_long`, `model_not_found`, ...) that callers match instead of the wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The URL asked (or `local` for the in-process server).
+    pub url: String,
+    /// The HTTP status; `None` for an error line inside a stream.
+    pub status: Option<u16>,
+    /// The server's message.
+    pub message: String,
+    /// The server's code, when it sent one.
+    pub code: Option<String>,
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server {}: {}", self.url, self.message)?;
+        if let Some(s) = self.status {
+            write!(f, " (HTTP {s})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl ServerError {
+    /// From an error object: Ollama's `{"error": "...", "code": "..."}` or OpenAI's
+    /// `{"error": {"message": "...", "code": "..."}}`.
+    fn from_value(url: &str, status: Option<u16>, v: &Value) -> Option<ServerError> {
+        let e = v.get("error")?;
+        let (message, code) = match e {
+            Value::String(m) => (m.clone(), v.get("code")),
+            Value::Object(o) => (
+                o.get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| e.to_string(), str::to_string),
+                o.get("code"),
+            ),
+            other => (other.to_string(), None),
+        };
+        Some(ServerError {
+            url: url.to_string(),
+            status,
+            message,
+            code: code.and_then(Value::as_str).map(str::to_string),
+        })
+    }
+
+    /// The code of `e` when it is a server's error.
+    pub fn code_of(e: &anyhow::Error) -> Option<&str> {
+        e.downcast_ref::<ServerError>()?.code.as_deref()
+    }
+}
+
+/// The error of a failed response: the server's message (and code) when it sent one.
 fn error_text(url: &str, status: u16, body: &str) -> anyhow::Error {
-    let msg = serde_json::from_str::<Value>(body)
+    let e = serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| body.trim().to_string());
-    anyhow::anyhow!("server {url}: {msg} (HTTP {status})")
+        .and_then(|v| ServerError::from_value(url, Some(status), &v))
+        .unwrap_or_else(|| ServerError {
+            url: url.to_string(),
+            status: Some(status),
+            message: body.trim().to_string(),
+            code: None,
+        });
+    anyhow::Error::new(e)
 }
 
 fn read_capped(r: impl Read, cap: u64) -> String {
@@ -162,6 +222,60 @@ pub fn post_stream(path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
     Ok(Some(Ndjson::new(url, Box::new(reader))))
 }
 
+/// Where `hearth run` sends its requests: a running server, or the same server in this
+/// process (`--local`, or when none answers), so both run one pipeline.
+pub enum Backend {
+    /// The server at [`base_url`].
+    Remote,
+    /// hearth-server's router in this process.
+    Local(hearth_server::InProcess),
+}
+
+impl Backend {
+    /// Where answers come from, for messages.
+    pub fn label(&self) -> anyhow::Result<String> {
+        match self {
+            Backend::Remote => base_url(),
+            Backend::Local(_) => Ok("local".into()),
+        }
+    }
+
+    /// POST and read the NDJSON answer; `Ok(None)` when no server answers (remote only).
+    pub fn post_stream(&self, path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
+        match self {
+            Backend::Remote => post_stream(path, body),
+            Backend::Local(s) => {
+                let (status, reader) = s.request("POST", path, body.to_string().into_bytes())?;
+                if status != 200 {
+                    return Err(error_text(
+                        "local",
+                        status,
+                        &read_capped(reader, MAX_ERROR_BODY),
+                    ));
+                }
+                Ok(Some(Ndjson::new("local".into(), Box::new(reader))))
+            }
+        }
+    }
+
+    /// POST and read one JSON answer; `Ok(None)` when no server answers (remote only).
+    pub fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
+        match self {
+            Backend::Remote => post_json(path, body),
+            Backend::Local(_) => {
+                let Some(mut lines) = self.post_stream(path, body)? else {
+                    return Ok(None);
+                };
+                let mut last = None;
+                while let Some(v) = lines.next_value()? {
+                    last = Some(v);
+                }
+                Ok(last)
+            }
+        }
+    }
+}
+
 /// One JSON object per line, each line at most [`MAX_LINE`] bytes; an `{"error": ...}` object
 /// becomes an error.
 pub struct Ndjson {
@@ -200,9 +314,8 @@ impl Ndjson {
             }
             let v: Value = serde_json::from_str(text.trim())
                 .with_context(|| format!("{}: invalid JSON line {:?}", self.url, text.trim()))?;
-            if let Some(e) = v.get("error") {
-                let msg = e.as_str().map_or_else(|| e.to_string(), str::to_string);
-                anyhow::bail!("server {}: {msg}", self.url);
+            if let Some(e) = ServerError::from_value(&self.url, None, &v) {
+                return Err(anyhow::Error::new(e));
             }
             return Ok(Some(v));
         }
@@ -237,14 +350,28 @@ mod tests {
         let e = error_text(
             "http://h/api/chat",
             404,
-            r#"{"error":"model \"x\" not found"}"#,
+            r#"{"error":"model \"x\" not found","code":"model_not_found"}"#,
         );
         assert_eq!(
             e.to_string(),
             "server http://h/api/chat: model \"x\" not found (HTTP 404)"
         );
+        assert_eq!(ServerError::code_of(&e), Some("model_not_found"));
+        let e = error_text(
+            "u",
+            400,
+            r#"{"error":{"message":"too long","type":"invalid_request_error","code":"prompt_too_long"}}"#,
+        );
+        assert_eq!(ServerError::code_of(&e), Some("prompt_too_long"));
         let e = error_text("u", 500, "plain text\n");
         assert_eq!(e.to_string(), "server u: plain text (HTTP 500)");
+        assert_eq!(ServerError::code_of(&e), None);
+        let mut n = Ndjson::new(
+            "t".into(),
+            Box::new(&b"{\"error\":\"no\",\"code\":\"internal_error\"}\n"[..]),
+        );
+        let e = n.next_value().unwrap_err();
+        assert_eq!(ServerError::code_of(&e), Some("internal_error"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 pub mod bench;
 pub mod bench_fim;
+pub mod chat;
 pub mod check_code;
 pub mod client;
 pub mod cp;
@@ -15,7 +16,6 @@ pub mod ps;
 pub mod pull;
 pub mod rm;
 pub mod run;
-pub mod run_remote;
 pub mod sandbox;
 pub mod scan;
 pub mod serve;

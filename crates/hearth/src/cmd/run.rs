@@ -1,19 +1,18 @@
-//! `hearth run MODEL [PROMPT]`: one-shot generation or an interactive chat REPL. With a server
-//! running at HEARTH_HOST / OLLAMA_HOST, a model name is run by the server (`cmd/run_remote.rs`);
-//! a GGUF file path, `--local` or HEARTH_NO_SERVER=1 run it in this process.
-use std::io::{BufRead, IsTerminal, Read, Write};
+//! `hearth run MODEL [PROMPT]`: one-shot generation or an interactive chat REPL (`cmd/chat.rs`).
+//! With a server running at HEARTH_HOST / OLLAMA_HOST, a model name is run by the server; a GGUF
+//! file path, `--local`, HEARTH_NO_SERVER=1 or no server answering run it on the same server
+//! code in this process, so both give the same answers.
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use hearth_engine::{
-    CancelToken, DoneReason, EngineError, Event, GenerateRequest, GenerationStats, GpuLayers,
-    LoadOptions, Model, SamplingParams,
-};
+use hearth_engine::GpuLayers;
+use hearth_server::config::ServerConfig;
 
-use super::resolve_model;
+use super::client::{self, Backend};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,66 +55,52 @@ pub struct Args {
     pub local: bool,
 }
 
-/// Settings that `/set parameter` can change.
-#[derive(Debug, Clone)]
-struct Settings {
-    sampling: SamplingParams,
-    num_predict: Option<u32>,
-    stop: Vec<String>,
-    system: Option<String>,
-    verbose: bool,
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if super::client::use_server(args.local) && !std::path::Path::new(&args.model).is_file() {
-        if let Some(code) = super::run_remote::run(&args)? {
+    let file = std::path::Path::new(&args.model).is_file();
+    if client::use_server(args.local) && !file {
+        if args.threads.is_some() || args.gpu_layers.is_some() {
+            tracing::warn!(
+                "--threads and --gpu-layers are decided by the server; use --local to set them"
+            );
+        }
+        if let Some(code) = super::chat::run(&args, &Backend::Remote, args.model.clone())? {
             return Ok(code);
         }
     }
-    let path = resolve_model(&args.model)?;
-    let opts = LoadOptions {
-        n_ctx: args.ctx_size.unwrap_or(4096),
-        n_parallel: 1,
-        threads: args.threads,
-        threads_batch: args.threads,
-        gpu_layers: args.gpu_layers.unwrap_or_default(),
-        ..LoadOptions::default()
-    };
-    let model = Model::load(&path, opts).with_context(|| format!("loading {}", path.display()))?;
-    let mut sampling = SamplingParams::default();
-    if let Some(t) = args.temperature {
-        sampling.temperature = t;
+    let (backend, model) = local(&args, file)?;
+    match super::chat::run(&args, &backend, model)? {
+        Some(code) => Ok(code),
+        None => bail!("the in-process server did not answer"),
     }
-    sampling.seed = args.seed;
-    let mut settings = Settings {
-        sampling,
-        num_predict: args.num_predict,
-        stop: Vec::new(),
-        system: args.system.clone(),
-        verbose: args.verbose,
-    };
+}
 
-    if let Some(prompt) = one_shot_prompt(&args.prompt)? {
-        let text = if args.raw {
-            prompt
-        } else {
-            render_chat(
-                &model,
-                &Chat::for_model(&model),
-                &settings,
-                &[("user".into(), prompt)],
-            )?
-        };
-        let answer = answer(&model, &text, &settings, None)?;
-        if !answer.text.ends_with('\n') {
-            println!();
-        }
-        if settings.verbose {
-            print_stats(&model, &answer.stats);
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    repl(&model, &Chat::for_model(&model), &mut settings, args.raw)
+/// hearth's server in this process, for `--local` runs and GGUF files: the same pipeline as
+/// `hearth serve`, one sequence, the model kept loaded until the chat ends.
+fn local(args: &Args, file: bool) -> anyhow::Result<(Backend, String)> {
+    let cfg = ServerConfig {
+        default_num_ctx: args.ctx_size.unwrap_or(4096).max(256),
+        threads: args.threads,
+        num_parallel: 1,
+        max_loaded_models: 1,
+        keep_alive: None,
+        ..ServerConfig::default()
+    };
+    let stores = hearth_store::Stores::from_env()?;
+    let engine = hearth_server::engine_adapter::LlamaEngine {
+        gpu_layers: args.gpu_layers.unwrap_or_default(),
+        flash_attention: false,
+    };
+    let server = hearth_server::InProcess::start(cfg, stores, Arc::new(engine))?;
+    let model = if file {
+        // Validated before anything else reads it.
+        let path = std::path::Path::new(&args.model);
+        hearth_gguf::GgufFile::open(path)
+            .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
+        server.add_file(path)
+    } else {
+        args.model.clone()
+    };
+    Ok((Backend::Local(server), model))
 }
 
 /// The one-shot prompt: the arguments, plus text piped on stdin; `None` when a chat should start
@@ -221,143 +206,6 @@ pub(super) fn multi_line(
     Ok(buf)
 }
 
-/// A finished answer.
-struct Answer {
-    text: String,
-    stats: GenerationStats,
-    reason: DoneReason,
-}
-
-/// How a conversation becomes prompt text.
-enum Chat {
-    /// The GGUF's `tokenizer.chat_template`, rendered by hearth-prompt (sandboxed minijinja with
-    /// Hugging Face semantics).
-    Jinja {
-        template: Box<hearth_prompt::ChatTemplate>,
-        bos: String,
-        eos: String,
-    },
-    /// No usable Jinja template: llama.cpp's built-in template families (ChatML if unknown).
-    Builtin,
-}
-
-impl Chat {
-    fn for_model(model: &Model) -> Chat {
-        let info = model.info();
-        let piece = |t: Option<i32>| {
-            t.map(|t| String::from_utf8_lossy(&model.token_piece(t)).into_owned())
-                .unwrap_or_default()
-        };
-        match info
-            .chat_template
-            .as_deref()
-            .map(hearth_prompt::ChatTemplate::new)
-        {
-            Some(Ok(template)) => Chat::Jinja {
-                template: Box::new(template),
-                bos: piece(info.bos),
-                eos: piece(info.eos),
-            },
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "chat template not usable; using llama.cpp's built-in templates");
-                Chat::Builtin
-            }
-            None => Chat::Builtin,
-        }
-    }
-}
-
-/// Render a conversation (plus the system message) with the model's chat template.
-fn render_chat(
-    model: &Model,
-    chat: &Chat,
-    settings: &Settings,
-    turns: &[(String, String)],
-) -> anyhow::Result<String> {
-    let mut messages = Vec::with_capacity(turns.len() + 1);
-    if let Some(sys) = &settings.system {
-        messages.push(("system".to_string(), sys.clone()));
-    }
-    messages.extend(turns.iter().cloned());
-    match chat {
-        Chat::Jinja { template, bos, eos } => {
-            let input = hearth_prompt::RenderInput {
-                messages: messages
-                    .into_iter()
-                    .map(|(r, c)| hearth_prompt::Message::new(r, c))
-                    .collect(),
-                add_generation_prompt: true,
-                bos_token: bos.clone(),
-                eos_token: eos.clone(),
-                ..hearth_prompt::RenderInput::default()
-            };
-            Ok(template.render(&input)?)
-        }
-        Chat::Builtin => Ok(model.apply_builtin_chat_template(&messages, true)?),
-    }
-}
-
-fn tokenize_prompt(model: &Model, text: &str) -> Result<Vec<i32>, EngineError> {
-    let info = model.info();
-    let starts_with_bos = info
-        .bos
-        .map(|b| String::from_utf8_lossy(&model.token_piece(b)).into_owned())
-        .is_some_and(|b| !b.is_empty() && text.starts_with(&b));
-    model.tokenize(text, info.add_bos && !starts_with_bos, true)
-}
-
-/// Generate an answer and stream it to stdout. `current` receives the cancel token so a
-/// Ctrl-C handler can stop this answer.
-fn answer(
-    model: &Model,
-    text: &str,
-    settings: &Settings,
-    current: Option<&Mutex<Option<CancelToken>>>,
-) -> anyhow::Result<Answer> {
-    let prompt = tokenize_prompt(model, text)?;
-    let req = GenerateRequest {
-        prompt,
-        sampling: settings.sampling.clone(),
-        max_tokens: settings.num_predict,
-        stop: settings.stop.clone(),
-        ..GenerateRequest::default()
-    };
-    let mut gen = model.generate(req)?;
-    if let Some(c) = current {
-        if let Ok(mut c) = c.lock() {
-            *c = Some(gen.cancel.clone());
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    let mut full = String::new();
-    let mut result = None;
-    while let Some(ev) = gen.events.blocking_recv() {
-        match ev {
-            Event::Token { text, .. } => {
-                out.write_all(text.as_bytes())?;
-                out.flush()?;
-                full.push_str(&text);
-            }
-            Event::Done { reason, stats } => {
-                result = Some((reason, stats));
-                break;
-            }
-            Event::Error(e) => return Err(e.into()),
-        }
-    }
-    if let Some(c) = current {
-        if let Ok(mut c) = c.lock() {
-            *c = None;
-        }
-    }
-    let (reason, stats) = result.context("generation ended without a result")?;
-    Ok(Answer {
-        text: full,
-        stats,
-        reason,
-    })
-}
-
 pub(super) fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s >= 1.0 {
@@ -376,33 +224,6 @@ pub(super) fn rate(n: u32, d: Duration) -> f64 {
     }
 }
 
-/// Ollama-style statistics on stderr.
-fn print_stats(model: &Model, s: &GenerationStats) {
-    let evaluated = s.prompt_tokens.saturating_sub(s.cached_tokens);
-    // The first token comes out of the prompt evaluation; the eval window covers the rest.
-    let decoded = s.eval_tokens.saturating_sub(1);
-    eprintln!("total duration:       {}", fmt_duration(s.total));
-    eprintln!(
-        "load duration:        {}",
-        fmt_duration(model.info().load_duration)
-    );
-    eprintln!("prompt eval count:    {evaluated} token(s)");
-    if s.cached_tokens > 0 {
-        eprintln!("prompt cached:        {} token(s)", s.cached_tokens);
-    }
-    eprintln!("prompt eval duration: {}", fmt_duration(s.prompt_eval));
-    eprintln!(
-        "prompt eval rate:     {:.2} tokens/s",
-        rate(evaluated, s.prompt_eval)
-    );
-    eprintln!("eval count:           {} token(s)", s.eval_tokens);
-    eprintln!("eval duration:        {}", fmt_duration(s.eval));
-    eprintln!(
-        "eval rate:            {:.2} tokens/s",
-        rate(decoded, s.eval)
-    );
-}
-
 pub(super) const HELP: &str = "Available commands:
   /set parameter NAME VALUE   temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,
                               presence_penalty, frequency_penalty, seed, num_predict, stop
@@ -412,163 +233,6 @@ pub(super) const HELP: &str = "Available commands:
   /clear                      forget the conversation
   /bye                        exit
 Use \"\"\" to begin and end a multi-line message. Ctrl-C stops the current answer.";
-
-fn repl(
-    model: &Model,
-    chat: &Chat,
-    settings: &mut Settings,
-    raw: bool,
-) -> anyhow::Result<ExitCode> {
-    // Ctrl-C cancels the running answer instead of ending the program.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
-        .context("installing the Ctrl-C handler")?;
-    let current: Arc<Mutex<Option<CancelToken>>> = Arc::new(Mutex::new(None));
-    {
-        let interrupted = Arc::clone(&interrupted);
-        let current = Arc::clone(&current);
-        std::thread::spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(20));
-            if interrupted.load(Ordering::Relaxed) {
-                if let Ok(c) = current.lock() {
-                    if let Some(c) = c.as_ref() {
-                        c.cancel();
-                        interrupted.store(false, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
-    }
-
-    let mut turns: Vec<(String, String)> = Vec::new();
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    loop {
-        let input = match next_input(&mut lines, &interrupted)? {
-            Input::Eof => break,
-            Input::Command(line) => {
-                match command(model, settings, &line, &mut turns) {
-                    Ok(true) => break,
-                    Ok(false) => {}
-                    Err(e) => eprintln!("{e:#}"),
-                }
-                continue;
-            }
-            Input::Message(m) => m,
-        };
-        turns.push(("user".into(), input.clone()));
-        let text = if raw {
-            input
-        } else {
-            // Drop the oldest turns while the conversation does not fit the context.
-            loop {
-                let text = render_chat(model, chat, settings, &turns)?;
-                let n = tokenize_prompt(model, &text)?.len();
-                let budget = model.info().n_ctx_seq.saturating_sub(256) as usize;
-                if n <= budget || turns.len() <= 1 {
-                    break text;
-                }
-                turns.drain(..turns.len().min(2));
-            }
-        };
-        interrupted.store(false, Ordering::Relaxed);
-        match answer(model, &text, settings, Some(&current)) {
-            Ok(a) => {
-                if !a.text.ends_with('\n') {
-                    println!();
-                }
-                if a.reason == DoneReason::Cancelled {
-                    println!();
-                }
-                println!();
-                if settings.verbose {
-                    print_stats(model, &a.stats);
-                }
-                turns.push(("assistant".into(), a.text));
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                turns.pop();
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Handle a slash command; `Ok(true)` means exit.
-fn command(
-    model: &Model,
-    settings: &mut Settings,
-    line: &str,
-    turns: &mut Vec<(String, String)>,
-) -> anyhow::Result<bool> {
-    let mut words = line.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("/bye" | "/exit"), _) => return Ok(true),
-        (Some("/clear"), _) => {
-            turns.clear();
-            println!("Cleared session context");
-        }
-        (Some("/?" | "/help"), _) => println!("{HELP}"),
-        (Some("/show"), Some("info")) => {
-            let i = model.info();
-            println!("  architecture    {}", i.architecture);
-            println!("  parameters      {}", i.n_params);
-            println!("  context length  {} (trained {})", i.n_ctx, i.n_ctx_train);
-            println!("  threads         {}", i.threads);
-            println!("  file            {}", i.path.display());
-        }
-        (Some("/set"), Some("verbose")) => settings.verbose = true,
-        (Some("/set"), Some("quiet")) => settings.verbose = false,
-        (Some("/set"), Some("system")) => {
-            settings.system = system_message(line);
-            println!("Set system message.");
-        }
-        (Some("/set"), Some("parameter")) => {
-            let (Some(name), Some(value)) = (words.next(), words.next()) else {
-                bail!("usage: /set parameter NAME VALUE");
-            };
-            set_parameter(settings, name, value)?;
-            println!("Set parameter '{name}' to '{value}'");
-        }
-        _ => bail!("unknown command {line:?}; type /? for help"),
-    }
-    Ok(false)
-}
-
-fn set_parameter(settings: &mut Settings, name: &str, value: &str) -> anyhow::Result<()> {
-    let s = &mut settings.sampling;
-    let f = || -> anyhow::Result<f32> {
-        value
-            .parse::<f32>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .with_context(|| format!("{name}: expected a number, got {value:?}"))
-    };
-    let i = || -> anyhow::Result<i32> {
-        value
-            .parse::<i32>()
-            .with_context(|| format!("{name}: expected an integer, got {value:?}"))
-    };
-    match name {
-        "temperature" => s.temperature = f()?,
-        "top_k" => s.top_k = i()?,
-        "top_p" => s.top_p = f()?,
-        "min_p" => s.min_p = f()?,
-        "repeat_penalty" => s.repeat_penalty = f()?.max(f32::MIN_POSITIVE),
-        "repeat_last_n" => s.repeat_last_n = i()?,
-        "presence_penalty" => s.presence_penalty = f()?,
-        "frequency_penalty" => s.frequency_penalty = f()?,
-        "seed" => s.seed = Some(u32::try_from(i()?).context("seed must be >= 0")?),
-        "num_predict" => {
-            let n = i()?;
-            settings.num_predict = u32::try_from(n).ok().filter(|&n| n > 0);
-        }
-        "stop" => settings.stop.push(value.trim_matches('"').to_string()),
-        _ => bail!("unknown parameter {name:?}"),
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
@@ -586,30 +250,6 @@ mod tests {
         );
         assert_eq!(system_message("/set system"), None);
         assert_eq!(system_message("/set system \"\""), None);
-    }
-
-    fn settings() -> Settings {
-        Settings {
-            sampling: SamplingParams::default(),
-            num_predict: None,
-            stop: Vec::new(),
-            system: None,
-            verbose: false,
-        }
-    }
-
-    #[test]
-    fn set_parameter_parses_and_rejects() {
-        let mut s = settings();
-        set_parameter(&mut s, "temperature", "0.2").unwrap();
-        assert_eq!(s.sampling.temperature, 0.2);
-        set_parameter(&mut s, "num_predict", "12").unwrap();
-        assert_eq!(s.num_predict, Some(12));
-        set_parameter(&mut s, "stop", "\"END\"").unwrap();
-        assert_eq!(s.stop, vec!["END".to_string()]);
-        assert!(set_parameter(&mut s, "temperature", "hot").is_err());
-        assert!(set_parameter(&mut s, "nope", "1").is_err());
-        assert!(set_parameter(&mut s, "seed", "-1").is_err());
     }
 
     #[test]

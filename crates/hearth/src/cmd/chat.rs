@@ -1,6 +1,8 @@
-//! `hearth run` through a running server (like `ollama run`): the one-shot answer streams from
-//! `POST /api/generate`, the chat from `POST /api/chat` with the conversation so far. Ctrl-C ends
-//! the current answer by closing the connection, which stops the server's generation.
+//! `hearth run`'s answers and chat, over a [`Backend`]: a running server (like `ollama run`) or
+//! the same server in this process. The one-shot answer streams from `POST /api/generate`, the
+//! chat from `POST /api/chat` with the conversation so far; the server keeps a long chat within
+//! the context (dropping the oldest turns, and saying so). Ctrl-C ends the current answer by
+//! closing the stream, which stops the generation.
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde_json::{json, Map, Value};
 
-use super::client::{self, Ndjson};
+use super::client::{Backend, Ndjson, ServerError};
 use super::run::{
     fmt_duration, next_input, one_shot_prompt, rate, system_message, Args, Input, HELP,
 };
@@ -26,7 +28,7 @@ struct Session {
 }
 
 impl Session {
-    fn from_args(args: &Args) -> Session {
+    fn from_args(args: &Args, model: String) -> Session {
         let mut options = Map::new();
         if let Some(t) = args.temperature {
             options.insert("temperature".into(), json!(t));
@@ -41,7 +43,7 @@ impl Session {
             options.insert("num_ctx".into(), json!(n));
         }
         Session {
-            model: args.model.clone(),
+            model,
             options,
             system: args.system.clone(),
             verbose: args.verbose,
@@ -70,32 +72,37 @@ impl Session {
     }
 }
 
-/// Run through the server; `Ok(None)` when no server answers (the caller runs the model here).
-pub fn run(args: &Args) -> anyhow::Result<Option<ExitCode>> {
-    if args.threads.is_some() || args.gpu_layers.is_some() {
-        tracing::warn!(
-            "--threads and --gpu-layers are decided by the server; use --local to set them"
-        );
-    }
-    let session = Session::from_args(args);
+/// Run `model` on `backend`; `Ok(None)` when no server answers (the caller runs it here).
+pub fn run(args: &Args, backend: &Backend, model: String) -> anyhow::Result<Option<ExitCode>> {
+    let session = Session::from_args(args, model);
     // Loading the model first tells whether a server answers and whether it has the model,
     // before a prompt is read from stdin.
     let load = json!({"model": session.model, "options": session.options});
-    let Some(mut lines) = client::post_stream("/api/generate", &load)? else {
-        return Ok(None);
+    let loaded = match backend.post_stream("/api/generate", &load) {
+        Ok(Some(mut lines)) => lines.next_value().map(|_| ()),
+        Ok(None) => return Ok(None),
+        Err(e) => Err(e),
     };
-    lines
-        .next_value()
-        .with_context(|| format!("loading {} on the server (or use --local)", session.model))?;
-    drop(lines);
-    tracing::info!(
-        "running {} on the server at {}",
-        session.model,
-        client::base_url()?
-    );
+    if let Err(e) = loaded {
+        if matches!(backend, Backend::Local(_))
+            && ServerError::code_of(&e) == Some("model_not_found")
+        {
+            bail!(
+                "model {:?}: not a GGUF file, and not in the local store (try `hearth pull {}`)",
+                session.model,
+                session.model
+            );
+        }
+        let what = match backend {
+            Backend::Remote => " on the server (or use --local)",
+            Backend::Local(_) => "",
+        };
+        return Err(e.context(format!("loading {}{what}", session.model)));
+    }
+    tracing::info!("running {} on {}", session.model, backend.label()?);
     if let Some(prompt) = one_shot_prompt(&args.prompt)? {
-        let Some(lines) = client::post_stream("/api/generate", &session.generate(&prompt))? else {
-            bail!("the server at {} went away", client::base_url()?);
+        let Some(lines) = backend.post_stream("/api/generate", &session.generate(&prompt))? else {
+            bail!("the server at {} went away", backend.label()?);
         };
         let a = stream_answer(lines, None)?;
         if !a.text.ends_with('\n') {
@@ -106,7 +113,7 @@ pub fn run(args: &Args) -> anyhow::Result<Option<ExitCode>> {
         }
         return Ok(Some(ExitCode::SUCCESS));
     }
-    repl(session).map(Some)
+    repl(session, backend).map(Some)
 }
 
 /// A streamed answer.
@@ -187,6 +194,15 @@ fn count(v: &Value, key: &str) -> u32 {
         .unwrap_or(0)
 }
 
+/// Say when the server left the oldest turns out of a chat that no longer fits the context.
+fn truncation_note(last: &Value) {
+    if let Some(n) = last.pointer("/truncated/messages").and_then(Value::as_u64) {
+        eprintln!(
+            "(the conversation is longer than the context: its {n} oldest message(s) were left out)"
+        );
+    }
+}
+
 /// Ollama-style statistics on stderr, from the final object's durations and counts.
 fn print_stats(last: &Value) {
     if last.is_null() {
@@ -213,7 +229,7 @@ fn print_stats(last: &Value) {
     eprintln!("eval rate:            {:.2} tokens/s", rate(ec, ed));
 }
 
-fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
+fn repl(mut session: Session, backend: &Backend) -> anyhow::Result<ExitCode> {
     // Ctrl-C ends the running answer instead of the program.
     let interrupted = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))
@@ -225,7 +241,7 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
         let input = match next_input(&mut lines, &interrupted)? {
             Input::Eof => break,
             Input::Command(line) => {
-                match command(&mut session, &line, &mut turns) {
+                match command(&mut session, backend, &line, &mut turns) {
                     Ok(true) => break,
                     Ok(false) => {}
                     Err(e) => eprintln!("{e:#}"),
@@ -238,28 +254,18 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
             turns.push(("user".into(), input.clone()));
         }
         interrupted.store(false, Ordering::Relaxed);
-        let result = loop {
-            let (path, body) = if session.raw {
-                ("/api/generate", session.generate(&input))
-            } else {
-                ("/api/chat", session.chat(&turns))
-            };
-            let r = match client::post_stream(path, &body) {
-                Ok(Some(lines)) => stream_answer(lines, Some(&interrupted)),
-                Ok(None) => Err(anyhow::anyhow!(
-                    "the server at {} went away",
-                    client::base_url()?
-                )),
-                Err(e) => Err(e),
-            };
-            // Drop the oldest turns while the conversation does not fit the context.
-            match r {
-                Err(e) if !session.raw && turns.len() > 1 && too_long(&e) => {
-                    turns.drain(..(turns.len() - 1).min(2));
-                    tracing::info!("dropped the oldest turns to fit the context");
-                }
-                r => break r,
-            }
+        let (path, body) = if session.raw {
+            ("/api/generate", session.generate(&input))
+        } else {
+            ("/api/chat", session.chat(&turns))
+        };
+        let result = match backend.post_stream(path, &body) {
+            Ok(Some(lines)) => stream_answer(lines, Some(&interrupted)),
+            Ok(None) => Err(anyhow::anyhow!(
+                "the server at {} went away",
+                backend.label()?
+            )),
+            Err(e) => Err(e),
         };
         match result {
             Ok(a) => {
@@ -270,6 +276,7 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
                     println!();
                 }
                 println!();
+                truncation_note(&a.last);
                 if session.verbose {
                     print_stats(&a.last);
                 }
@@ -288,17 +295,10 @@ fn repl(mut session: Session) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether the server refused the prompt as longer than the context (hearth-server's check
-/// before generating, or hearth-engine's `PromptTooLong`).
-fn too_long(e: &anyhow::Error) -> bool {
-    let e = format!("{e:#}");
-    (e.contains("prompt is ") && e.contains("more than the context"))
-        || e.contains("does not fit the per-sequence context")
-}
-
 /// Handle a slash command; `Ok(true)` means exit.
 fn command(
     session: &mut Session,
+    backend: &Backend,
     line: &str,
     turns: &mut Vec<(String, String)>,
 ) -> anyhow::Result<bool> {
@@ -311,14 +311,22 @@ fn command(
         }
         (Some("/?" | "/help"), _) => println!("{HELP}"),
         (Some("/show"), Some("info")) => {
-            let v = client::post_json("/api/show", &json!({"model": session.model}))?
-                .context("the server went away")?;
-            let d = &v["details"];
-            let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-            println!("  architecture    {}", s(&d["family"]));
-            println!("  parameters      {}", s(&d["parameter_size"]));
-            println!("  quantization    {}", s(&d["quantization_level"]));
-            println!("  server          {}", client::base_url()?);
+            match backend.post_json("/api/show", &json!({"model": session.model})) {
+                Ok(Some(v)) => {
+                    let d = &v["details"];
+                    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+                    println!("  architecture    {}", s(&d["family"]));
+                    println!("  parameters      {}", s(&d["parameter_size"]));
+                    println!("  quantization    {}", s(&d["quantization_level"]));
+                }
+                // A GGUF file run by path is not in a store.
+                Err(e) if ServerError::code_of(&e) == Some("model_not_found") => {
+                    println!("  file            {}", session.model);
+                }
+                Ok(None) => bail!("the server went away"),
+                Err(e) => return Err(e),
+            }
+            println!("  server          {}", backend.label()?);
         }
         (Some("/set"), Some("verbose")) => session.verbose = true,
         (Some("/set"), Some("quiet")) => session.verbose = false,
@@ -454,20 +462,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("out of memory"), "{e}");
-        assert!(!too_long(&e));
-        let long = "{\"error\":\"prompt of 900 tokens does not fit the per-sequence context of 512 tokens\"}\n";
+        let long = "{\"error\":\"prompt is 900 tokens, more than the context of 512 tokens\",\"code\":\"prompt_too_long\"}\n";
         let e =
             stream_answer(Ndjson::new("t".into(), Box::new(long.as_bytes())), None).unwrap_err();
-        assert!(too_long(&e), "{e}");
-        let e = error_text_of(
-            "{\"error\":\"prompt is 265 tokens, more than the context of 256 tokens for model \\\"m\\\"\"}",
-        );
-        assert!(too_long(&e), "{e}");
-    }
-
-    fn error_text_of(line: &'static str) -> anyhow::Error {
-        Ndjson::new("t".into(), Box::new(line.as_bytes()))
-            .next_value()
-            .unwrap_err()
+        assert_eq!(ServerError::code_of(&e), Some("prompt_too_long"), "{e}");
     }
 }
