@@ -4,7 +4,8 @@
 //!   memory) and [`bandwidth`]: a cached memory-bandwidth probe.
 //! - [`shape`], [`quant`], [`estimate`]: model shapes (from GGUF files or the [`catalog`]),
 //!   weights, the KV cache exactly as llama.cpp sizes it, compute buffers and overhead.
-//! - [`plan`]: the GPU/CPU split and [`plan::plan_load`], which the server calls before loading.
+//! - [`plan`]: the GPU/CPU split; the server's engine adapter calls [`plan()`] with the context
+//!   and parallelism of each load before loading.
 //! - [`speed`]: decode/prefill estimates, calibrated by `hearth bench` results.
 //! - [`report`]: the `hearth fit` table.
 //!

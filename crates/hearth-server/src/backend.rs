@@ -118,6 +118,8 @@ pub struct GenParams {
     /// Rendered prompt text (special tokens parsed; BOS by the one rule of
     /// `hearth_engine::needs_bos`).
     pub prompt: String,
+    /// `prompt` already tokenized by [`Runner::prompt_tokens`] (then it is not tokenized again).
+    pub tokens: Option<Vec<i32>>,
     /// Sampling.
     pub sampling: Sampling,
     /// `None` = until the context is full.
@@ -212,15 +214,16 @@ pub struct SlotUsage {
 pub trait Runner: Send + Sync + 'static {
     /// Facts about the loaded model.
     fn info(&self) -> RunnerInfo;
-    /// Count the tokens of `text` as `generate` will feed it (special tokens parsed, BOS by the
-    /// one rule).
-    fn count_tokens(&self, text: &str) -> Result<usize, BackendError>;
+    /// The tokens of a prompt as `generate` feeds them (special tokens parsed, BOS by the one
+    /// rule of `hearth_engine::needs_bos`). Blocking.
+    fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, BackendError>;
     /// Token ids of `text` (special tokens parsed, no BOS added), for Ollama's `context`.
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {
         let _ = text;
         Err(BackendError::Unsupported("tokenize"))
     }
-    /// Start a generation.
+    /// Start a generation (blocking: it may tokenize megabytes; call it off the async workers,
+    /// inside the runtime).
     fn generate(&self, params: GenParams) -> Result<GenStream, BackendError>;
     /// Slot and KV occupancy.
     fn slots(&self) -> SlotUsage;

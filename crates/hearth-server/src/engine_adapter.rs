@@ -147,11 +147,8 @@ impl Runner for LlamaRunner {
         }
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize, BackendError> {
-        self.model
-            .tokenize_prompt(text)
-            .map(|t| t.len())
-            .map_err(map_err)
+    fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, BackendError> {
+        self.model.tokenize_prompt(text).map_err(map_err)
     }
 
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {

@@ -551,6 +551,11 @@ async fn load_and_unload_requests() {
     assert_eq!(r["response"], "");
     let ps = send(&s, get("/api/ps")).await.json();
     assert_eq!(ps["models"][0]["name"], MODEL);
+    assert_eq!(ps["models"][0]["context_length"], 4096);
+    let show = send(&s, post("/api/show", json!({"model": MODEL}).to_string()))
+        .await
+        .json();
+    assert_eq!(show["context_length"], 4096, "the context in use");
     let r = send(
         &s,
         post(
@@ -564,6 +569,10 @@ async fn load_and_unload_requests() {
     assert_eq!(r["message"]["content"], "");
     let ps = send(&s, get("/api/ps")).await.json();
     assert_eq!(ps["models"], json!([]));
+    let show = send(&s, post("/api/show", json!({"model": MODEL}).to_string()))
+        .await
+        .json();
+    assert_eq!(show["context_length"], Value::Null, "not loaded");
     assert!(runner.seen.lock().unwrap().is_empty(), "a load generated");
 }
 
@@ -623,4 +632,96 @@ async fn a_slow_store_blocks_nothing_else() {
     );
     assert!(stream.frame().await.unwrap().unwrap().is_data());
     assert_eq!(slow.await.unwrap(), 200);
+}
+
+/// A runner whose teardown takes long (as joining llama.cpp's thread and unmapping a model do).
+struct SlowTeardown(Arc<std::sync::atomic::AtomicBool>);
+
+impl hearth_server::backend::Runner for SlowTeardown {
+    fn info(&self) -> hearth_server::backend::RunnerInfo {
+        hearth_server::backend::RunnerInfo {
+            n_ctx_per_seq: 4096,
+            memory_bytes: 1,
+        }
+    }
+    fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, hearth_server::backend::BackendError> {
+        Ok(text.bytes().map(i32::from).collect())
+    }
+    fn generate(
+        &self,
+        _: hearth_server::backend::GenParams,
+    ) -> Result<hearth_server::backend::GenStream, hearth_server::backend::BackendError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tx.send(hearth_server::backend::GenEvent::Done(
+            hearth_server::backend::Finish::Stop,
+            hearth_server::backend::Stats::default(),
+        ));
+        Ok(hearth_server::backend::GenStream { events: rx })
+    }
+    fn slots(&self) -> hearth_server::backend::SlotUsage {
+        hearth_server::backend::SlotUsage::default()
+    }
+}
+
+impl Drop for SlowTeardown {
+    fn drop(&mut self) {
+        std::thread::sleep(Duration::from_millis(500));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+struct SlowTeardownEngine(Arc<std::sync::atomic::AtomicBool>);
+
+impl hearth_server::backend::Engine for SlowTeardownEngine {
+    fn load(
+        &self,
+        _: &std::path::Path,
+        _: &hearth_server::backend::LoadParams,
+    ) -> Result<Arc<dyn hearth_server::backend::Runner>, hearth_server::backend::BackendError> {
+        Ok(Arc::new(SlowTeardown(self.0.clone())))
+    }
+}
+
+/// Unloading a model (whose teardown is slow) does not stall the single-threaded runtime.
+#[tokio::test]
+async fn model_teardown_runs_off_the_async_workers() {
+    let (dir, stores) = temp_store();
+    import(&stores, MODEL, &tiny_model(dir.path()));
+    let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = state(
+        ServerConfig::default(),
+        stores,
+        Arc::new(SlowTeardownEngine(gone.clone())),
+    );
+    let r = send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": MODEL, "prompt": "x", "raw": true, "stream": false}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(
+        &s,
+        post(
+            "/api/generate",
+            json!({"model": MODEL, "keep_alive": 0}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.json()["done_reason"], "unload");
+    // Had the runner been dropped on this (only) worker, the unload would have waited for it.
+    assert!(
+        !gone.load(Ordering::SeqCst),
+        "teardown ran on the async worker"
+    );
+    assert_eq!(send(&s, get("/api/version")).await.status, 200);
+    for _ in 0..300 {
+        if gone.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone.load(Ordering::SeqCst), "the model was never torn down");
 }

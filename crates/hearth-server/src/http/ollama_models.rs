@@ -94,7 +94,15 @@ pub(crate) async fn show(
         })?;
         let mut caps = info.capabilities();
         caps.dedup();
+        // The context the loaded model actually has (absent when it is not loaded).
+        let in_use = service
+            .sched()
+            .ps()
+            .into_iter()
+            .find(|p| p.name == r.name.display_shortest())
+            .map(|p| p.context_length);
         Ok(json!({
+            "context_length": in_use,
             "license": show.license.join("\n"),
             "modelfile": show.modelfile,
             "parameters": show.parameters_text,

@@ -259,33 +259,58 @@ impl Service {
         };
         let runner = lease.resident.runner.clone();
         let n_ctx = lease.resident.n_ctx_per_seq;
-        // FIM requests are windowed around the cursor by the autocomplete path, which refuses
-        // what still does not fit itself; everything else is counted (off the async workers).
-        let fitted = if built.fim.is_some() {
-            truncate::Fitted {
-                prompt: built.prompt,
-                truncated: None,
-            }
-        } else {
-            let (name, chat, info) = (entry.name.clone(), built.chat, info.clone());
-            let (prompt, context_len, truncate) = (built.prompt, built.context.len(), req.truncate);
-            let reserve = truncate::reserve(opts.max_tokens, n_ctx);
-            blocking(move || {
-                truncate::fit(
-                    &*runner,
-                    &info,
-                    &name,
-                    prompt,
-                    chat,
-                    context_len,
-                    n_ctx,
-                    reserve,
-                    truncate,
-                )
-            })
-            .await?
+        let name = entry.name.clone();
+        let Built {
+            prompt,
+            chat,
+            tools,
+            context,
+            remember,
+            fim,
+            ..
+        } = built;
+        let memory_prior = remember.then(|| context.clone());
+        let fit = truncate::Fit {
+            model: entry.name.clone(),
+            context_len: context.len(),
+            n_ctx,
+            reserve: truncate::reserve(opts.max_tokens, n_ctx),
+            truncate: req.truncate,
         };
-        if let Some(t) = fitted.truncated {
+        let mut params = GenParams {
+            prompt: String::new(),
+            tokens: None,
+            sampling: opts.sampling,
+            max_tokens: opts.max_tokens,
+            stop: opts.stop,
+            grammar: req.grammar,
+            fim,
+            context,
+        };
+        // Counting, fitting and tokenizing a prompt of up to megabytes, and starting the
+        // engine, run off the async workers. FIM requests are windowed around the cursor by
+        // the autocomplete path, which refuses what still does not fit itself.
+        let keep_prompt = memory_prior.is_some();
+        let (prompt, truncated, stream) = blocking(move || {
+            let fitted = if params.fim.is_some() {
+                truncate::Fitted {
+                    prompt,
+                    tokens: None,
+                    truncated: None,
+                }
+            } else {
+                fit.run(&*runner, &info, prompt, chat)?
+            };
+            params.prompt = fitted.prompt;
+            params.tokens = fitted.tokens;
+            let prompt = keep_prompt.then(|| params.prompt.clone());
+            let stream = runner
+                .generate(params)
+                .map_err(|e| ServiceError::backend(&name, e))?;
+            Ok((prompt, fitted.truncated, stream))
+        })
+        .await?;
+        if let Some(t) = truncated {
             self.inner.metrics.truncated(t.messages);
             tracing::warn!(
                 model = %entry.name,
@@ -296,29 +321,14 @@ impl Service {
                 "conversation longer than the context: dropped the oldest turns"
             );
         }
-        let memory = built.remember.then(|| Memory {
-            prior: built.context.clone(),
-            prompt: fitted.prompt.clone(),
-        });
-        let params = GenParams {
-            prompt: fitted.prompt,
-            sampling: opts.sampling,
-            max_tokens: opts.max_tokens,
-            stop: opts.stop,
-            grammar: req.grammar,
-            fim: built.fim,
-            context: built.context,
-        };
-        let stream = lease
-            .resident
-            .runner
-            .generate(params)
-            .map_err(|e| ServiceError::backend(&entry.name, e))?;
+        let memory = memory_prior
+            .zip(prompt)
+            .map(|(prior, prompt)| Memory { prior, prompt });
         let mut running = Running::new(stream.events, started, self.inner.metrics.clone());
         running.lease = Some(lease);
         running.ticket = ticket;
-        running.truncated = fitted.truncated;
-        running.tools = built.tools.then(ToolHold::default);
+        running.truncated = truncated;
+        running.tools = tools.then(ToolHold::default);
         running.memory = memory;
         running.check = req.check;
         Ok(running)

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::backend::{BackendError, Engine, LoadParams, ModelEntry, Runner};
+use crate::backend::{
+    BackendError, Engine, GenParams, GenStream, LoadParams, ModelEntry, Runner, RunnerInfo,
+    SlotUsage,
+};
 use crate::metrics::Gauges;
 use crate::service::error::ServiceError;
 
@@ -47,6 +50,35 @@ pub(crate) struct Resident {
     pub(crate) n_ctx_per_seq: u32,
     sem: Arc<Semaphore>,
     state: Mutex<ResidentState>,
+}
+
+impl Drop for Resident {
+    /// Unloading joins the engine's thread and frees the model's memory: that happens on a
+    /// blocking thread, never on an async worker (the last reference may be dropped anywhere).
+    fn drop(&mut self) {
+        if let Ok(h) = tokio::runtime::Handle::try_current() {
+            let runner: Arc<dyn Runner> = std::mem::replace(&mut self.runner, Arc::new(Unloaded));
+            h.spawn_blocking(move || drop(runner));
+        }
+    }
+}
+
+/// What a [`Resident`] holds while its model is torn down elsewhere.
+struct Unloaded;
+
+impl Runner for Unloaded {
+    fn info(&self) -> RunnerInfo {
+        RunnerInfo::default()
+    }
+    fn prompt_tokens(&self, _: &str) -> Result<Vec<i32>, BackendError> {
+        Err(BackendError::Unsupported("an unloaded model"))
+    }
+    fn generate(&self, _: GenParams) -> Result<GenStream, BackendError> {
+        Err(BackendError::Unsupported("an unloaded model"))
+    }
+    fn slots(&self) -> SlotUsage {
+        SlotUsage::default()
+    }
 }
 
 struct ResidentState {

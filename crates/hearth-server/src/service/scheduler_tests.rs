@@ -20,8 +20,8 @@ impl Runner for Dummy {
             memory_bytes: 100,
         }
     }
-    fn count_tokens(&self, text: &str) -> Result<usize, BackendError> {
-        Ok(text.len())
+    fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, BackendError> {
+        Ok(text.bytes().map(i32::from).collect())
     }
     fn generate(&self, _: GenParams) -> Result<GenStream, BackendError> {
         Err(BackendError::Unsupported("generation"))

@@ -21,6 +21,9 @@ pub(crate) struct Chat {
 /// The prompt that will be sent.
 pub(crate) struct Fitted {
     pub(crate) prompt: String,
+    /// Its tokens as the engine will feed them (`None` after earlier `context` tokens, which
+    /// change the BOS rule: the engine tokenizes those prompts itself).
+    pub(crate) tokens: Option<Vec<i32>>,
     pub(crate) truncated: Option<Truncated>,
 }
 
@@ -30,71 +33,80 @@ pub(crate) fn reserve(max_tokens: Option<u32>, n_ctx: u32) -> usize {
     max_tokens.unwrap_or(256).min(n_ctx / 4) as usize
 }
 
-/// Count `prompt` (plus `context_len` earlier tokens) and make it fit `n_ctx`: a conversation
-/// (`chat`) that leaves less than `reserve` tokens for the answer drops its oldest turns when
-/// `truncate` allows; whatever still does not fit at all is [`ServiceError::PromptTooLong`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn fit(
-    runner: &dyn Runner,
-    info: &PromptInfo,
-    model: &str,
-    prompt: String,
-    chat: Option<Chat>,
-    context_len: usize,
-    n_ctx: u32,
-    reserve: usize,
-    truncate: bool,
-) -> Result<Fitted, ServiceError> {
-    let count = |text: &str| -> Result<usize, ServiceError> {
-        Ok(runner
-            .count_tokens(text)
-            .map_err(|e| ServiceError::backend(model, e))?
-            .saturating_add(context_len))
-    };
-    let ctx = n_ctx as usize;
-    let before = count(&prompt)?;
-    let too_long = |tokens: usize| ServiceError::PromptTooLong {
-        tokens,
-        ctx: n_ctx,
-        model: model.to_string(),
-    };
-    let mut fitted = Fitted {
-        prompt,
-        truncated: None,
-    };
-    let Some(Chat {
-        mut messages,
-        tools,
-    }) = chat.filter(|_| truncate && before.saturating_add(reserve) > ctx)
-    else {
-        return if before >= ctx {
-            Err(too_long(before))
-        } else {
-            Ok(fitted)
+/// How a prompt must fit.
+pub(crate) struct Fit {
+    /// The model (for messages).
+    pub(crate) model: String,
+    /// Tokens of Ollama's `context` that go before the prompt.
+    pub(crate) context_len: usize,
+    /// Context per sequence.
+    pub(crate) n_ctx: u32,
+    /// Tokens a cut conversation leaves for the answer.
+    pub(crate) reserve: usize,
+    /// Whether a conversation may be cut.
+    pub(crate) truncate: bool,
+}
+
+impl Fit {
+    /// Tokenize `prompt` and make it fit: a conversation (`chat`) that leaves less than
+    /// `reserve` tokens for the answer drops its oldest turns when `truncate` allows; whatever
+    /// still does not fit at all is [`ServiceError::PromptTooLong`]. Blocking.
+    pub(crate) fn run(
+        &self,
+        runner: &dyn Runner,
+        info: &PromptInfo,
+        prompt: String,
+        chat: Option<Chat>,
+    ) -> Result<Fitted, ServiceError> {
+        let tokenize = |text: &str| -> Result<Vec<i32>, ServiceError> {
+            runner
+                .prompt_tokens(text)
+                .map_err(|e| ServiceError::backend(&self.model, e))
         };
-    };
-    let keep = messages.iter().take_while(|m| m.role == "system").count();
-    let mut tokens = before;
-    let mut dropped = 0;
-    while tokens.saturating_add(reserve) > ctx && messages.len() > keep + 1 {
-        messages.remove(keep);
-        dropped += 1;
-        // A conversation resumes at a user turn (an answer or tool result without its
-        // question confuses templates and models alike).
-        while messages.len() > keep + 1 && messages[keep].role != "user" {
-            messages.remove(keep);
-            dropped += 1;
+        let total = |t: &[i32]| t.len().saturating_add(self.context_len);
+        let ctx = self.n_ctx as usize;
+        let too_long = |tokens: usize| ServiceError::PromptTooLong {
+            tokens,
+            ctx: self.n_ctx,
+            model: self.model.clone(),
+        };
+        let mut tokens = tokenize(&prompt)?;
+        let before = total(&tokens);
+        let mut fitted = Fitted {
+            prompt,
+            tokens: None,
+            truncated: None,
+        };
+        let cut = chat.filter(|_| self.truncate && before.saturating_add(self.reserve) > ctx);
+        if let Some(Chat {
+            mut messages,
+            tools,
+        }) = cut
+        {
+            let keep = messages.iter().take_while(|m| m.role == "system").count();
+            let mut dropped = 0;
+            while total(&tokens).saturating_add(self.reserve) > ctx && messages.len() > keep + 1 {
+                messages.remove(keep);
+                dropped += 1;
+                // A conversation resumes at a user turn (an answer or tool result without its
+                // question confuses templates and models alike).
+                while messages.len() > keep + 1 && messages[keep].role != "user" {
+                    messages.remove(keep);
+                    dropped += 1;
+                }
+                fitted.prompt = info.render_chat(&messages, tools.as_deref())?;
+                tokens = tokenize(&fitted.prompt)?;
+            }
+            fitted.truncated = (dropped > 0).then_some(Truncated {
+                messages: dropped,
+                tokens_before: before,
+                tokens_after: total(&tokens),
+            });
         }
-        fitted.prompt = info.render_chat(&messages, tools.as_deref())?;
-        tokens = count(&fitted.prompt)?;
+        if total(&tokens) >= ctx {
+            return Err(too_long(total(&tokens)));
+        }
+        fitted.tokens = (self.context_len == 0).then_some(tokens);
+        Ok(fitted)
     }
-    if tokens >= ctx {
-        return Err(too_long(tokens));
-    }
-    fitted.truncated = (dropped > 0).then_some(Truncated {
-        messages: dropped,
-        tokens_before: before,
-        tokens_after: tokens,
-    });
-    Ok(fitted)
 }

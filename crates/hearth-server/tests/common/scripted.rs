@@ -104,8 +104,8 @@ impl Runner for ScriptedRunner {
         }
     }
 
-    fn count_tokens(&self, text: &str) -> Result<usize, BackendError> {
-        Ok(text.len())
+    fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, BackendError> {
+        Ok(text.bytes().map(i32::from).collect())
     }
 
     fn tokenize(&self, text: &str) -> Result<Vec<i32>, BackendError> {
@@ -113,7 +113,15 @@ impl Runner for ScriptedRunner {
     }
 
     fn generate(&self, params: GenParams) -> Result<GenStream, BackendError> {
-        let prompt_tokens = u32::try_from(params.prompt.len() + params.context.len()).unwrap();
+        // The service hands over the tokens it counted, so the prompt is not tokenized twice.
+        let tokens = params.tokens.clone().unwrap_or_else(|| {
+            assert!(
+                params.fim.is_some() || !params.context.is_empty(),
+                "prompt not tokenized"
+            );
+            params.prompt.bytes().map(i32::from).collect()
+        });
+        let prompt_tokens = u32::try_from(tokens.len() + params.context.len()).unwrap();
         self.seen.lock().unwrap().push(params);
         let (pieces, delay, fail) = {
             let s = self.script.lock().unwrap();
