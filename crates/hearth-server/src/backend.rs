@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-/// Errors from a backend; the service turns them into [`crate::service::ServiceError`]s.
+/// Errors from a backend; the service turns them into its own typed errors.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The request is invalid for this model (a grammar that does not compile, a token id

@@ -26,7 +26,7 @@ mod http;
 mod metrics;
 pub mod serve;
 mod service;
-mod wire;
+pub mod wire;
 
 pub use http::app;
 pub use http::inproc::{BodyReader, InProcess, InProcessError};

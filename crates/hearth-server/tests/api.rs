@@ -485,3 +485,118 @@ async fn list_show_copy_delete_with_real_model() {
         assert!(r.json()["error"].as_str().unwrap().contains("insert"));
     }
 }
+
+/// A registry whose one model layer trickles (64 KiB every 20 ms of a declared 64 MiB); it
+/// records when the client closes the blob connection.
+fn trickling_registry(closed: Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    let cfg = br#"{"model_format":"gguf","model_family":"llama"}"#.to_vec();
+    let cfg_digest = hearth_store::Digest::from_bytes(&cfg).to_string();
+    let blob_digest = format!("sha256:{}", "ab".repeat(32));
+    let size: u64 = 64 << 20;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": cfg_digest, "size": cfg.len()},
+        "layers": [{"mediaType": "application/vnd.ollama.image.model",
+                    "digest": blob_digest, "size": size}],
+    })
+    .to_string();
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            let (cfg, manifest, closed) = (cfg.clone(), manifest.clone(), closed.clone());
+            let (cfg_digest, blob_digest) = (cfg_digest.clone(), blob_digest.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let mut c = c;
+                let whole = |c: &mut std::net::TcpStream, b: &[u8]| {
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        b.len()
+                    );
+                    let _ = c.write_all(b);
+                };
+                if path.ends_with("/manifests/latest") {
+                    whole(&mut c, manifest.as_bytes());
+                } else if path.ends_with(&cfg_digest) {
+                    whole(&mut c, &cfg);
+                } else if path.ends_with(&blob_digest) {
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+                    );
+                    let chunk = vec![0u8; 64 << 10];
+                    for _ in 0..(size / chunk.len() as u64) {
+                        if c.write_all(&chunk).and_then(|()| c.flush()).is_err() {
+                            closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                } else {
+                    let _ = write!(c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    host
+}
+
+/// A client that goes away stops its pull: the download's connection closes (the partial
+/// data stays for a later resume).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_stops_when_its_client_goes_away() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reg = trickling_registry(closed.clone());
+    let (_d, s) = plain(ServerConfig::default());
+    let body = serde_json::json!({"model": format!("http://{reg}/library/slow")}).to_string();
+    let resp = hearth_server::app(s.clone())
+        .oneshot(post("/api/pull", body))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    // Wait until bytes of the layer arrive.
+    let layer = format!("sha256:{}", "ab".repeat(32));
+    let mut seen = String::new();
+    let started = |seen: &str| {
+        seen.lines().any(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            v["digest"] == layer.as_str() && v["completed"].as_u64().is_some_and(|n| n > 0)
+        })
+    };
+    while !started(&seen) {
+        let f = tokio::time::timeout(std::time::Duration::from_secs(30), body.frame())
+            .await
+            .expect("no progress")
+            .expect("stream ended")
+            .unwrap();
+        if let Ok(d) = f.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&d));
+        }
+        assert!(!seen.contains("\"error\""), "{seen}");
+    }
+    drop(body);
+    for _ in 0..500 {
+        if closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the pull went on after its client went away");
+}

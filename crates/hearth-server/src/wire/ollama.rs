@@ -48,38 +48,38 @@ impl<'de> Deserialize<'de> for KeepAlive {
 
 /// A tool call in a message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ToolCall {
+pub struct ToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) id: Option<String>,
-    pub(crate) function: ToolCallFunction,
+    pub id: Option<String>,
+    pub function: ToolCallFunction,
 }
 
 /// The function part of a tool call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ToolCallFunction {
+pub struct ToolCallFunction {
     #[serde(default)]
-    pub(crate) index: u32,
-    pub(crate) name: String,
+    pub index: u32,
+    pub name: String,
     #[serde(default)]
-    pub(crate) arguments: serde_json::Map<String, Value>,
+    pub arguments: serde_json::Map<String, Value>,
 }
 
 /// A chat message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Message {
-    pub(crate) role: String,
+pub struct Message {
+    pub role: String,
     #[serde(default)]
-    pub(crate) content: String,
+    pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) thinking: Option<String>,
+    pub thinking: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) images: Option<Vec<String>>,
+    pub images: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) tool_calls: Option<Vec<ToolCall>>,
+    pub tool_calls: Option<Vec<ToolCall>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) tool_name: Option<String>,
+    pub tool_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) tool_call_id: Option<String>,
+    pub tool_call_id: Option<String>,
 }
 
 /// A tool definition.
@@ -209,14 +209,14 @@ pub(crate) fn nanos(d: Duration) -> u64 {
 }
 
 /// The counts and durations of a final object.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct FinalStats {
-    pub(crate) total_duration: u64,
-    pub(crate) load_duration: u64,
-    pub(crate) prompt_eval_count: u32,
-    pub(crate) prompt_eval_duration: u64,
-    pub(crate) eval_count: u32,
-    pub(crate) eval_duration: u64,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinalStats {
+    pub total_duration: u64,
+    pub load_duration: u64,
+    pub prompt_eval_count: u32,
+    pub prompt_eval_duration: u64,
+    pub eval_count: u32,
+    pub eval_duration: u64,
 }
 
 impl FinalStats {
@@ -233,11 +233,11 @@ impl FinalStats {
 }
 
 /// `truncated` in a final object: what a conversation lost to fit the context.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct TruncatedInfo {
-    pub(crate) messages: usize,
-    pub(crate) prompt_tokens_before: usize,
-    pub(crate) prompt_tokens: usize,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TruncatedInfo {
+    pub messages: usize,
+    pub prompt_tokens_before: usize,
+    pub prompt_tokens: usize,
 }
 
 impl From<Truncated> for TruncatedInfo {
@@ -252,9 +252,9 @@ impl From<Truncated> for TruncatedInfo {
 
 /// `check` in a final object: insecure-code findings per fenced block.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct CheckReport {
-    pub(crate) blocks: Vec<hearth_codecheck::BlockFindings>,
-    pub(crate) findings: usize,
+pub struct CheckReport {
+    pub blocks: Vec<hearth_codecheck::BlockFindings>,
+    pub findings: usize,
 }
 
 impl CheckReport {
@@ -265,23 +265,23 @@ impl CheckReport {
 }
 
 /// What the last object adds to a piece: `done`, the reason and the stats.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Final {
-    pub(crate) done_reason: &'static str,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Final {
+    pub done_reason: String,
     #[serde(flatten)]
-    pub(crate) stats: FinalStats,
+    pub stats: FinalStats,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) context: Option<Vec<i32>>,
+    pub context: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub check: Option<CheckReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) check: Option<CheckReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) truncated: Option<TruncatedInfo>,
+    pub truncated: Option<TruncatedInfo>,
 }
 
 impl Final {
     pub(crate) fn of(d: Done) -> Self {
         Final {
-            done_reason: done_reason(d.finish),
+            done_reason: done_reason(d.finish).to_string(),
             stats: FinalStats::of(&d),
             context: d.context,
             check: d.check.map(CheckReport::of),
@@ -291,25 +291,61 @@ impl Final {
 }
 
 /// A `/api/generate` response object (streamed piece or final).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct GenerateResponse {
-    pub(crate) model: String,
-    pub(crate) created_at: String,
-    pub(crate) response: String,
-    pub(crate) done: bool,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerateResponse {
+    pub model: String,
+    pub created_at: String,
+    pub response: String,
+    pub done: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub(crate) last: Option<Final>,
+    pub last: Option<Final>,
 }
 
 /// A `/api/chat` response object (streamed piece or final).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ChatResponse {
-    pub(crate) model: String,
-    pub(crate) created_at: String,
-    pub(crate) message: Message,
-    pub(crate) done: bool,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub model: String,
+    pub created_at: String,
+    pub message: Message,
+    pub done: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub(crate) last: Option<Final>,
+    pub last: Option<Final>,
+}
+
+/// An object of a generate or chat stream as a client reads it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Reply {
+    /// `/api/chat`: a `message` piece.
+    Chat(ChatResponse),
+    /// `/api/generate`: a `response` piece.
+    Generate(GenerateResponse),
+}
+
+impl Reply {
+    /// The text of this piece.
+    pub fn text(&self) -> &str {
+        match self {
+            Reply::Chat(c) => &c.message.content,
+            Reply::Generate(g) => &g.response,
+        }
+    }
+
+    /// Whether this is the last object.
+    pub fn done(&self) -> bool {
+        match self {
+            Reply::Chat(c) => c.done,
+            Reply::Generate(g) => g.done,
+        }
+    }
+
+    /// The reason and stats of the last object (`None` before it, and for load answers).
+    pub fn last(&self) -> Option<&Final> {
+        match self {
+            Reply::Chat(c) => c.last.as_ref(),
+            Reply::Generate(g) => g.last.as_ref(),
+        }
+    }
 }
 
 /// Any object of an Ollama generation stream.

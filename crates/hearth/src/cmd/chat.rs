@@ -12,6 +12,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use serde_json::{json, Map, Value};
 
+use hearth_server::wire::ollama::{Final, Reply};
+
 use super::client::{Backend, Ndjson, ServerError};
 use super::run::{
     fmt_duration, next_input, one_shot_prompt, rate, system_message, Args, Input, HELP,
@@ -109,7 +111,7 @@ pub fn run(args: &Args, backend: &Backend, model: String) -> anyhow::Result<Opti
             println!();
         }
         if session.verbose {
-            print_stats(&a.last);
+            print_stats(a.last.as_ref());
         }
         return Ok(Some(ExitCode::SUCCESS));
     }
@@ -120,17 +122,14 @@ pub fn run(args: &Args, backend: &Backend, model: String) -> anyhow::Result<Opti
 #[derive(Debug, Default)]
 struct Answer {
     text: String,
-    /// The final object (`done: true`, with durations and counts); `Null` when cut off.
-    last: Value,
+    /// The reason and stats of the final object; `None` when cut off.
+    last: Option<Final>,
     cancelled: bool,
 }
 
-/// The text of one stream object: `response` (generate) or `message.content` (chat).
-fn piece(v: &Value) -> &str {
-    v.get("response")
-        .and_then(Value::as_str)
-        .or_else(|| v.pointer("/message/content").and_then(Value::as_str))
-        .unwrap_or("")
+/// One object of the answer stream, typed.
+fn reply(v: Value) -> anyhow::Result<Reply> {
+    serde_json::from_value(v).context("an answer object the server should not send")
 }
 
 /// Print an answer's text as it streams. With `interrupted`, the stream is read on a thread so
@@ -139,15 +138,14 @@ fn stream_answer(mut lines: Ndjson, interrupted: Option<&AtomicBool>) -> anyhow:
     let mut out = std::io::stdout().lock();
     let mut a = Answer::default();
     let mut take = |v: Value, a: &mut Answer| -> anyhow::Result<bool> {
-        let t = piece(&v);
-        out.write_all(t.as_bytes())?;
+        let r = reply(v)?;
+        out.write_all(r.text().as_bytes())?;
         out.flush()?;
-        a.text.push_str(t);
-        let done = v.get("done").and_then(Value::as_bool) == Some(true);
-        if done {
-            a.last = v;
+        a.text.push_str(r.text());
+        if r.done() {
+            a.last = r.last().cloned();
         }
-        Ok(done)
+        Ok(r.done())
     };
     let Some(flag) = interrupted else {
         while let Some(v) = lines.next_value()? {
@@ -183,43 +181,31 @@ fn stream_answer(mut lines: Ndjson, interrupted: Option<&AtomicBool>) -> anyhow:
     }
 }
 
-fn nanos(v: &Value, key: &str) -> Duration {
-    Duration::from_nanos(v.get(key).and_then(Value::as_u64).unwrap_or(0))
-}
-
-fn count(v: &Value, key: &str) -> u32 {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(0)
-}
-
 /// Say when the server left the oldest turns out of a chat that no longer fits the context.
-fn truncation_note(last: &Value) {
-    if let Some(n) = last.pointer("/truncated/messages").and_then(Value::as_u64) {
+fn truncation_note(last: Option<&Final>) {
+    if let Some(t) = last.and_then(|l| l.truncated.as_ref()) {
         eprintln!(
-            "(the conversation is longer than the context: its {n} oldest message(s) were left out)"
+            "(the conversation is longer than the context: its {} oldest message(s) were left out)",
+            t.messages
         );
     }
 }
 
 /// Ollama-style statistics on stderr, from the final object's durations and counts.
-fn print_stats(last: &Value) {
-    if last.is_null() {
+fn print_stats(last: Option<&Final>) {
+    let Some(st) = last.map(|l| &l.stats) else {
         return;
-    }
-    let (pc, pd) = (
-        count(last, "prompt_eval_count"),
-        nanos(last, "prompt_eval_duration"),
-    );
-    let (ec, ed) = (count(last, "eval_count"), nanos(last, "eval_duration"));
+    };
+    let ns = Duration::from_nanos;
+    let (pc, pd) = (st.prompt_eval_count, ns(st.prompt_eval_duration));
+    let (ec, ed) = (st.eval_count, ns(st.eval_duration));
     eprintln!(
         "total duration:       {}",
-        fmt_duration(nanos(last, "total_duration"))
+        fmt_duration(ns(st.total_duration))
     );
     eprintln!(
         "load duration:        {}",
-        fmt_duration(nanos(last, "load_duration"))
+        fmt_duration(ns(st.load_duration))
     );
     eprintln!("prompt eval count:    {pc} token(s)");
     eprintln!("prompt eval duration: {}", fmt_duration(pd));
@@ -276,9 +262,9 @@ fn repl(mut session: Session, backend: &Backend) -> anyhow::Result<ExitCode> {
                     println!();
                 }
                 println!();
-                truncation_note(&a.last);
+                truncation_note(a.last.as_ref());
                 if session.verbose {
-                    print_stats(&a.last);
+                    print_stats(a.last.as_ref());
                 }
                 if !session.raw {
                     turns.push(("assistant".into(), a.text));
@@ -428,26 +414,46 @@ mod tests {
     }
 
     #[test]
-    fn pieces_and_stats_of_stream_objects() {
-        assert_eq!(piece(&json!({"response": "a", "done": false})), "a");
-        assert_eq!(
-            piece(&json!({"message": {"role": "assistant", "content": "b"}})),
-            "b"
-        );
-        assert_eq!(piece(&json!({"done": true})), "");
-        let last = json!({"eval_count": 10, "eval_duration": 2_000_000_000u64});
-        assert_eq!(count(&last, "eval_count"), 10);
-        assert_eq!(nanos(&last, "eval_duration"), Duration::from_secs(2));
-        assert_eq!(count(&json!({"eval_count": -3}), "eval_count"), 0);
+    fn typed_pieces_and_final_objects() {
+        let r = reply(json!({"model": "m", "created_at": "t", "response": "a", "done": false}))
+            .unwrap();
+        assert_eq!((r.text(), r.done(), r.last().is_none()), ("a", false, true));
+        let r = reply(json!({"model": "m", "created_at": "t", "done": false,
+            "message": {"role": "assistant", "content": "b"}}))
+        .unwrap();
+        assert_eq!(r.text(), "b");
+        let last = reply(
+            json!({"model": "m", "created_at": "t", "response": "", "done": true,
+            "done_reason": "stop", "total_duration": 3, "load_duration": 0,
+            "prompt_eval_count": 5, "prompt_eval_duration": 1, "eval_count": 10,
+            "eval_duration": 2_000_000_000u64, "truncated": {"messages": 2,
+            "prompt_tokens_before": 900, "prompt_tokens": 400}}),
+        )
+        .unwrap();
+        let f = last.last().unwrap();
+        assert_eq!((f.stats.eval_count, f.done_reason.as_str()), (10, "stop"));
+        assert_eq!(f.truncated.as_ref().unwrap().messages, 2);
+        // A load answer is done without stats.
+        let load = reply(
+            json!({"model": "m", "created_at": "t", "response": "", "done": true,
+            "done_reason": "load"}),
+        )
+        .unwrap();
+        assert!(load.done() && load.last().is_none());
+        assert!(reply(json!({"done": "yes"})).is_err());
     }
 
     #[test]
     fn streamed_answers_end_at_done_and_report_errors() {
-        let text = "{\"response\":\"Hel\",\"done\":false}\n{\"response\":\"lo\",\"done\":false}\n\
-                    {\"response\":\"\",\"done\":true,\"eval_count\":2}\n";
+        let text = "{\"model\":\"m\",\"created_at\":\"t\",\"response\":\"Hel\",\"done\":false}\n\
+                    {\"model\":\"m\",\"created_at\":\"t\",\"response\":\"lo\",\"done\":false}\n\
+                    {\"model\":\"m\",\"created_at\":\"t\",\"response\":\"\",\"done\":true,\
+                    \"done_reason\":\"stop\",\"total_duration\":1,\"load_duration\":0,\
+                    \"prompt_eval_count\":1,\"prompt_eval_duration\":1,\"eval_count\":2,\
+                    \"eval_duration\":1}\n";
         let a = stream_answer(Ndjson::new("t".into(), Box::new(text.as_bytes())), None).unwrap();
         assert_eq!(a.text, "Hello");
-        assert_eq!(a.last["eval_count"], 2);
+        assert_eq!(a.last.unwrap().stats.eval_count, 2);
         let flag = AtomicBool::new(false);
         let a = stream_answer(
             Ndjson::new("t".into(), Box::new(text.as_bytes())),
@@ -455,7 +461,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!((a.text.as_str(), a.cancelled), ("Hello", false));
-        let bad = "{\"response\":\"x\",\"done\":false}\n{\"error\":\"out of memory\"}\n";
+        let bad = "{\"model\":\"m\",\"created_at\":\"t\",\"response\":\"x\",\"done\":false}\n\
+                   {\"error\":\"out of memory\"}\n";
         let e = stream_answer(
             Ndjson::new("t".into(), Box::new(bad.as_bytes())),
             Some(&flag),
