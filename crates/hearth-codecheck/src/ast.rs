@@ -23,12 +23,12 @@ pub(crate) struct Call<'t> {
 
 impl<'t> Call<'t> {
     /// Positional argument `i`.
-    pub fn arg(&self, i: usize) -> Option<Node<'t>> {
+    pub(crate) fn arg(&self, i: usize) -> Option<Node<'t>> {
         self.args.get(i).copied()
     }
 
     /// Keyword argument by name.
-    pub fn kwarg(&self, name: &str) -> Option<Node<'t>> {
+    pub(crate) fn kwarg(&self, name: &str) -> Option<Node<'t>> {
         self.kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
     }
 }
@@ -61,7 +61,7 @@ fn last_segment(s: &str) -> String {
 }
 
 impl<'t> Ctx<'t> {
-    pub fn new(src: &'t str, lang: Lang, tree: &'t Tree) -> Ctx<'t> {
+    pub(crate) fn new(src: &'t str, lang: Lang, tree: &'t Tree) -> Ctx<'t> {
         let root = tree.root_node();
         // Iterative pre-order walk (deep trees cannot overflow the stack).
         let mut nodes = Vec::new();
@@ -92,12 +92,12 @@ impl<'t> Ctx<'t> {
         ctx
     }
 
-    pub fn text(&self, n: Node<'_>) -> &'t str {
+    pub(crate) fn text(&self, n: Node<'_>) -> &'t str {
         self.src.get(n.byte_range()).unwrap_or("")
     }
 
     /// Drop parentheses, `&`, `await`, casts and similar wrappers.
-    pub fn strip(&self, mut n: Node<'t>) -> Node<'t> {
+    pub(crate) fn strip(&self, mut n: Node<'t>) -> Node<'t> {
         for _ in 0..8 {
             let inner = match n.kind() {
                 "parenthesized_expression"
@@ -122,7 +122,7 @@ impl<'t> Ctx<'t> {
         n
     }
 
-    pub fn call(&self, n: Node<'t>) -> Option<Call<'t>> {
+    pub(crate) fn call(&self, n: Node<'t>) -> Option<Call<'t>> {
         let (callee_node, args_node, callee) = match n.kind() {
             "call" | "call_expression" => {
                 let f = n.child_by_field_name("function")?;
@@ -279,7 +279,7 @@ impl<'t> Ctx<'t> {
 
     /// The latest binding of identifier `name` before `at`, preferring the same function,
     /// then the top level of the file.
-    pub fn resolve(&self, name: &str, at: Node<'t>) -> Option<Node<'t>> {
+    pub(crate) fn resolve(&self, name: &str, at: Node<'t>) -> Option<Node<'t>> {
         let list = self.by_name.get(name)?;
         let scope = self.enclosing_fn(at).id();
         let root = self.root.id();
@@ -299,7 +299,7 @@ impl<'t> Ctx<'t> {
         top_level
     }
 
-    pub fn enclosing_fn(&self, n: Node<'t>) -> Node<'t> {
+    pub(crate) fn enclosing_fn(&self, n: Node<'t>) -> Node<'t> {
         let mut cur = n.parent();
         while let Some(p) = cur {
             if matches!(
@@ -325,7 +325,7 @@ impl<'t> Ctx<'t> {
     }
 
     /// Is `n` a string literal (no interpolation)?
-    pub fn is_plain_string(&self, n: Node<'t>) -> bool {
+    pub(crate) fn is_plain_string(&self, n: Node<'t>) -> bool {
         let n = self.strip(n);
         match n.kind() {
             "string" => {
@@ -358,7 +358,7 @@ impl<'t> Ctx<'t> {
 
     /// True when `n` is provably a constant (literals, constant concatenation, identifiers
     /// bound to constants, ALL_CAPS names).
-    pub fn is_const(&self, n: Node<'t>) -> bool {
+    pub(crate) fn is_const(&self, n: Node<'t>) -> bool {
         self.is_const_d(n, 0)
     }
 
@@ -417,7 +417,7 @@ impl<'t> Ctx<'t> {
     }
 
     /// All literal text inside `n` and, through identifiers, inside what they are bound to.
-    pub fn literal_text(&self, n: Node<'t>) -> String {
+    pub(crate) fn literal_text(&self, n: Node<'t>) -> String {
         let mut out = String::new();
         self.literal_text_d(n, 0, &mut out);
         out
@@ -454,7 +454,7 @@ impl<'t> Ctx<'t> {
 
     /// For C: call `f` on the format/source arguments of `sprintf/snprintf/strcat/strcpy`
     /// calls that write into the buffer named by `ident` in the same function.
-    pub fn c_buffer_writes(&self, ident: Node<'t>, mut f: impl FnMut(Node<'t>)) {
+    pub(crate) fn c_buffer_writes(&self, ident: Node<'t>, mut f: impl FnMut(Node<'t>)) {
         let name = self.text(ident);
         let scope = self.enclosing_fn(ident);
         for &m in &self.nodes {
@@ -480,7 +480,7 @@ impl<'t> Ctx<'t> {
     }
 
     /// True when a C buffer is filled from non-constant data before `ident`.
-    pub fn c_buffer_dynamic(&self, ident: Node<'t>) -> bool {
+    pub(crate) fn c_buffer_dynamic(&self, ident: Node<'t>) -> bool {
         let mut dynamic = false;
         self.c_buffer_writes(ident, |a| {
             if !self.is_const(a) && !self.text(a).chars().all(|c| c.is_ascii_digit()) {
@@ -491,7 +491,7 @@ impl<'t> Ctx<'t> {
     }
 
     /// Non-constant string data (concatenation, interpolation, formatting, variables).
-    pub fn is_dynamic(&self, n: Node<'t>) -> bool {
+    pub(crate) fn is_dynamic(&self, n: Node<'t>) -> bool {
         let s = self.strip(n);
         if self.lang.is_c() && s.kind() == "identifier" {
             // A char buffer declared without a value is dynamic only if filled from data.
@@ -503,13 +503,13 @@ impl<'t> Ctx<'t> {
     }
 
     /// Does the expression (or what its identifiers are bound to) mention user input?
-    pub fn is_tainted(&self, n: Node<'t>) -> bool {
+    pub(crate) fn is_tainted(&self, n: Node<'t>) -> bool {
         self.tainted_d(n, 0, TAINT_SOURCES)
     }
 
     /// Like [`Ctx::is_tainted`] but ignoring command-line arguments and stdin: for sinks
     /// where the operator of a CLI tool naming a file or URL is not an attack.
-    pub fn is_remote_tainted(&self, n: Node<'t>) -> bool {
+    pub(crate) fn is_remote_tainted(&self, n: Node<'t>) -> bool {
         let remote: Vec<&str> = TAINT_SOURCES
             .iter()
             .copied()
@@ -549,7 +549,7 @@ impl<'t> Ctx<'t> {
 
     /// The source of `n` with the contents of string literals left out (so that a literal
     /// such as `"params.json"` does not look like request parameters).
-    pub fn code_text(&self, n: Node<'t>) -> String {
+    pub(crate) fn code_text(&self, n: Node<'t>) -> String {
         let mut cuts = Vec::new();
         let mut stack = vec![n];
         let mut seen = 0;
@@ -585,7 +585,7 @@ impl<'t> Ctx<'t> {
     }
 
     /// Identifiers inside `n` (including `n` itself), bounded.
-    pub fn identifiers(&self, n: Node<'t>) -> Vec<Node<'t>> {
+    pub(crate) fn identifiers(&self, n: Node<'t>) -> Vec<Node<'t>> {
         let mut out = Vec::new();
         let mut stack = vec![n];
         let mut seen = 0;
@@ -605,11 +605,11 @@ impl<'t> Ctx<'t> {
     }
 
     /// Does the function around `n` contain any of `needles` (a sanitiser, a check)?
-    pub fn fn_contains(&self, n: Node<'t>, needles: &[&str]) -> bool {
+    pub(crate) fn fn_contains(&self, n: Node<'t>, needles: &[&str]) -> bool {
         contains_any(self.text(self.enclosing_fn(n)), needles)
     }
 
-    pub fn finding(
+    pub(crate) fn finding(
         &self,
         n: Node<'_>,
         rule_id: &'static str,

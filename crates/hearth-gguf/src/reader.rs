@@ -8,7 +8,7 @@ use crate::metadata::{Array, Metadata, Value, ValueType};
 use crate::types::{GgmlType, TypeIdError};
 
 /// `GGUF` as the first four bytes.
-pub const MAGIC: [u8; 4] = *b"GGUF";
+pub(crate) const MAGIC: [u8; 4] = *b"GGUF";
 /// Alignment of the data section and of every tensor when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 /// ggml's GGML_MAX_DIMS.
@@ -18,8 +18,8 @@ pub const MAX_TENSOR_NAME: usize = 63;
 /// Deepest nesting of arrays accepted (real files use at most 2).
 pub const MAX_ARRAY_DEPTH: usize = 8;
 /// Hard caps on counts, far above any real model (the largest MoE models have ~3,000 tensors).
-pub const MAX_TENSORS: u64 = 1 << 20;
-pub const MAX_KEYS: u64 = 1 << 20;
+pub(crate) const MAX_TENSORS: u64 = 1 << 20;
+pub(crate) const MAX_KEYS: u64 = 1 << 20;
 
 /// One tensor's description. `offset` is relative to the start of the data section.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

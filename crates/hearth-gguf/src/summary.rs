@@ -43,7 +43,7 @@ pub struct QuantShare {
 }
 
 /// Format a parameter count the way Ollama does (`494.03M`, `7.62B`).
-pub fn parameter_size(n: u64) -> String {
+pub(crate) fn parameter_size(n: u64) -> String {
     let n = n as f64;
     if n >= 1e9 {
         format!("{:.2}B", n / 1e9)

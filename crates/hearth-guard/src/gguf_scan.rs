@@ -10,9 +10,9 @@ use crate::template::{self, TemplateContext};
 use crate::{gguf_walk, ScanOptions};
 
 /// Longest vocabulary piece considered normal (real vocabularies stay under ~256 bytes).
-pub const MAX_PIECE_BYTES: usize = 1024;
+pub(crate) const MAX_PIECE_BYTES: usize = 1024;
 /// Largest context length considered sane (16 Mi tokens).
-pub const MAX_CONTEXT: u64 = 1 << 24;
+pub(crate) const MAX_CONTEXT: u64 = 1 << 24;
 
 pub(crate) fn scan(bytes: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) {
     let walk = gguf_walk::walk(bytes, opts.max_metadata_bytes, opts.max_string_bytes);

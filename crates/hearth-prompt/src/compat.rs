@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 
 /// All rewrites, in order.
-pub fn normalize_source(source: &str) -> String {
+pub(crate) fn normalize_source(source: &str) -> String {
     let s: Cow<'_, str> = if source.contains('\r') {
         Cow::Owned(source.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
@@ -187,7 +187,7 @@ fn rewrite_literal(body: &str, quote: char, out: &mut String) {
 
 /// Rewrites `{% generation %}` / `{% endgeneration %}` to `{% if true %}` / `{% endif %}`,
 /// keeping whitespace control.
-pub fn neutralize_generation_tags(source: &str) -> String {
+pub(crate) fn neutralize_generation_tags(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
     while let Some(pos) = rest.find("{%") {

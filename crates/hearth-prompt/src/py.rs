@@ -18,7 +18,7 @@ fn too_deep() -> Error {
 }
 
 /// Python `repr(float)`: shortest round-trip digits, exponent form outside `1e-4 <= |x| < 1e16`.
-pub fn float_repr(x: f64) -> String {
+pub(crate) fn float_repr(x: f64) -> String {
     if x.is_nan() {
         return "nan".into();
     }
@@ -98,7 +98,7 @@ fn number_str(v: &Value) -> String {
 }
 
 /// Python `repr(str)`.
-pub fn str_repr(s: &str, out: &mut String) {
+pub(crate) fn str_repr(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -126,7 +126,7 @@ pub fn str_repr(s: &str, out: &mut String) {
 
 /// Python `str(value)` as Jinja2 prints it: strings as they are, `None`, `True`/`False`, floats
 /// as Python writes them, lists and dicts as their `repr()`; undefined prints nothing.
-pub fn py_str(v: &Value) -> Result<String, Error> {
+pub(crate) fn py_str(v: &Value) -> Result<String, Error> {
     match v.kind() {
         ValueKind::Undefined => Ok(String::new()),
         ValueKind::String => Ok(v.as_str().unwrap_or_default().to_string()),
@@ -139,7 +139,7 @@ pub fn py_str(v: &Value) -> Result<String, Error> {
 }
 
 /// Python `repr(value)`.
-pub fn py_repr(v: &Value, out: &mut String, depth: usize) -> Result<(), Error> {
+pub(crate) fn py_repr(v: &Value, out: &mut String, depth: usize) -> Result<(), Error> {
     if depth > MAX_DEPTH {
         return Err(too_deep());
     }
@@ -195,7 +195,7 @@ pub fn py_repr(v: &Value, out: &mut String, depth: usize) -> Result<(), Error> {
 
 /// Options of Python's `json.dumps` that Hugging Face's `tojson` filter exposes.
 #[derive(Debug, Clone, Default)]
-pub struct JsonOptions {
+pub(crate) struct JsonOptions {
     pub ensure_ascii: bool,
     /// `None`: one line; `Some(s)`: newline and `s` repeated per level (`indent=2` is two spaces).
     pub indent: Option<String>,
@@ -205,7 +205,7 @@ pub struct JsonOptions {
 }
 
 /// Python `json.dumps(value, ...)`.
-pub fn json_dumps(v: &Value, opts: &JsonOptions) -> Result<String, Error> {
+pub(crate) fn json_dumps(v: &Value, opts: &JsonOptions) -> Result<String, Error> {
     let (item_sep, key_sep) = match &opts.separators {
         Some((a, b)) => (a.as_str(), b.as_str()),
         None if opts.indent.is_some() => (",", ": "),
@@ -359,7 +359,7 @@ impl JsonWriter<'_> {
 
 /// A UTC calendar time, enough for `strftime`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DateTime {
+pub(crate) struct DateTime {
     pub year: i64,
     pub month: u32,
     pub day: u32,
@@ -374,7 +374,7 @@ pub struct DateTime {
 
 impl DateTime {
     /// The calendar time of `secs` seconds after the Unix epoch, UTC.
-    pub fn from_unix(secs: i64) -> DateTime {
+    pub(crate) fn from_unix(secs: i64) -> DateTime {
         let days = secs.div_euclid(86_400);
         let rem = secs.rem_euclid(86_400);
         // Howard Hinnant's civil_from_days.
@@ -404,7 +404,7 @@ impl DateTime {
     }
 
     /// The current time, UTC.
-    pub fn now_utc() -> DateTime {
+    pub(crate) fn now_utc() -> DateTime {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -439,7 +439,7 @@ const DAYS: [&str; 7] = [
 
 /// C/Python `strftime` for the common directives (and glibc's `%-d` style no-padding flag).
 /// Unknown directives are copied through as Python does on glibc.
-pub fn strftime(fmt: &str, t: &DateTime) -> String {
+pub(crate) fn strftime(fmt: &str, t: &DateTime) -> String {
     let mut out = String::new();
     let mut chars = fmt.chars().peekable();
     while let Some(c) = chars.next() {

@@ -16,7 +16,7 @@ use serde_json::Value;
 /// A schema that cannot be converted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("JSON schema at {path}: {reason}")]
-pub struct SchemaError {
+pub(crate) struct SchemaError {
     /// JSON pointer-ish location in the schema.
     pub path: String,
     /// What is wrong.
@@ -25,7 +25,7 @@ pub struct SchemaError {
 
 /// One element of a sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Term {
+pub(crate) enum Term {
     /// A literal string.
     Lit(String),
     /// A character class; `negated` = `[^...]`.
@@ -43,7 +43,7 @@ pub enum Term {
 
 /// A grammar: rule name → alternatives. The start rule is `root`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Grammar {
+pub(crate) struct Grammar {
     /// Rules.
     pub rules: BTreeMap<String, Vec<Vec<Term>>>,
 }
@@ -60,7 +60,7 @@ fn r(s: &str) -> Term {
 
 impl Grammar {
     /// The grammar for any JSON value whose top level is an object (Ollama's `format: "json"`).
-    pub fn json_object() -> Grammar {
+    pub(crate) fn json_object() -> Grammar {
         let mut g = Grammar::default();
         g.add_primitives();
         g.add_generic();
@@ -69,7 +69,7 @@ impl Grammar {
     }
 
     /// Convert a JSON schema.
-    pub fn from_schema(schema: &Value) -> Result<Grammar, SchemaError> {
+    pub(crate) fn from_schema(schema: &Value) -> Result<Grammar, SchemaError> {
         let mut g = Grammar::default();
         g.add_primitives();
         let mut conv = Converter {
@@ -273,7 +273,7 @@ impl Grammar {
     }
 
     /// Render as GBNF text (root rule first).
-    pub fn to_gbnf(&self) -> String {
+    pub(crate) fn to_gbnf(&self) -> String {
         let mut out = String::new();
         let mut names: Vec<&String> = self.rules.keys().collect();
         names.sort_by_key(|n| (n.as_str() != "root", n.as_str()));
@@ -706,7 +706,7 @@ impl Converter<'_> {
 }
 
 /// The grammar for an Ollama `format` value: `"json"`, `""`/null (none), or a schema object.
-pub fn for_ollama_format(format: &Value) -> Result<Option<String>, SchemaError> {
+pub(crate) fn for_ollama_format(format: &Value) -> Result<Option<String>, SchemaError> {
     match format {
         Value::Null => Ok(None),
         Value::String(s) if s.is_empty() => Ok(None),

@@ -10,9 +10,9 @@ use crate::http::{Credential, HttpClient};
 use crate::name::ModelName;
 
 /// The listing may not exceed this many bytes per page.
-pub const MAX_LISTING_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_LISTING_BYTES: u64 = 16 << 20;
 /// Pages followed through `Link: <...>; rel="next"`.
-pub const MAX_LISTING_PAGES: usize = 20;
+pub(crate) const MAX_LISTING_PAGES: usize = 20;
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct TreeEntry {

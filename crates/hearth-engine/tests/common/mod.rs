@@ -7,18 +7,18 @@ use hearth_engine::{DoneReason, Event, GenerateRequest, Model, Token};
 
 /// Tests that run a model take this lock: several models decoding at once on a 2-core CI
 /// machine would oversubscribe the CPU (llama.cpp's threads spin).
-pub fn heavy() -> MutexGuard<'static, ()> {
+pub(crate) fn heavy() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Threads for tests: at most 2.
-pub fn threads() -> u32 {
+pub(crate) fn threads() -> u32 {
     hearth_engine::physical_cores().min(2)
 }
 
 /// Directory with llama.cpp's reference outputs (`shared/reference` next to the checkout).
-pub fn reference_dir() -> Option<PathBuf> {
+pub(crate) fn reference_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("HEARTH_REFERENCE_DIR") {
         return Some(PathBuf::from(d));
     }
@@ -31,7 +31,7 @@ pub fn reference_dir() -> Option<PathBuf> {
 
 /// Result of running a generation to its end.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub tokens: Vec<Token>,
     pub text: String,
     pub reason: DoneReason,
@@ -39,12 +39,12 @@ pub struct Outcome {
 }
 
 /// Run `req` to completion (blocking).
-pub fn collect(model: &Model, req: GenerateRequest) -> Outcome {
+pub(crate) fn collect(model: &Model, req: GenerateRequest) -> Outcome {
     let gen = model.generate(req).expect("generate");
     drain(gen.events)
 }
 
-pub fn drain(mut rx: hearth_engine::EventReceiver) -> Outcome {
+pub(crate) fn drain(mut rx: hearth_engine::EventReceiver) -> Outcome {
     let mut tokens = Vec::new();
     let mut text = String::new();
     while let Some(ev) = rx.blocking_recv() {

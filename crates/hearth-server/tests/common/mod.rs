@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 /// A store in a temp dir (under the target dir, so hard links to the test models work).
-pub fn temp_store() -> (tempfile::TempDir, hearth_store::Stores) {
+pub(crate) fn temp_store() -> (tempfile::TempDir, hearth_store::Stores) {
     let dir = tempfile::Builder::new()
         .prefix("hearth-server-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -28,7 +28,7 @@ pub fn temp_store() -> (tempfile::TempDir, hearth_store::Stores) {
 }
 
 /// Import a GGUF into the store under `name` (hard link).
-pub fn import(stores: &hearth_store::Stores, name: &str, gguf: &Path) {
+pub(crate) fn import(stores: &hearth_store::Stores, name: &str, gguf: &Path) {
     let n = hearth_store::ModelName::parse(name).unwrap();
     stores
         .primary
@@ -36,35 +36,39 @@ pub fn import(stores: &hearth_store::Stores, name: &str, gguf: &Path) {
         .unwrap();
 }
 
-pub fn state(cfg: ServerConfig, stores: hearth_store::Stores, engine: Arc<dyn Engine>) -> AppState {
+pub(crate) fn state(
+    cfg: ServerConfig,
+    stores: hearth_store::Stores,
+    engine: Arc<dyn Engine>,
+) -> AppState {
     AppState::new(cfg, stores, engine)
 }
 
 /// A metric's value from `/metrics`.
-pub async fn metric(state: &AppState, name: &str) -> f64 {
+pub(crate) async fn metric(state: &AppState, name: &str) -> f64 {
     let text = send(state, get("/metrics")).await.text();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no metric {name} in {text}"))
 }
 
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
-pub async fn send(state: &AppState, req: Request<Body>) -> Reply {
+pub(crate) async fn send(state: &AppState, req: Request<Body>) -> Reply {
     let resp = app(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -82,7 +86,7 @@ pub async fn send(state: &AppState, req: Request<Body>) -> Reply {
     }
 }
 
-pub fn post(path: &str, body: impl Into<String>) -> Request<Body> {
+pub(crate) fn post(path: &str, body: impl Into<String>) -> Request<Body> {
     Request::post(path)
         .header("host", "127.0.0.1:11434")
         .header("content-type", "application/json")
@@ -90,11 +94,11 @@ pub fn post(path: &str, body: impl Into<String>) -> Request<Body> {
         .unwrap()
 }
 
-pub fn get(path: &str) -> Request<Body> {
+pub(crate) fn get(path: &str) -> Request<Body> {
     Request::get(path)
         .header("host", "localhost:11434")
         .body(Body::empty())
         .unwrap()
 }
 
-pub mod scripted;
+pub(crate) mod scripted;

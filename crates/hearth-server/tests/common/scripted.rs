@@ -13,11 +13,12 @@ use hearth_server::backend::{
 };
 
 /// The chat template of the tiny model: `<|role|>content` lines, then `<|assistant|>`.
-pub const TEMPLATE: &str = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
+pub(crate) const TEMPLATE: &str =
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
     {% if add_generation_prompt %}<|assistant|>{% endif %}";
 
 /// A tiny GGUF with [`TEMPLATE`] and Qwen's FIM tokens, written under `dir`.
-pub fn tiny_model(dir: &Path) -> PathBuf {
+pub(crate) fn tiny_model(dir: &Path) -> PathBuf {
     let mut w = hearth_gguf::writer::tiny_llama();
     let tokens = [
         "<unk>",
@@ -52,7 +53,7 @@ pub fn tiny_model(dir: &Path) -> PathBuf {
 }
 
 /// What a scripted generation does.
-pub struct Script {
+pub(crate) struct Script {
     /// Text pieces, in order.
     pub pieces: Vec<String>,
     /// Context per sequence.
@@ -64,7 +65,7 @@ pub struct Script {
 }
 
 /// The runner: records every request, counts a token per byte.
-pub struct ScriptedRunner {
+pub(crate) struct ScriptedRunner {
     pub script: Mutex<Script>,
     pub seen: Mutex<Vec<GenParams>>,
     /// Generations whose receiver was gone before they ended.
@@ -72,7 +73,7 @@ pub struct ScriptedRunner {
 }
 
 impl ScriptedRunner {
-    pub fn new(pieces: &[&str], n_ctx: u32) -> Arc<Self> {
+    pub(crate) fn new(pieces: &[&str], n_ctx: u32) -> Arc<Self> {
         Arc::new(ScriptedRunner {
             script: Mutex::new(Script {
                 pieces: pieces.iter().map(|p| p.to_string()).collect(),
@@ -86,7 +87,7 @@ impl ScriptedRunner {
     }
 
     /// The last request the runner got.
-    pub fn last(&self) -> GenParams {
+    pub(crate) fn last(&self) -> GenParams {
         self.seen
             .lock()
             .unwrap()
@@ -164,7 +165,7 @@ impl Runner for ScriptedRunner {
 }
 
 /// An engine whose every model is `runner`.
-pub struct ScriptedEngine(pub Arc<ScriptedRunner>);
+pub(crate) struct ScriptedEngine(pub Arc<ScriptedRunner>);
 
 impl Engine for ScriptedEngine {
     fn load(&self, _: &Path, _: &LoadParams) -> Result<Arc<dyn Runner>, BackendError> {

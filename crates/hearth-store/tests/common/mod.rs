@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use hearth_store::{Digest, PullEvent};
 
 #[derive(Clone)]
-pub enum Body {
+pub(crate) enum Body {
     Bytes(Arc<Vec<u8>>),
     File(PathBuf),
     /// `n` zero bytes, never held in memory.
@@ -31,7 +31,7 @@ impl Body {
 }
 
 #[derive(Clone)]
-pub enum Route {
+pub(crate) enum Route {
     Static {
         body: Body,
         headers: Vec<(String, String)>,
@@ -47,7 +47,7 @@ pub enum Route {
 }
 
 #[derive(Debug, Clone)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body_bytes: u64,
@@ -62,14 +62,14 @@ struct State {
 }
 
 #[derive(Clone)]
-pub struct Server {
+pub(crate) struct Server {
     pub base: String,
     state: Arc<Mutex<State>>,
     pub ignore_range: Arc<AtomicBool>,
 }
 
 impl Server {
-    pub fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", l.local_addr().unwrap());
         let s = Server {
@@ -90,11 +90,11 @@ impl Server {
         s
     }
 
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.base.trim_start_matches("http://").to_string()
     }
 
-    pub fn route(&self, path: &str, r: Route) {
+    pub(crate) fn route(&self, path: &str, r: Route) {
         self.state
             .lock()
             .unwrap()
@@ -103,11 +103,11 @@ impl Server {
     }
 
     /// Remove a route and return it.
-    pub fn take(&self, path: &str) -> Route {
+    pub(crate) fn take(&self, path: &str) -> Route {
         self.state.lock().unwrap().routes.remove(path).unwrap()
     }
 
-    pub fn bytes(&self, path: &str, b: Vec<u8>) {
+    pub(crate) fn bytes(&self, path: &str, b: Vec<u8>) {
         self.route(
             path,
             Route::Static {
@@ -117,7 +117,7 @@ impl Server {
         );
     }
 
-    pub fn file(&self, path: &str, p: PathBuf) {
+    pub(crate) fn file(&self, path: &str, p: PathBuf) {
         self.route(
             path,
             Route::Static {
@@ -128,7 +128,7 @@ impl Server {
     }
 
     /// The next request(s) of `path` break after `after` body bytes.
-    pub fn drop_after(&self, path: &str, after: u64) {
+    pub(crate) fn drop_after(&self, path: &str, after: u64) {
         self.state
             .lock()
             .unwrap()
@@ -138,16 +138,16 @@ impl Server {
             .push(after);
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
 
-    pub fn clear_seen(&self) {
+    pub(crate) fn clear_seen(&self) {
         self.state.lock().unwrap().seen.clear();
     }
 
     /// Body bytes sent for paths containing `needle`.
-    pub fn bytes_sent(&self, needle: &str) -> u64 {
+    pub(crate) fn bytes_sent(&self, needle: &str) -> u64 {
         self.seen()
             .iter()
             .filter(|s| s.path.contains(needle))
@@ -293,7 +293,7 @@ fn send(c: &mut TcpStream, body: &Body, start: u64, n: u64) -> std::io::Result<u
 }
 
 /// A blob and its layer JSON.
-pub fn layer(media: &str, bytes: &[u8]) -> (Digest, serde_json::Value) {
+pub(crate) fn layer(media: &str, bytes: &[u8]) -> (Digest, serde_json::Value) {
     let d = Digest::from_bytes(bytes);
     (
         d.clone(),
@@ -301,12 +301,12 @@ pub fn layer(media: &str, bytes: &[u8]) -> (Digest, serde_json::Value) {
     )
 }
 
-pub const CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const MODEL: &str = "application/vnd.ollama.image.model";
+pub(crate) const CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub(crate) const MODEL: &str = "application/vnd.ollama.image.model";
 
 /// Serve a registry model `ns/model:tag` with a config, the model bytes and extra text layers.
 /// Returns the manifest JSON bytes.
-pub fn serve_registry_model(
+pub(crate) fn serve_registry_model(
     s: &Server,
     repo: &str,
     tag: &str,
@@ -344,12 +344,12 @@ pub fn serve_registry_model(
     m
 }
 
-pub fn tiny_gguf() -> Vec<u8> {
+pub(crate) fn tiny_gguf() -> Vec<u8> {
     hearth_gguf::writer::tiny_llama().to_bytes()
 }
 
 /// Every regular file under `dir`, relative.
-pub fn files_under(dir: &std::path::Path) -> Vec<String> {
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -367,7 +367,7 @@ pub fn files_under(dir: &std::path::Path) -> Vec<String> {
 }
 
 /// Options for tests: no proxies from the environment, fast retries.
-pub fn opts() -> hearth_store::PullOptions {
+pub(crate) fn opts() -> hearth_store::PullOptions {
     let mut o = hearth_store::PullOptions::default();
     o.http.proxy_from_env = false;
     o.download.backoff = std::time::Duration::from_millis(10);
@@ -375,7 +375,7 @@ pub fn opts() -> hearth_store::PullOptions {
 }
 
 /// Collect events.
-pub fn recorder() -> (Arc<Mutex<Vec<PullEvent>>>, impl Fn(&PullEvent) + Sync) {
+pub(crate) fn recorder() -> (Arc<Mutex<Vec<PullEvent>>>, impl Fn(&PullEvent) + Sync) {
     let v = Arc::new(Mutex::new(Vec::new()));
     let v2 = v.clone();
     (v, move |e: &PullEvent| v2.lock().unwrap().push(e.clone()))

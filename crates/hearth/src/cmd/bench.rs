@@ -68,7 +68,7 @@ struct Report {
 }
 
 /// Target features of this build (from `-C target-cpu=native` in .cargo/config.toml).
-pub fn build_features() -> Vec<&'static str> {
+pub(crate) fn build_features() -> Vec<&'static str> {
     let mut v = Vec::new();
     macro_rules! feat {
         ($($f:literal),*) => {$( if cfg!(target_feature = $f) { v.push($f); } )*};
@@ -154,7 +154,7 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64().max(1e-9)
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let path = resolve_model(&args.model)?;
     if args.repetitions == 0 {
         bail!("--repetitions must be at least 1");

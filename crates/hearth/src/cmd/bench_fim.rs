@@ -308,7 +308,7 @@ fn default_file() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(p))
 }
 
-pub fn run(mut args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(mut args: Args) -> anyhow::Result<ExitCode> {
     let path = resolve_model(&args.model)?;
     let file = match args.file.take() {
         Some(f) => f,

@@ -75,7 +75,11 @@ impl Session {
 }
 
 /// Run `model` on `backend`; `Ok(None)` when no server answers (the caller runs it here).
-pub fn run(args: &Args, backend: &Backend, model: String) -> anyhow::Result<Option<ExitCode>> {
+pub(crate) fn run(
+    args: &Args,
+    backend: &Backend,
+    model: String,
+) -> anyhow::Result<Option<ExitCode>> {
     let session = Session::from_args(args, model);
     // Loading the model first tells whether a server answers and whether it has the model,
     // before a prompt is read from stdin.

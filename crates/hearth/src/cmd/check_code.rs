@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// Exit status: 0 no findings, 1 findings (the highest is below high), 2 a high finding.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let from_stdin = args.file.as_ref().is_none_or(|f| f.as_os_str() == "-");
     let lang = match (&args.lang, &args.file) {
         (Some(l), _) => Lang::from_name(l).with_context(|| {

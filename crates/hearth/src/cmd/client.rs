@@ -15,7 +15,7 @@ const MAX_LINE: u64 = 16 << 20;
 const MAX_ERROR_BODY: u64 = 64 << 10;
 
 /// Base URL of the local server.
-pub fn base_url() -> anyhow::Result<String> {
+pub(crate) fn base_url() -> anyhow::Result<String> {
     let cfg = ServerConfig::from_env(|k| std::env::var(k).ok())?;
     let mut addr = cfg.bind;
     if addr.ip().is_unspecified() {
@@ -26,7 +26,7 @@ pub fn base_url() -> anyhow::Result<String> {
 
 /// Whether `list`, `pull` and `run` should try the server first: not with `--local`, nor with
 /// `HEARTH_NO_SERVER` set to anything but empty or `0`.
-pub fn use_server(local_flag: bool) -> bool {
+pub(crate) fn use_server(local_flag: bool) -> bool {
     !local_flag && !no_server_env(std::env::var("HEARTH_NO_SERVER").ok().as_deref())
 }
 
@@ -76,7 +76,7 @@ fn no_server(e: &ureq::Error) -> bool {
 /// An error the server answered: its message and, from hearth servers, a stable `code`
 /// (`prompt_too_long`, `model_not_found`, ...) that callers match instead of the wording.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerError {
+pub(crate) struct ServerError {
     /// The URL asked (or `local` for the in-process server).
     pub url: String,
     /// The HTTP status; `None` for an error line inside a stream.
@@ -123,7 +123,7 @@ impl ServerError {
     }
 
     /// The code of `e` when it is a server's error.
-    pub fn code_of(e: &anyhow::Error) -> Option<&str> {
+    pub(crate) fn code_of(e: &anyhow::Error) -> Option<&str> {
         e.downcast_ref::<ServerError>()?.code.as_deref()
     }
 }
@@ -149,7 +149,7 @@ fn read_capped(r: impl Read, cap: u64) -> String {
 }
 
 /// GET a JSON document; `Ok(None)` when no server answers.
-pub fn get_json(path: &str) -> anyhow::Result<Option<Value>> {
+pub(crate) fn get_json(path: &str) -> anyhow::Result<Option<Value>> {
     let url = format!("{}{path}", base_url()?);
     let mut req = agent().get(&url);
     if let Some(a) = auth() {
@@ -171,7 +171,7 @@ pub fn get_json(path: &str) -> anyhow::Result<Option<Value>> {
 }
 
 /// POST a JSON body; `Ok(None)` when no server answers.
-pub fn post_json(path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
+pub(crate) fn post_json(path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
     let url = format!("{}{path}", base_url()?);
     let mut req = agent()
         .post(&url)
@@ -197,7 +197,7 @@ pub fn post_json(path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
 
 /// POST a JSON body and read the NDJSON stream it answers; `Ok(None)` when no server answers.
 /// Dropping the stream closes the connection, which stops the server's generation.
-pub fn post_stream(path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
+pub(crate) fn post_stream(path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
     let url = format!("{}{path}", base_url()?);
     let mut req = stream_agent()
         .post(&url)
@@ -224,7 +224,7 @@ pub fn post_stream(path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
 
 /// Where `hearth run` sends its requests: a running server, or the same server in this
 /// process (`--local`, or when none answers), so both run one pipeline.
-pub enum Backend {
+pub(crate) enum Backend {
     /// The server at [`base_url`].
     Remote,
     /// hearth-server's router in this process.
@@ -233,7 +233,7 @@ pub enum Backend {
 
 impl Backend {
     /// Where answers come from, for messages.
-    pub fn label(&self) -> anyhow::Result<String> {
+    pub(crate) fn label(&self) -> anyhow::Result<String> {
         match self {
             Backend::Remote => base_url(),
             Backend::Local(_) => Ok("local".into()),
@@ -241,7 +241,7 @@ impl Backend {
     }
 
     /// POST and read the NDJSON answer; `Ok(None)` when no server answers (remote only).
-    pub fn post_stream(&self, path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
+    pub(crate) fn post_stream(&self, path: &str, body: &Value) -> anyhow::Result<Option<Ndjson>> {
         match self {
             Backend::Remote => post_stream(path, body),
             Backend::Local(s) => {
@@ -259,7 +259,7 @@ impl Backend {
     }
 
     /// POST and read one JSON answer; `Ok(None)` when no server answers (remote only).
-    pub fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
+    pub(crate) fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Option<Value>> {
         match self {
             Backend::Remote => post_json(path, body),
             Backend::Local(_) => {
@@ -278,13 +278,13 @@ impl Backend {
 
 /// One JSON object per line, each line at most [`MAX_LINE`] bytes; an `{"error": ...}` object
 /// becomes an error.
-pub struct Ndjson {
+pub(crate) struct Ndjson {
     url: String,
     reader: BufReader<Box<dyn Read + Send>>,
 }
 
 impl Ndjson {
-    pub fn new(url: String, reader: Box<dyn Read + Send>) -> Ndjson {
+    pub(crate) fn new(url: String, reader: Box<dyn Read + Send>) -> Ndjson {
         Ndjson {
             url,
             reader: BufReader::new(reader),
@@ -292,7 +292,7 @@ impl Ndjson {
     }
 
     /// The next object, `Ok(None)` at the end of the stream.
-    pub fn next_value(&mut self) -> anyhow::Result<Option<Value>> {
+    pub(crate) fn next_value(&mut self) -> anyhow::Result<Option<Value>> {
         loop {
             let mut line = Vec::new();
             let n = (&mut self.reader)

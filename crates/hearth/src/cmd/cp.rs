@@ -12,7 +12,7 @@ pub struct Args {
     pub destination: String,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stores = stores()?;
     let src = ModelName::parse(&args.source)?;
     let dst = ModelName::parse(&args.destination)?;

@@ -20,7 +20,7 @@ pub struct Args {
     pub link: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stores = stores()?;
     let name = ModelName::parse(&args.name)?;
     let text = std::fs::read_to_string(&args.file)

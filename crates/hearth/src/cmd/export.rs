@@ -14,7 +14,7 @@ pub struct Args {
     pub output: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stores = stores()?;
     let name = ModelName::parse(&args.name)?;
     let (store, found) = stores

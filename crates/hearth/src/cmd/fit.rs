@@ -82,7 +82,7 @@ struct TableReport<'a> {
     rows: &'a [FitRow],
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.list_gpus {
         for g in GPUS {

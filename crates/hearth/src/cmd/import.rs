@@ -9,7 +9,7 @@ pub struct Args {
     pub bundle: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stores = stores()?;
     for n in stores.primary.import(&args.bundle)? {
         println!("imported '{n}'");

@@ -23,7 +23,7 @@ struct Report<'a> {
     summary: Option<Summary>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opened = GgufFile::open(&args.file);
     let (summary, error) = match &opened {
         Ok(f) => (Some(f.summary()), None),

@@ -22,7 +22,7 @@ pub struct Args {
     pub local: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if super::client::use_server(args.local) {
         if let Some(v) = super::client::get_json("/api/tags")? {
             return remote(&v, args.json);

@@ -1,28 +1,28 @@
 //! One module per subcommand.
-pub mod bench;
-pub mod bench_fim;
-pub mod chat;
-pub mod check_code;
-pub mod client;
-pub mod cp;
-pub mod create;
-pub mod export;
-pub mod fit;
-pub mod import;
-pub mod inspect;
-pub mod list;
-pub mod models;
-pub mod ps;
-pub mod pull;
-pub mod rm;
-pub mod run;
-pub mod sandbox;
-pub mod scan;
-pub mod serve;
-pub mod show;
-pub mod sign;
-pub mod stop;
-pub mod verify;
+pub(crate) mod bench;
+pub(crate) mod bench_fim;
+pub(crate) mod chat;
+pub(crate) mod check_code;
+pub(crate) mod client;
+pub(crate) mod cp;
+pub(crate) mod create;
+pub(crate) mod export;
+pub(crate) mod fit;
+pub(crate) mod import;
+pub(crate) mod inspect;
+pub(crate) mod list;
+pub(crate) mod models;
+pub(crate) mod ps;
+pub(crate) mod pull;
+pub(crate) mod rm;
+pub(crate) mod run;
+pub(crate) mod sandbox;
+pub(crate) mod scan;
+pub(crate) mod serve;
+pub(crate) mod show;
+pub(crate) mod sign;
+pub(crate) mod stop;
+pub(crate) mod verify;
 
 /// Turn what the user typed (`hearth run X`, `hearth bench X`) into a GGUF file to load.
 ///
@@ -30,7 +30,7 @@ pub mod verify;
 /// `hf.co/owner/repo:Q4_K_M`) resolved through the model store (`$HEARTH_MODELS`, then the
 /// read-only Ollama store). `hearth_store::Stores::resolve` also gives the model's template,
 /// system prompt and default parameters.
-pub fn resolve_model(name: &str) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn resolve_model(name: &str) -> anyhow::Result<std::path::PathBuf> {
     let path = std::path::PathBuf::from(name);
     if path.is_file() {
         return Ok(path);

@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 use hearth_store::{PullEvent, Stores};
 
 /// `$HEARTH_MODELS` plus the read-only Ollama store (`$OLLAMA_MODELS` or `~/.ollama/models`).
-pub fn stores() -> anyhow::Result<Stores> {
+pub(crate) fn stores() -> anyhow::Result<Stores> {
     Ok(Stores::from_env()?)
 }
 
 /// `4.7 GB`, `397 MB`, as Ollama prints sizes (decimal units).
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     let n = n as f64;
     let (v, unit) = if n >= 1e9 {
         (n / 1e9, "GB")
@@ -32,7 +32,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// `3 minutes ago`, `2 weeks ago`.
-pub fn ago(t: SystemTime) -> String {
+pub(crate) fn ago(t: SystemTime) -> String {
     let s = SystemTime::now()
         .duration_since(t)
         .unwrap_or(Duration::ZERO)
@@ -51,7 +51,7 @@ pub fn ago(t: SystemTime) -> String {
 
 /// Renders pull/create progress: indicatif bars on a terminal (unless NO_COLOR asks for
 /// plain output), plain status lines otherwise. Everything goes to stderr.
-pub struct ProgressView {
+pub(crate) struct ProgressView {
     fancy: bool,
     multi: indicatif::MultiProgress,
     bars: Mutex<HashMap<String, indicatif::ProgressBar>>,
@@ -59,7 +59,7 @@ pub struct ProgressView {
 }
 
 impl ProgressView {
-    pub fn new() -> ProgressView {
+    pub(crate) fn new() -> ProgressView {
         let fancy = std::io::stderr().is_terminal();
         ProgressView {
             fancy,
@@ -69,7 +69,7 @@ impl ProgressView {
         }
     }
 
-    pub fn event(&self, e: &PullEvent) {
+    pub(crate) fn event(&self, e: &PullEvent) {
         match (&e.digest, e.total, e.completed) {
             (Some(d), Some(total), Some(done)) if total > 0 => {
                 self.bytes(&e.status, d, total, done)

@@ -8,7 +8,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(v) = super::client::get_json("/api/ps")? else {
         anyhow::bail!(
             "no hearth server is running at {} (start one with `hearth serve`)",

@@ -25,7 +25,7 @@ pub struct Args {
     pub local: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let is_url = matches!(PullSource::parse(&args.name), Ok(PullSource::Url { .. }));
     if super::client::use_server(args.local) && !is_url && args.as_name.is_none() {
         let body =

@@ -11,7 +11,7 @@ pub struct Args {
     pub names: Vec<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stores = stores()?;
     for n in &args.names {
         let name = ModelName::parse(n)?;

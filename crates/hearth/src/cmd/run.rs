@@ -55,7 +55,7 @@ pub struct Args {
     pub local: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = std::path::Path::new(&args.model).is_file();
     if client::use_server(args.local) && !file {
         if args.threads.is_some() || args.gpu_layers.is_some() {

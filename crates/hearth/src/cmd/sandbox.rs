@@ -53,7 +53,7 @@ pub struct Args {
     pub command: Vec<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.probe {
         let mut stdout = std::io::stdout().lock();
         for (k, v) in Sandbox::probe() {

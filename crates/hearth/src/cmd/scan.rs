@@ -29,7 +29,7 @@ pub struct Args {
     pub no_render: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = ScanOptions {
         render_templates: !args.no_render,
         ..ScanOptions::default()

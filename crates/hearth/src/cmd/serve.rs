@@ -55,7 +55,7 @@ pub struct Args {
     pub origins: Option<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut cfg = ServerConfig::from_env(|k| std::env::var(k).ok())?;
     if let Some(h) = &args.host {
         cfg.bind = parse_host(h, "--host")?;

@@ -36,7 +36,7 @@ fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.generate_key {
         let sk = SecretKey::generate()?;
         let mut pub_path = path.as_os_str().to_owned();

@@ -7,7 +7,7 @@ pub struct Args {
     pub model: String,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let body = serde_json::json!({"model": args.model, "keep_alive": 0});
     match super::client::post_json("/api/generate", &body)? {
         Some(_) => Ok(ExitCode::SUCCESS),

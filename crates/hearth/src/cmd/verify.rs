@@ -40,7 +40,7 @@ pub struct Args {
     pub file: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let key_text = match std::fs::read_to_string(&args.pubkey) {
         Ok(t) => t,
         Err(_) => args.pubkey.clone(),
