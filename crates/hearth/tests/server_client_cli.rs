@@ -381,3 +381,67 @@ fn run_local_and_through_the_server_give_identical_answers() {
         }
     }
 }
+
+/// A model's Modelfile SYSTEM, PARAMETERs and MESSAGEs apply in both of `hearth run`'s paths:
+/// through `hearth serve` and standalone (`--local`), with the same answer.
+#[test]
+fn modelfile_defaults_apply_through_the_server_and_standalone() {
+    let Some(gguf) = test_model(TestModel::Qwen05) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path();
+    let store = home.join("models");
+    let host = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        home.join("Modelfile"),
+        format!(
+            "FROM {}\nSYSTEM You only talk about fruit: answer with a long list of fruit names.\n\
+             PARAMETER temperature 0\nPARAMETER num_predict 3\n\
+             MESSAGE user Name some things.\n\
+             MESSAGE assistant \"Apple, banana, cherry, mango, pear, plum, kiwi, lemon\"\n",
+            gguf.display()
+        ),
+    )
+    .unwrap();
+    let created = hearth(
+        home,
+        &host,
+        &store,
+        &["create", "fruit", "-f", "Modelfile"],
+        &[],
+    );
+    assert!(created.ok, "{}", created.stderr);
+    let _server = serve(home, &host, &store);
+    let args = ["run", "fruit", "Name some more things.", "--verbose"];
+    let remote = hearth(home, &host, &store, &args, &[]);
+    assert!(remote.ok, "{}", remote.stderr);
+    let stopped = hearth(home, &host, &store, &["stop", "fruit"], &[]);
+    assert!(stopped.ok, "{}", stopped.stderr);
+    let local = hearth(
+        home,
+        &host,
+        &store,
+        &[&args[..], &["--local"]].concat(),
+        &[],
+    );
+    assert!(local.ok, "{}", local.stderr);
+    for out in [&remote, &local] {
+        // PARAMETER num_predict 3 (no -n given).
+        assert!(
+            out.stderr.contains("eval count:           3 token(s)"),
+            "{}",
+            out.stderr
+        );
+    }
+    // PARAMETER temperature 0: the same greedy answer in both paths.
+    assert_eq!(remote.stdout, local.stdout);
+    // SYSTEM and the MESSAGE example steer the answer to a fruit name.
+    let said = remote.stdout.to_lowercase();
+    assert!(
+        ["apple", "banana", "orange", "grape", "mango", "pear", "cherry", "lemon", "kiwi"]
+            .iter()
+            .any(|f| said.contains(f)),
+        "{said:?}"
+    );
+}
