@@ -2,7 +2,7 @@
 //! typed and validated at the edge, with a model's Modelfile `PARAMETER`s as defaults. Unknown
 //! keys are ignored (Ollama logs them); a known key with the wrong type or an out-of-range value
 //! is [`ServiceError::Invalid`].
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::backend::Sampling;
 use crate::config::MAX_NUM_CTX;
@@ -31,9 +31,9 @@ fn de_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 }
 
 /// A string or a list of strings (`stop`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub(crate) enum StringOrVec {
+pub enum StringOrVec {
     /// One.
     One(String),
     /// Many.
@@ -42,7 +42,7 @@ pub(crate) enum StringOrVec {
 
 impl StringOrVec {
     /// As a list.
-    pub(crate) fn into_vec(self) -> Vec<String> {
+    pub fn into_vec(self) -> Vec<String> {
         match self {
             StringOrVec::One(s) => vec![s],
             StringOrVec::Many(v) => v,
@@ -52,38 +52,47 @@ impl StringOrVec {
 
 /// The options clients send (Continue sends temperature, top_p, top_k, num_predict, stop,
 /// num_ctx, mirostat, num_thread, use_mmap, min_p, num_gpu).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub(crate) struct Options {
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) num_ctx: Option<i64>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) num_predict: Option<i64>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) num_keep: Option<i64>,
-    pub(crate) temperature: Option<f32>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) top_k: Option<i64>,
-    pub(crate) top_p: Option<f32>,
-    pub(crate) min_p: Option<f32>,
-    pub(crate) typical_p: Option<f32>,
-    pub(crate) repeat_penalty: Option<f32>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) repeat_last_n: Option<i64>,
-    pub(crate) presence_penalty: Option<f32>,
-    pub(crate) frequency_penalty: Option<f32>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) seed: Option<i64>,
-    pub(crate) stop: Option<StringOrVec>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) num_thread: Option<i64>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) num_gpu: Option<i64>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) num_batch: Option<i64>,
-    #[serde(deserialize_with = "de_int")]
-    pub(crate) mirostat: Option<i64>,
-    pub(crate) use_mmap: Option<bool>,
+pub struct Options {
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub num_ctx: Option<i64>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub num_predict: Option<i64>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub num_keep: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typical_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_penalty: Option<f32>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub repeat_last_n: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f32>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StringOrVec>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub num_thread: Option<i64>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub num_gpu: Option<i64>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub num_batch: Option<i64>,
+    #[serde(deserialize_with = "de_int", skip_serializing_if = "Option::is_none")]
+    pub mirostat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_mmap: Option<bool>,
 }
 
 impl Options {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::backend::Finish;
 use crate::config::{go_duration, secs_to_keep_alive};
 use crate::service::error::ServiceError;
-use crate::service::options::Options;
+pub use crate::service::options::{Options, StringOrVec};
 use crate::service::request::{GenRequest, Input};
 use crate::service::running::{Done, Event, Outcome, Truncated};
 use crate::service::sessions::SessionKey;
@@ -18,7 +18,17 @@ use crate::wire::ollama_models::rfc3339;
 
 /// `keep_alive`: seconds as a number, or a Go duration string; negative = forever.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct KeepAlive(pub(crate) Option<Duration>);
+pub struct KeepAlive(pub Option<Duration>);
+
+impl Serialize for KeepAlive {
+    /// Seconds; negative for forever.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_i64(-1),
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for KeepAlive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -84,10 +94,10 @@ pub struct Message {
 
 /// A tool definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Tool {
+pub struct Tool {
     #[serde(rename = "type", default = "function_type")]
-    pub(crate) kind: String,
-    pub(crate) function: ToolFunction,
+    pub kind: String,
+    pub function: ToolFunction,
 }
 
 fn function_type() -> String {
@@ -96,55 +106,81 @@ fn function_type() -> String {
 
 /// The function of a tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ToolFunction {
-    pub(crate) name: String,
+pub struct ToolFunction {
+    pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) description: Option<String>,
+    pub description: Option<String>,
     #[serde(default)]
-    pub(crate) parameters: Value,
+    pub parameters: Value,
 }
 
 /// `POST /api/generate`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub(crate) struct GenerateRequest {
-    pub(crate) model: Option<String>,
-    pub(crate) name: Option<String>,
-    pub(crate) prompt: String,
-    pub(crate) suffix: String,
-    pub(crate) system: Option<String>,
-    pub(crate) template: Option<String>,
-    pub(crate) context: Option<Vec<i64>>,
-    pub(crate) stream: Option<bool>,
-    pub(crate) raw: bool,
-    pub(crate) format: Option<Value>,
-    pub(crate) keep_alive: Option<KeepAlive>,
-    pub(crate) images: Option<Vec<String>>,
-    pub(crate) options: Option<Options>,
-    pub(crate) think: Option<Value>,
+pub struct GenerateRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub prompt: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub suffix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub raw: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<KeepAlive>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Options>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<Value>,
     /// Hearth extension: return insecure-code findings for the answer's code blocks.
-    pub(crate) check: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
     /// `false`: a conversation that does not fit is refused instead of losing its oldest turns.
-    pub(crate) truncate: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncate: Option<bool>,
 }
 
 /// `POST /api/chat`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub(crate) struct ChatRequest {
-    pub(crate) model: Option<String>,
-    pub(crate) name: Option<String>,
-    pub(crate) messages: Vec<Message>,
-    pub(crate) stream: Option<bool>,
-    pub(crate) format: Option<Value>,
-    pub(crate) keep_alive: Option<KeepAlive>,
-    pub(crate) tools: Option<Vec<Tool>>,
-    pub(crate) options: Option<Options>,
-    pub(crate) think: Option<Value>,
+pub struct ChatRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub messages: Vec<Message>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive: Option<KeepAlive>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<Options>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub think: Option<Value>,
     /// Hearth extension: return insecure-code findings for the answer's code blocks.
-    pub(crate) check: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
     /// `false`: a conversation that does not fit is refused instead of losing its oldest turns.
-    pub(crate) truncate: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncate: Option<bool>,
 }
 
 /// `POST /api/show`.
@@ -464,6 +500,19 @@ impl frame::Encoder for Encoder {
 }
 
 impl Message {
+    /// A message with text only.
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Message {
+        Message {
+            role: role.into(),
+            content: content.into(),
+            thinking: None,
+            images: None,
+            tool_calls: None,
+            tool_name: None,
+            tool_call_id: None,
+        }
+    }
+
     /// An assistant message with `calls` (none: no `tool_calls` field).
     fn assistant(content: String, calls: Vec<ServiceToolCall>) -> Message {
         let tool_calls = (!calls.is_empty()).then(|| {

@@ -10,9 +10,10 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use serde_json::{json, Map, Value};
-
-use hearth_server::wire::ollama::{Final, Reply};
+use hearth_server::wire::ollama::{
+    ChatRequest, Final, GenerateRequest, Message, Options, Reply, StringOrVec,
+};
+use serde_json::{json, Value};
 
 use super::client::{Backend, Ndjson, ServerError};
 use super::run::{
@@ -23,7 +24,7 @@ use super::run::{
 struct Session {
     model: String,
     /// Ollama `options` sent with every request.
-    options: Map<String, Value>,
+    options: Options,
     system: Option<String>,
     verbose: bool,
     raw: bool,
@@ -31,19 +32,13 @@ struct Session {
 
 impl Session {
     fn from_args(args: &Args, model: String) -> Session {
-        let mut options = Map::new();
-        if let Some(t) = args.temperature {
-            options.insert("temperature".into(), json!(t));
-        }
-        if let Some(s) = args.seed {
-            options.insert("seed".into(), json!(s));
-        }
-        if let Some(n) = args.num_predict {
-            options.insert("num_predict".into(), json!(n));
-        }
-        if let Some(n) = args.ctx_size {
-            options.insert("num_ctx".into(), json!(n));
-        }
+        let options = Options {
+            temperature: args.temperature,
+            seed: args.seed.map(i64::from),
+            num_predict: args.num_predict.map(i64::from),
+            num_ctx: args.ctx_size.map(i64::from),
+            ..Options::default()
+        };
         Session {
             model,
             options,
@@ -53,25 +48,43 @@ impl Session {
         }
     }
 
-    /// A `/api/generate` body for one prompt.
-    fn generate(&self, prompt: &str) -> Value {
-        let mut b = json!({"model": self.model, "prompt": prompt, "stream": true,
-            "options": self.options, "raw": self.raw});
-        if let Some(s) = self.system.as_ref().filter(|_| !self.raw) {
-            b["system"] = json!(s);
+    /// A `/api/generate` request for one prompt (an empty prompt only loads the model).
+    fn generate(&self, prompt: &str) -> GenerateRequest {
+        GenerateRequest {
+            model: Some(self.model.clone()),
+            prompt: prompt.to_string(),
+            stream: Some(true),
+            options: Some(self.options.clone()),
+            raw: self.raw,
+            system: self.system.clone().filter(|_| !self.raw),
+            ..GenerateRequest::default()
         }
-        b
     }
 
-    /// A `/api/chat` body for the conversation.
-    fn chat(&self, turns: &[(String, String)]) -> Value {
-        let mut messages: Vec<Value> = Vec::with_capacity(turns.len() + 1);
+    /// A `/api/chat` request for the conversation.
+    fn chat(&self, turns: &[(String, String)]) -> ChatRequest {
+        let mut messages = Vec::with_capacity(turns.len() + 1);
         if let Some(s) = &self.system {
-            messages.push(json!({"role": "system", "content": s}));
+            messages.push(Message::new("system", s.clone()));
         }
-        messages.extend(turns.iter().map(|(r, c)| json!({"role": r, "content": c})));
-        json!({"model": self.model, "messages": messages, "stream": true, "options": self.options})
+        messages.extend(
+            turns
+                .iter()
+                .map(|(r, c)| Message::new(r.clone(), c.clone())),
+        );
+        ChatRequest {
+            model: Some(self.model.clone()),
+            messages,
+            stream: Some(true),
+            options: Some(self.options.clone()),
+            ..ChatRequest::default()
+        }
     }
+}
+
+/// A request as the JSON body sent.
+fn body(r: &impl serde::Serialize) -> anyhow::Result<Value> {
+    serde_json::to_value(r).context("encoding a request")
 }
 
 /// Run `model` on `backend`; `Ok(None)` when no server answers (the caller runs it here).
@@ -83,8 +96,13 @@ pub(crate) fn run(
     let session = Session::from_args(args, model);
     // Loading the model first tells whether a server answers and whether it has the model,
     // before a prompt is read from stdin.
-    let load = json!({"model": session.model, "options": session.options});
-    let loaded = match backend.post_stream("/api/generate", &load) {
+    let load = GenerateRequest {
+        system: None,
+        raw: false,
+        stream: None,
+        ..session.generate("")
+    };
+    let loaded = match backend.post_stream("/api/generate", &body(&load)?) {
         Ok(Some(mut lines)) => lines.next_value().map(|_| ()),
         Ok(None) => return Ok(None),
         Err(e) => Err(e),
@@ -107,7 +125,9 @@ pub(crate) fn run(
     }
     tracing::info!("running {} on {}", session.model, backend.label()?);
     if let Some(prompt) = one_shot_prompt(&args.prompt)? {
-        let Some(lines) = backend.post_stream("/api/generate", &session.generate(&prompt))? else {
+        let Some(lines) =
+            backend.post_stream("/api/generate", &body(&session.generate(&prompt))?)?
+        else {
             bail!("the server at {} went away", backend.label()?);
         };
         let a = stream_answer(lines, None)?;
@@ -244,12 +264,12 @@ fn repl(mut session: Session, backend: &Backend) -> anyhow::Result<ExitCode> {
             turns.push(("user".into(), input.clone()));
         }
         interrupted.store(false, Ordering::Relaxed);
-        let (path, body) = if session.raw {
-            ("/api/generate", session.generate(&input))
+        let (path, request) = if session.raw {
+            ("/api/generate", body(&session.generate(&input))?)
         } else {
-            ("/api/chat", session.chat(&turns))
+            ("/api/chat", body(&session.chat(&turns))?)
         };
-        let result = match backend.post_stream(path, &body) {
+        let result = match backend.post_stream(path, &request) {
             Ok(Some(lines)) => stream_answer(lines, Some(&interrupted)),
             Ok(None) => Err(anyhow::anyhow!(
                 "the server at {} went away",
@@ -337,36 +357,51 @@ fn command(
 }
 
 /// `/set parameter NAME VALUE` as an Ollama option, checked as `run.rs` checks it locally.
-fn set_option(options: &mut Map<String, Value>, name: &str, value: &str) -> anyhow::Result<()> {
-    let v = match name {
-        "temperature" | "top_p" | "min_p" | "repeat_penalty" | "presence_penalty"
-        | "frequency_penalty" => json!(value
+fn set_option(options: &mut Options, name: &str, value: &str) -> anyhow::Result<()> {
+    let f = || -> anyhow::Result<Option<f32>> {
+        value
             .parse::<f32>()
             .ok()
             .filter(|v| v.is_finite())
-            .with_context(|| format!("{name}: expected a number, got {value:?}"))?),
-        "top_k" | "repeat_last_n" | "num_predict" | "num_ctx" | "seed" => {
-            let n = value
-                .parse::<i64>()
-                .with_context(|| format!("{name}: expected an integer, got {value:?}"))?;
-            if name == "seed" && n < 0 {
+            .map(Some)
+            .with_context(|| format!("{name}: expected a number, got {value:?}"))
+    };
+    let i = || -> anyhow::Result<Option<i64>> {
+        value
+            .parse::<i64>()
+            .map(Some)
+            .with_context(|| format!("{name}: expected an integer, got {value:?}"))
+    };
+    match name {
+        "temperature" => options.temperature = f()?,
+        "top_p" => options.top_p = f()?,
+        "min_p" => options.min_p = f()?,
+        "repeat_penalty" => options.repeat_penalty = f()?,
+        "presence_penalty" => options.presence_penalty = f()?,
+        "frequency_penalty" => options.frequency_penalty = f()?,
+        "top_k" => options.top_k = i()?,
+        "repeat_last_n" => options.repeat_last_n = i()?,
+        "num_predict" => options.num_predict = i()?,
+        "num_ctx" => options.num_ctx = i()?,
+        "seed" => {
+            let n = i()?;
+            if n.is_some_and(|n| n < 0) {
                 bail!("seed must be >= 0");
             }
-            json!(n)
+            options.seed = n;
         }
         "stop" => {
-            let s = json!(value.trim_matches('"'));
-            match options.get_mut("stop") {
-                Some(Value::Array(a)) => a.push(s),
-                _ => {
-                    options.insert("stop".into(), json!([s]));
-                }
-            }
-            return Ok(());
+            let s = value.trim_matches('"').to_string();
+            let mut all = options
+                .stop
+                .take()
+                .map(StringOrVec::into_vec)
+                .unwrap_or_default();
+            all.push(s);
+            options.stop = Some(StringOrVec::Many(all));
         }
         _ => bail!("unknown parameter {name:?}"),
-    };
-    options.insert(name.into(), v);
+    }
     Ok(())
 }
 
@@ -377,7 +412,7 @@ mod tests {
     fn session() -> Session {
         Session {
             model: "m".into(),
-            options: Map::new(),
+            options: Options::default(),
             system: Some("Be brief.".into()),
             verbose: false,
             raw: false,
@@ -386,13 +421,13 @@ mod tests {
 
     #[test]
     fn set_option_checks_and_collects_stops() {
-        let mut o = Map::new();
+        let mut o = Options::default();
         set_option(&mut o, "temperature", "0.2").unwrap();
         set_option(&mut o, "num_predict", "12").unwrap();
         set_option(&mut o, "stop", "\"END\"").unwrap();
         set_option(&mut o, "stop", "###").unwrap();
         assert_eq!(
-            Value::Object(o.clone()),
+            body(&o).unwrap(),
             json!({"temperature": 0.2f32, "num_predict": 12, "stop": ["END", "###"]})
         );
         assert!(set_option(&mut o, "temperature", "hot").is_err());
@@ -407,14 +442,17 @@ mod tests {
         set_option(&mut s.options, "seed", "7").unwrap();
         let turns = vec![("user".to_string(), "hi".to_string())];
         assert_eq!(
-            s.chat(&turns),
+            body(&s.chat(&turns)).unwrap(),
             json!({"model": "m", "stream": true, "options": {"seed": 7}, "messages": [
                 {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]})
         );
-        assert_eq!(s.generate("hi")["system"], "Be brief.");
+        assert_eq!(body(&s.generate("hi")).unwrap()["system"], "Be brief.");
         s.raw = true;
-        let g = s.generate("hi");
+        let g = body(&s.generate("hi")).unwrap();
         assert_eq!((g["raw"].clone(), g.get("system")), (json!(true), None));
+        // What the server parses is what was meant.
+        let back: GenerateRequest = serde_json::from_value(g).unwrap();
+        assert_eq!(back.options.unwrap().seed, Some(7));
     }
 
     #[test]
