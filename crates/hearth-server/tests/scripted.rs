@@ -331,6 +331,23 @@ async fn engine_failures_hide_internals_in_every_framing() {
     assert!(!r.text().contains("/secret"), "{}", r.text());
 }
 
+/// Create `name` in the server's store from Modelfile text (relative paths from `dir`).
+fn create(s: &AppState, dir: &std::path::Path, name: &str, modelfile: &str) {
+    let mf = hearth_store::modelfile::Modelfile::parse(modelfile).unwrap();
+    let stores = s.service().stores();
+    stores
+        .primary
+        .create(
+            &hearth_store::ModelName::parse(name).unwrap(),
+            &mf,
+            dir,
+            &stores.extra,
+            hearth_store::CreateOptions { link: false },
+            &hearth_store::no_progress,
+        )
+        .unwrap();
+}
+
 /// A conversation of `turns` user/assistant pairs of 40 bytes each after a system message.
 fn long_chat(turns: usize) -> Value {
     let mut m = vec![json!({"role": "system", "content": "SYSTEM"})];
@@ -450,19 +467,7 @@ async fn modelfile_system_parameters_and_messages_apply() {
          PARAMETER num_predict 7\nMESSAGE user Hi\nMESSAGE assistant Hello!\n",
         gguf.display()
     );
-    let mf = hearth_store::modelfile::Modelfile::parse(&mf).unwrap();
-    let stores = s.service().stores();
-    stores
-        .primary
-        .create(
-            &hearth_store::ModelName::parse("terse").unwrap(),
-            &mf,
-            dir.path(),
-            &stores.extra,
-            hearth_store::CreateOptions { link: false },
-            &hearth_store::no_progress,
-        )
-        .unwrap();
+    create(&s, dir.path(), "terse", &mf);
     let chat = |extra: Value| {
         let mut b = json!({"model": "terse", "stream": false,
             "messages": [{"role": "user", "content": "Q"}]});
@@ -590,19 +595,7 @@ async fn a_slow_store_blocks_nothing_else() {
         gguf.display(),
         "x".repeat(15 << 20)
     );
-    let mf = hearth_store::modelfile::Modelfile::parse(&mf).unwrap();
-    let stores = s.service().stores();
-    stores
-        .primary
-        .create(
-            &hearth_store::ModelName::parse("slow").unwrap(),
-            &mf,
-            dir.path(),
-            &stores.extra,
-            hearth_store::CreateOptions { link: false },
-            &hearth_store::no_progress,
-        )
-        .unwrap();
+    create(&s, dir.path(), "slow", &mf);
 
     // A stream on the small model is running.
     let req = json!({"model": MODEL, "prompt": "count"}).to_string();
@@ -724,4 +717,24 @@ async fn model_teardown_runs_off_the_async_workers() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(gone.load(Ordering::SeqCst), "the model was never torn down");
+}
+
+/// A full queue answers 503 with `server_busy` and counts the rejection.
+#[tokio::test]
+async fn a_full_queue_is_a_counted_503() {
+    let (dir, stores) = temp_store();
+    import(&stores, MODEL, &tiny_model(dir.path()));
+    let cfg = ServerConfig {
+        max_queue: 0,
+        ..ServerConfig::default()
+    };
+    let runner = ScriptedRunner::new(&["ok"], 4096);
+    let s = state(cfg, stores, Arc::new(ScriptedEngine(runner)));
+    let req = json!({"model": MODEL, "messages": [{"role": "user", "content": "x"}]});
+    let r = send(&s, post("/api/chat", req.to_string())).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["code"], "server_busy");
+    let r = send(&s, post("/v1/chat/completions", req.to_string())).await;
+    assert_eq!(r.json()["error"]["code"], "server_busy");
+    assert_eq!(metric(&s, "hearth_requests_rejected_total").await, 2.0);
 }

@@ -13,6 +13,7 @@ pub(crate) mod sessions;
 pub(crate) mod tools;
 mod truncate;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -229,7 +230,9 @@ impl Service {
             .or(Options::from_params(&entry.name, &entry.parameters)?)
             .check()?;
         let info = self.prompt_info(&entry.path).await?;
-        let built = build(&entry, &info, req.input)?;
+        // Rendering a long conversation is work too: off the async workers.
+        let (e, i, input) = (entry.clone(), info.clone(), req.input);
+        let built = blocking(move || build(&e, &i, input)).await?;
         if built.fim.is_some() && req.grammar.is_some() {
             return Err(ServiceError::Invalid(
                 "format cannot be combined with fill-in-the-middle (suffix)".into(),
@@ -243,15 +246,21 @@ impl Service {
             });
         }
         let ticket = built.session.map(|k| self.inner.sessions.begin(k));
-        let lease = match &ticket {
-            None => {
-                self.inner
-                    .sched
-                    .acquire(&entry, opts.num_ctx, req.keep_alive)
-                    .await?
+        let acquire = async {
+            let lease = self
+                .inner
+                .sched
+                .acquire(&entry, opts.num_ctx, req.keep_alive)
+                .await;
+            if let Err(ServiceError::Busy(_)) = &lease {
+                self.inner.metrics.rejected.fetch_add(1, Ordering::Relaxed);
             }
+            lease
+        };
+        let lease = match &ticket {
+            None => acquire.await?,
             Some(t) => tokio::select! {
-                lease = self.inner.sched.acquire(&entry, opts.num_ctx, req.keep_alive) => lease?,
+                lease = acquire => lease?,
                 () = t.superseded.notified() => {
                     return Ok(Running::superseded(started, self.inner.metrics.clone()));
                 }
