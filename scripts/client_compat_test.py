@@ -1,4 +1,4 @@
-"""Official `ollama` and `openai` Python clients against a running hearth server.
+"""Official `ollama`, `openai` and `anthropic` Python clients against a running hearth server.
 
 Env: HEARTH_URL (server), HEARTH_REGISTRY (host:port of a test registry holding library/smol).
 Prints one line per check and a closing 'N passed, N failed' line; exits non-zero on failure.
@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 
+import anthropic
 import ollama
 import openai
 
@@ -18,6 +19,9 @@ GREEDY = {"temperature": 0, "num_predict": 24, "seed": 1}
 
 client = ollama.Client(host=URL)
 oai = openai.OpenAI(base_url=URL + "/v1", api_key="not-needed")
+claude = anthropic.Anthropic(base_url=URL, api_key="not-needed", max_retries=0)
+# The SDK no longer takes `temperature` as an argument; the Messages API still accepts it.
+GREEDY_A = {"temperature": 0}
 results = []
 
 
@@ -162,6 +166,65 @@ def openai_models():
     ids = [m.id for m in oai.models.list()]
     assert MODEL in ids, ids
     assert oai.models.retrieve(MODEL).id == MODEL
+
+
+@check
+def anthropic_messages():
+    r = claude.messages.create(model=MODEL, max_tokens=8, extra_body=GREEDY_A,
+                               system="Answer with just the number.",
+                               messages=[{"role": "user", "content": "What is 2+2?"}])
+    assert r.type == "message" and r.role == "assistant", r
+    assert "4" in r.content[0].text, r
+    assert r.stop_reason in ("end_turn", "max_tokens"), r
+    assert r.usage.input_tokens > 0 and r.usage.output_tokens > 0, r
+
+
+@check
+def anthropic_messages_stream():
+    with claude.messages.stream(model=MODEL, max_tokens=16, extra_body=GREEDY_A,
+                                messages=[{"role": "user", "content": "Say hello."}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert "hello" in text.lower(), text
+    assert final.content[0].text == text, final
+    assert final.usage.output_tokens > 0, final
+
+
+@check
+def anthropic_tools_round_trip():
+    tools = [{"name": "get_weather", "description": "Get the weather in a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"]}}]
+    msgs = [{"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}]
+    r = claude.messages.create(model=MODEL, max_tokens=64, extra_body=GREEDY_A, tools=tools,
+                               tool_choice={"type": "auto"}, messages=msgs)
+    calls = [b for b in r.content if b.type == "tool_use"]
+    assert not any("<tool_call>" in getattr(b, "text", "") for b in r.content), r
+    if calls:
+        assert r.stop_reason == "tool_use", r
+        assert calls[0].name == "get_weather", calls
+        msgs += [{"role": "assistant", "content": [c.model_dump() for c in r.content]},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": calls[0].id,
+                                               "content": "Sunny, 24 C"}]}]
+        r2 = claude.messages.create(model=MODEL, max_tokens=32, extra_body=GREEDY_A, tools=tools, messages=msgs)
+        assert r2.content, r2
+
+
+@check
+def anthropic_count_tokens_and_errors():
+    n = claude.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "Hello there"}])
+    assert n.input_tokens > 3, n
+    try:
+        claude.messages.create(model="nope", max_tokens=4, messages=[{"role": "user", "content": "x"}])
+        raise AssertionError("unknown model accepted")
+    except anthropic.NotFoundError:
+        pass
+    try:
+        claude.messages.create(model=MODEL, max_tokens=4,
+                               messages=[{"role": "user", "content": "word " * 5000}])
+        raise AssertionError("an over-long prompt was accepted")
+    except anthropic.BadRequestError as e:
+        assert "context" in str(e), e
 
 
 passed, failed = results.count(True), results.count(False)

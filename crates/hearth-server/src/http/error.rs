@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::service::error::ServiceError;
+use crate::wire::anthropic::ErrorBody;
 
 /// Which API family shapes an error body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,12 +18,16 @@ pub(crate) enum Flavor {
     Ollama,
     /// `{"error": {"message", "type", "param", "code"}}`
     OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}`
+    Anthropic,
 }
 
 impl Flavor {
     /// The flavor of a path, for answers given before routing (security checks, no route).
     pub(crate) fn of_path(path: &str) -> Flavor {
-        if path.starts_with("/v1/") {
+        if path.starts_with("/v1/messages") {
+            Flavor::Anthropic
+        } else if path.starts_with("/v1/") {
             Flavor::OpenAi
         } else {
             Flavor::Ollama
@@ -64,6 +69,11 @@ impl ApiError {
                 "param": null,
                 "code": self.code,
             }}),
+            Flavor::Anthropic => serde_json::to_value(ErrorBody::for_status(
+                self.status.as_u16(),
+                self.message.clone(),
+            ))
+            .unwrap_or_default(),
         };
         (self.status, axum::Json(body)).into_response()
     }

@@ -1,5 +1,6 @@
 //! The HTTP layer: routes, middleware, extractors and error bodies. Handlers are a few lines
 //! each: parse the wire type, hand the service a request, encode its answer.
+mod anthropic;
 pub(crate) mod error;
 mod extract;
 mod guard;
@@ -21,7 +22,8 @@ use error::{shape, Flavor};
 use state::AppState;
 
 /// The whole HTTP application (testable without a socket via `tower::ServiceExt::oneshot`).
-/// Ollama's and llama.cpp's routes answer errors in Ollama's shape, `/v1/` routes in OpenAI's.
+/// Ollama's and llama.cpp's routes answer errors in Ollama's shape, `/v1/` routes in OpenAI's,
+/// `/v1/messages` in Anthropic's.
 pub fn app(state: AppState) -> Router {
     let ollama = Router::new()
         .route("/", get(misc::root).head(misc::root))
@@ -50,9 +52,16 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(|req, next| {
             shape(Flavor::OpenAi, req, next)
         }));
+    let anthropic = Router::new()
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .layer(middleware::from_fn(|req, next| {
+            shape(Flavor::Anthropic, req, next)
+        }));
     Router::new()
         .merge(ollama)
         .merge(openai)
+        .merge(anthropic)
         .fallback(misc::not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))

@@ -219,6 +219,35 @@ impl Service {
         Ok(false)
     }
 
+    /// The prompt tokens `req` would send (Anthropic's `count_tokens`): the model is loaded to
+    /// tokenize with its own vocabulary; nothing is generated.
+    pub(crate) async fn count_tokens(&self, req: GenRequest) -> Result<usize, ServiceError> {
+        req.options.clone().check()?;
+        let Resolved { entry, .. } = self.resolve(&req.model).await?;
+        let opts = req
+            .options
+            .or(Options::from_params(&entry.name, &entry.parameters)?)
+            .check()?;
+        let info = self.prompt_info(&entry.path).await?;
+        let (e, input) = (entry.clone(), req.input);
+        let built = blocking(move || build(&e, &info, input)).await?;
+        let lease = self
+            .inner
+            .sched
+            .acquire(&entry, opts.num_ctx, req.keep_alive)
+            .await?;
+        let runner = lease.resident.runner.clone();
+        let name = entry.name.clone();
+        let context = built.context.len();
+        blocking(move || {
+            let tokens = runner
+                .prompt_tokens(&built.prompt)
+                .map_err(|e| ServiceError::backend(&name, e))?;
+            Ok(tokens.len().saturating_add(context))
+        })
+        .await
+    }
+
     /// Start a generation.
     pub(crate) async fn start(&self, req: GenRequest) -> Result<Running, ServiceError> {
         let started = Instant::now();

@@ -20,6 +20,8 @@ pub(crate) enum Framing {
         /// Send `data: [DONE]` last.
         done_marker: bool,
     },
+    /// `event: {type}\ndata: {json}\n\n`, the event named by the object's `type` (Anthropic).
+    SseNamed,
 }
 
 impl Framing {
@@ -27,7 +29,7 @@ impl Framing {
     pub(crate) fn content_type(self) -> &'static str {
         match self {
             Framing::Ndjson => "application/x-ndjson",
-            Framing::Sse { .. } => "text/event-stream",
+            Framing::Sse { .. } | Framing::SseNamed => "text/event-stream",
         }
     }
 
@@ -43,6 +45,16 @@ impl Framing {
             Framing::Sse { .. } => {
                 let mut b = Vec::with_capacity(json.len() + 8);
                 b.extend_from_slice(b"data: ");
+                b.extend(json);
+                b.extend_from_slice(b"\n\n");
+                b
+            }
+            Framing::SseNamed => {
+                let name = serde_json::from_slice::<serde_json::Value>(&json)
+                    .ok()
+                    .and_then(|v| v.get("type")?.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "message".into());
+                let mut b = format!("event: {name}\ndata: ").into_bytes();
                 b.extend(json);
                 b.extend_from_slice(b"\n\n");
                 b

@@ -1,0 +1,36 @@
+//! Anthropic's Messages API: `/v1/messages` (Claude Code adds `?beta=true`) and
+//! `/v1/messages/count_tokens`.
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::http::error::ApiError;
+use crate::http::extract::ApiJson;
+use crate::http::respond::{streamed, whole};
+use crate::http::state::AppState;
+use crate::wire::anthropic::{Encoder, MessagesRequest, TokenCount};
+use crate::wire::frame::Framing;
+
+/// `POST /v1/messages`.
+pub(crate) async fn messages(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<MessagesRequest>,
+) -> Result<Response, ApiError> {
+    let enc = Encoder::new(&req.model);
+    let running = s.service.start(req.to_gen()?).await?;
+    if req.stream {
+        return Ok(streamed(running, enc, Framing::SseNamed));
+    }
+    let truncated = running.truncated;
+    let out = running.collect().await?;
+    Ok(whole(&enc.whole(out), truncated))
+}
+
+/// `POST /v1/messages/count_tokens`.
+pub(crate) async fn count_tokens(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<MessagesRequest>,
+) -> Result<Response, ApiError> {
+    let input_tokens = s.service.count_tokens(req.to_gen()?).await?;
+    Ok(Json(TokenCount { input_tokens }).into_response())
+}

@@ -1,0 +1,231 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Anthropic's Messages API through the real router and service, with the scripted engine:
+//! the request mapping (system, content blocks, tool results), whole answers, the named event
+//! sequence of a stream, tool use, count_tokens, auth by `x-api-key`, and Anthropic's errors.
+mod common;
+
+use std::sync::Arc;
+
+use common::scripted::{tiny_model, ScriptedEngine, ScriptedRunner};
+use common::*;
+use hearth_server::config::ServerConfig;
+use hearth_server::AppState;
+use serde_json::{json, Value};
+
+const MODEL: &str = "tiny:latest";
+
+fn setup(pieces: &[&str], cfg: ServerConfig) -> (tempfile::TempDir, AppState, Arc<ScriptedRunner>) {
+    let (dir, stores) = temp_store();
+    import(&stores, MODEL, &tiny_model(dir.path()));
+    let runner = ScriptedRunner::new(pieces, 600);
+    let s = state(cfg, stores, Arc::new(ScriptedEngine(runner.clone())));
+    (dir, s, runner)
+}
+
+/// `(event name, data)` pairs of a named-event stream.
+fn named_events(r: &Reply) -> Vec<(String, Value)> {
+    r.text()
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let (name, data) = e.split_once('\n').expect("event without data");
+            let name = name.strip_prefix("event: ").expect("no event name");
+            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(data["type"], name, "the event name is the object's type");
+            (name.to_string(), data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_map_blocks_and_answer_whole_and_streamed() {
+    let (_d, s, runner) = setup(&["Hel", "lo"], ServerConfig::default());
+    let req = json!({"model": MODEL, "max_tokens": 20, "metadata": {"user_id": "x"},
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": "s"},
+                {"type": "text", "text": "Hello"}]},
+            {"role": "user", "content": [{"type": "text", "text": "Again"}]}]});
+    let r = send(&s, post("/v1/messages?beta=true", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(
+        (j["type"].clone(), j["role"].clone()),
+        (json!("message"), json!("assistant"))
+    );
+    assert_eq!(j["content"], json!([{"type": "text", "text": "Hello"}]));
+    assert_eq!(j["stop_reason"], "end_turn");
+    assert_eq!(j["usage"]["output_tokens"], 2);
+    let p = runner.last();
+    assert_eq!(
+        p.prompt,
+        "<|system|>Be brief.\n<|user|>Hi\n<|assistant|>Hello\n<|user|>Again\n<|assistant|>"
+    );
+    assert_eq!(p.max_tokens, Some(20));
+    assert_eq!(j["usage"]["input_tokens"], p.prompt.len());
+
+    let mut streamed = req.clone();
+    streamed["stream"] = json!(true);
+    let r = send(&s, post("/v1/messages", streamed.to_string())).await;
+    assert_eq!(r.headers["content-type"], "text/event-stream");
+    let ev = named_events(&r);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    let text: String = ev
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["text"].as_str())
+        .collect();
+    assert_eq!(text, "Hello");
+    assert_eq!(ev[5].1["delta"]["stop_reason"], "end_turn");
+    assert_eq!(ev[5].1["usage"]["output_tokens"], 2);
+    assert_eq!(ev[0].1["message"]["id"], ev[0].1["message"]["id"]);
+}
+
+#[tokio::test]
+async fn tool_use_round_trip() {
+    let call = r#"<tool_call>{"name": "read_file", "arguments": {"path": "a.rs"}}</tool_call>"#;
+    let (_d, s, runner) = setup(&[call], ServerConfig::default());
+    let tools = json!([{"name": "read_file", "description": "Read a file",
+            "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}},
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]);
+    let req = json!({"model": MODEL, "max_tokens": 64, "tools": tools, "tool_choice": {"type": "auto"},
+        "messages": [{"role": "user", "content": "Read a.rs"}]});
+    let j = send(&s, post("/v1/messages", req.to_string())).await.json();
+    assert_eq!(j["stop_reason"], "tool_use", "{j}");
+    let block = j["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "tool_use")
+        .unwrap()
+        .clone();
+    assert_eq!(block["name"], "read_file");
+    assert_eq!(block["input"], json!({"path": "a.rs"}));
+    assert!(block["id"].as_str().unwrap().starts_with("toolu_"));
+    // The server tool hearth cannot run is left out; the function tool is offered.
+    let p = runner.last();
+    assert!(!p.prompt.contains("web_search"));
+
+    // Streamed: a tool_use block with the input as JSON deltas.
+    let mut streamed = req.clone();
+    streamed["stream"] = json!(true);
+    let ev = named_events(&send(&s, post("/v1/messages", streamed.to_string())).await);
+    let start = ev
+        .iter()
+        .find(|(n, d)| n == "content_block_start" && d["content_block"]["type"] == "tool_use")
+        .expect("no tool_use block");
+    assert_eq!(start.1["content_block"]["name"], "read_file");
+    let json_text: String = ev
+        .iter()
+        .filter_map(|(_, d)| d["delta"]["partial_json"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&json_text).unwrap(),
+        json!({"path": "a.rs"})
+    );
+    assert!(!ev
+        .iter()
+        .any(|(_, d)| d.to_string().contains("<tool_call>")));
+    let delta = ev.iter().find(|(n, _)| n == "message_delta").unwrap();
+    assert_eq!(delta.1["delta"]["stop_reason"], "tool_use");
+
+    // The result goes back as a tool message after the assistant's call.
+    let req = json!({"model": MODEL, "max_tokens": 64, "tools": tools, "messages": [
+        {"role": "user", "content": "Read a.rs"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "read_file",
+            "input": {"path": "a.rs"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+            "content": [{"type": "text", "text": "fn main() {}"}]}]}]});
+    let r = send(&s, post("/v1/messages", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = runner.last().prompt;
+    assert!(p.contains("<|tool|>fn main() {}"), "{p}");
+    // `tool_choice: none` offers no tools.
+    let req = json!({"model": MODEL, "max_tokens": 8, "tools": tools, "tool_choice": {"type": "none"},
+        "messages": [{"role": "user", "content": "hi"}]});
+    send(&s, post("/v1/messages", req.to_string())).await;
+    assert!(!runner.last().prompt.contains("read_file"));
+}
+
+#[tokio::test]
+async fn count_tokens_and_errors() {
+    let (_d, s, runner) = setup(&["ok"], ServerConfig::default());
+    let req =
+        json!({"model": MODEL, "system": "S", "messages": [{"role": "user", "content": "Hi"}]});
+    let r = send(&s, post("/v1/messages/count_tokens", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let n = r.json()["input_tokens"].as_u64().unwrap();
+    assert_eq!(n as usize, "<|system|>S\n<|user|>Hi\n<|assistant|>".len());
+    assert!(
+        runner.seen.lock().unwrap().is_empty(),
+        "count_tokens generated"
+    );
+
+    // Anthropic's error shape; a prompt longer than the context is invalid_request_error (400),
+    // never a 5xx the SDK would retry.
+    let long = json!({"model": MODEL, "max_tokens": 8,
+        "messages": [{"role": "user", "content": "x".repeat(700)}]});
+    let r = send(&s, post("/v1/messages", long.to_string())).await;
+    assert_eq!(r.status, 400);
+    let j = r.json();
+    assert_eq!(j["type"], "error");
+    assert_eq!(j["error"]["type"], "invalid_request_error");
+    assert!(
+        j["error"]["message"].as_str().unwrap().contains("context"),
+        "{j}"
+    );
+    let r = send(
+        &s,
+        post(
+            "/v1/messages",
+            json!({"model": "nope", "max_tokens": 1,
+        "messages": [{"role": "user", "content": "x"}]})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["error"]["type"].clone()),
+        (404, json!("not_found_error"))
+    );
+    let r = send(&s, post("/v1/messages", "{not json")).await;
+    assert_eq!(r.json()["error"]["type"], "invalid_request_error");
+    let img = json!({"model": MODEL, "max_tokens": 1, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}]}]});
+    let r = send(&s, post("/v1/messages", img.to_string())).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("image"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn the_api_key_may_come_as_x_api_key() {
+    let cfg = ServerConfig {
+        api_key: Some("sekret".into()),
+        ..ServerConfig::default()
+    };
+    let (_d, s, _) = setup(&["ok"], cfg);
+    let body =
+        json!({"model": MODEL, "max_tokens": 4, "messages": [{"role": "user", "content": "x"}]})
+            .to_string();
+    let r = send(&s, post("/v1/messages", body.clone())).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["type"], "authentication_error");
+    let mut req = post("/v1/messages", body);
+    req.headers_mut()
+        .insert("x-api-key", "sekret".parse().unwrap());
+    let r = send(&s, req).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
