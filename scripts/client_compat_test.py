@@ -211,6 +211,32 @@ def anthropic_tools_round_trip():
 
 
 @check
+def anthropic_forced_tool_choice():
+    # tool_choice naming a tool holds the model's output to a call of it, even for a 0.5B.
+    tools = [{"name": "get_weather", "description": "Get the weather in a city",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                               "required": ["city"]}}]
+    r = claude.messages.create(model=MODEL, max_tokens=48, extra_body=GREEDY_A, tools=tools,
+                               tool_choice={"type": "tool", "name": "get_weather"},
+                               messages=[{"role": "user", "content": "Weather in Paris?"}])
+    calls = [b for b in r.content if b.type == "tool_use"]
+    assert r.stop_reason == "tool_use" and len(calls) == 1, r
+    assert calls[0].name == "get_weather" and isinstance(calls[0].input.get("city"), str), r
+
+
+@check
+def openai_forced_tool_choice():
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    r = oai.chat.completions.create(model=MODEL, temperature=0, max_tokens=48, tools=tools,
+                                    tool_choice="required",
+                                    messages=[{"role": "user", "content": "Weather in Paris?"}])
+    calls = r.choices[0].message.tool_calls
+    assert r.choices[0].finish_reason == "tool_calls" and calls, r
+    assert json.loads(calls[0].function.arguments)["city"], r
+
+
+@check
 def anthropic_count_tokens_and_errors():
     n = claude.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "Hello there"}])
     assert n.input_tokens > 3, n

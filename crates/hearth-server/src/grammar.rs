@@ -83,6 +83,46 @@ impl Grammar {
         Ok(g)
     }
 
+    /// Output that is exactly one tool call in the form the service parses
+    /// (`<tool_call>{"name": …, "arguments": …}</tool_call>`), for a client's `tool_choice` of
+    /// "any tool" or one named tool. `tools` are `(name, parameters schema)`; a schema this
+    /// converter cannot follow falls back to any JSON object for that tool's arguments.
+    pub(crate) fn tool_call(tools: &[(String, Value)]) -> Result<Grammar, SchemaError> {
+        let variant = |name: &str, params: &Value| {
+            serde_json::json!({"type": "object",
+                "properties": {"name": {"const": name}, "arguments": params},
+                "required": ["name", "arguments"]})
+        };
+        let any_object = serde_json::json!({"type": "object"});
+        let variants: Vec<Value> = tools
+            .iter()
+            .map(|(name, params)| {
+                let precise = variant(name, params);
+                if params.is_object() && Grammar::from_schema(&precise).is_ok() {
+                    precise
+                } else {
+                    variant(name, &any_object)
+                }
+            })
+            .collect();
+        let schema = match variants.as_slice() {
+            [one] => one.clone(),
+            _ => serde_json::json!({ "anyOf": variants }),
+        };
+        let mut g = Grammar::from_schema(&schema)?;
+        let call = g.rules.remove("root").unwrap_or_default();
+        g.rules.insert("forced-tool-call".into(), call);
+        g.rules.insert(
+            "root".into(),
+            vec![vec![
+                lit("<tool_call>\n"),
+                r("forced-tool-call"),
+                lit("\n</tool_call>"),
+            ]],
+        );
+        Ok(g)
+    }
+
     fn add_primitives(&mut self) {
         let rules = &mut self.rules;
         rules.insert(

@@ -306,3 +306,35 @@ proptest! {
         check(&schema, 20);
     }
 }
+
+#[test]
+fn forced_tool_calls_parse_to_a_declared_tool() {
+    let weather = json!({"type": "object", "properties": {"city": {"type": "string"}},
+        "required": ["city"]});
+    // A schema the converter cannot follow falls back to any object for that tool.
+    let odd = json!({"type": "object", "patternProperties": {"^x": {"type": "string"}},
+        "properties": {"n": {"$ref": "#/nowhere"}}});
+    let tools = vec![
+        ("get_weather".to_string(), weather.clone()),
+        ("odd".to_string(), odd),
+    ];
+    let g = Grammar::tool_call(&tools).unwrap();
+    assert!(g
+        .to_gbnf()
+        .starts_with("root ::= \"<tool_call>\\n\" forced-tool-call"));
+    let mut names = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        let text = sample(&g, seed);
+        let (rest, calls) = crate::service::tools::parse_tool_calls(&text);
+        assert_eq!((rest.as_str(), calls.len()), ("", 1), "{text}");
+        let c = &calls[0];
+        if c.name == "get_weather" {
+            let args = Value::Object(c.arguments.clone());
+            assert!(validates(&weather, &args, &weather), "{text}");
+        } else {
+            assert_eq!(c.name, "odd");
+        }
+        names.insert(c.name.clone());
+    }
+    assert_eq!(names.len(), 2, "both tools reachable");
+}

@@ -229,3 +229,84 @@ async fn the_api_key_may_come_as_x_api_key() {
     let r = send(&s, req).await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// `tool_choice` that forces a call (Anthropic `any`/`tool`, OpenAI `required`/a named
+/// function) holds the output to a tool-call grammar; naming an undeclared tool is a 400.
+#[tokio::test]
+async fn forced_tool_choice_holds_output_to_a_call() {
+    let (_d, s, runner) = setup(&["ok"], ServerConfig::default());
+    let tools = json!([{"name": "read_file", "input_schema": {"type": "object",
+        "properties": {"path": {"type": "string"}}, "required": ["path"]}},
+        {"name": "list_dir", "input_schema": {"type": "object"}}]);
+    let msgs = json!([{"role": "user", "content": "x"}]);
+    let ask = |choice: Value| {
+        json!({"model": MODEL, "max_tokens": 8, "tools": tools, "tool_choice": choice,
+            "messages": msgs})
+        .to_string()
+    };
+    let r = send(
+        &s,
+        post(
+            "/v1/messages",
+            ask(json!({"type": "tool", "name": "read_file"})),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let g = runner.last().grammar.expect("no grammar for a forced call");
+    assert!(g.starts_with("root ::= \"<tool_call>\\n\""), "{g}");
+    assert!(g.contains("read_file") && !g.contains("list_dir"), "{g}");
+    send(&s, post("/v1/messages", ask(json!({"type": "any"})))).await;
+    let g = runner.last().grammar.unwrap();
+    assert!(g.contains("read_file") && g.contains("list_dir"), "{g}");
+    send(&s, post("/v1/messages", ask(json!({"type": "auto"})))).await;
+    assert_eq!(runner.last().grammar, None);
+    let r = send(
+        &s,
+        post("/v1/messages", ask(json!({"type": "tool", "name": "nope"}))),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = send(
+        &s,
+        post(
+            "/v1/messages",
+            json!({"model": MODEL, "max_tokens": 8,
+        "tool_choice": {"type": "any"}, "messages": msgs})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+
+    let oa_tools = json!([{"type": "function", "function": {"name": "read_file",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]);
+    let oa = |choice: Value| {
+        json!({"model": MODEL, "tools": oa_tools, "tool_choice": choice, "messages": msgs})
+            .to_string()
+    };
+    send(&s, post("/v1/chat/completions", oa(json!("required")))).await;
+    assert!(runner.last().grammar.unwrap().contains("read_file"));
+    send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            oa(json!({"type": "function",
+        "function": {"name": "read_file"}})),
+        ),
+    )
+    .await;
+    assert!(runner.last().grammar.unwrap().contains("read_file"));
+    send(&s, post("/v1/chat/completions", oa(json!("auto")))).await;
+    assert_eq!(runner.last().grammar, None);
+    let r = send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            oa(json!({"type": "function",
+        "function": {"name": "nope"}})),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+}

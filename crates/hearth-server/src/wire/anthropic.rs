@@ -85,11 +85,13 @@ pub(crate) struct Tool {
     pub(crate) input_schema: Option<Value>,
 }
 
-/// `tool_choice`.
+/// `tool_choice`: `auto`, `any`, `tool` (with `name`) or `none`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ToolChoice {
     #[serde(rename = "type")]
     pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
 }
 
 /// `POST /v1/messages` (and the body of `count_tokens`).
@@ -231,9 +233,55 @@ impl MessagesRequest {
                     .collect::<Vec<_>>()
             })
             .filter(|t| !t.is_empty() && !none);
+        // `any` and `tool` force a call: the output is held to a tool-call grammar.
+        let declared: Vec<(String, Value)> = self
+            .tools
+            .iter()
+            .flatten()
+            .filter(|t| t.kind.as_deref().is_none_or(|k| k == "custom"))
+            .map(|t| {
+                let schema = t.input_schema.clone().unwrap_or(json!({"type": "object"}));
+                (t.name.clone(), schema)
+            })
+            .collect();
+        let forced = match self
+            .tool_choice
+            .as_ref()
+            .map(|c| (c.kind.as_str(), &c.name))
+        {
+            Some(("any", _)) => declared,
+            Some(("tool", Some(name))) => {
+                let one: Vec<_> = declared.into_iter().filter(|(n, _)| n == name).collect();
+                if one.is_empty() {
+                    return Err(ServiceError::Invalid(format!(
+                        "tool_choice names {name:?}, which is not among the tools"
+                    )));
+                }
+                one
+            }
+            _ => Vec::new(),
+        };
+        let grammar = match forced.as_slice() {
+            [] if self
+                .tool_choice
+                .as_ref()
+                .is_some_and(|c| c.kind == "any" || c.kind == "tool") =>
+            {
+                return Err(ServiceError::Invalid(
+                    "tool_choice requires a tool, and no tools were given".into(),
+                ))
+            }
+            [] => None,
+            tools => Some(
+                crate::grammar::Grammar::tool_call(tools)
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))?
+                    .to_gbnf(),
+            ),
+        };
         let stop = self.stop_sequences.clone().unwrap_or_default();
         crate::service::options::check_stops(&stop)?;
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
+        g.grammar = grammar;
         g.options = Options {
             num_predict: self.max_tokens.map(i64::from),
             temperature: self.temperature.map(|t| t.min(2.0)),

@@ -1,6 +1,6 @@
 //! OpenAI API wire types (chat completions, completions, models).
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::grammar::Grammar;
 use crate::service::error::ServiceError;
@@ -343,6 +343,50 @@ impl ChatCompletionRequest {
                     })
                     .collect()
             });
+        // `required` or a named function forces a call: the output is held to a tool-call
+        // grammar.
+        let declared = || -> Vec<(String, Value)> {
+            self.tools
+                .iter()
+                .flatten()
+                .map(|t| {
+                    let schema = t.function.parameters.clone();
+                    (
+                        t.function.name.clone(),
+                        schema.unwrap_or(json!({"type": "object"})),
+                    )
+                })
+                .collect()
+        };
+        let forced: Vec<(String, Value)> = match &self.tool_choice {
+            Some(Value::String(s)) if s == "required" => declared(),
+            Some(Value::Object(o)) => match o.get("function").and_then(|f| f.get("name")) {
+                Some(Value::String(name)) => {
+                    let one: Vec<_> = declared().into_iter().filter(|(n, _)| n == name).collect();
+                    if one.is_empty() {
+                        return Err(ServiceError::Invalid(format!(
+                            "tool_choice names {name:?}, which is not among the tools"
+                        )));
+                    }
+                    one
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let grammar = if forced.is_empty() {
+            grammar
+        } else if grammar.is_some() {
+            return Err(ServiceError::Invalid(
+                "response_format cannot be combined with a forced tool call".into(),
+            ));
+        } else {
+            Some(
+                Grammar::tool_call(&forced)
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))?
+                    .to_gbnf(),
+            )
+        };
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
         g.options = options;
         g.grammar = grammar;
