@@ -310,3 +310,26 @@ async fn forced_tool_choice_holds_output_to_a_call() {
     .await;
     assert_eq!(r.status, 400);
 }
+
+/// A small model's bare JSON call of a declared tool (here with doubled braces, as the 1.5B
+/// wrote it for Claude Code) comes back as a tool_use block, not as text.
+#[tokio::test]
+async fn bare_json_calls_become_tool_use() {
+    let out = r#"{{"name": "read_file", "arguments": {"path": "a.rs"}}}"#;
+    let (_d, s, _) = setup(&[&out[..9], &out[9..]], ServerConfig::default());
+    let req = json!({"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "x"}],
+        "tools": [{"name": "read_file", "input_schema": {"type": "object"}}]});
+    let j = send(&s, post("/v1/messages", req.to_string())).await.json();
+    assert_eq!(j["stop_reason"], "tool_use", "{j}");
+    assert_eq!(j["content"][0]["input"], json!({"path": "a.rs"}));
+    let mut streamed = req.clone();
+    streamed["stream"] = json!(true);
+    let ev = named_events(&send(&s, post("/v1/messages", streamed.to_string())).await);
+    assert!(
+        !ev.iter().any(|(_, d)| d["delta"]["type"] == "text_delta"),
+        "{ev:?}"
+    );
+    assert!(ev
+        .iter()
+        .any(|(_, d)| d["content_block"]["type"] == "tool_use"));
+}

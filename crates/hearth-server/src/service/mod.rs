@@ -366,7 +366,7 @@ impl Service {
         running.lease = Some(lease);
         running.ticket = ticket;
         running.truncated = truncated;
-        running.tools = tools.then(ToolHold::default);
+        running.tools = tools.map(ToolHold::new);
         running.memory = memory;
         running.check = req.check;
         Ok(running)
@@ -395,7 +395,12 @@ fn build(entry: &ModelEntry, info: &PromptInfo, input: Input) -> Result<Built, S
                     .map(|(r, c)| Message::new(r.clone(), c.clone())),
             );
             msgs.extend(rest);
-            b.tools = tools.is_some();
+            b.tools = tools.as_ref().map(|t| {
+                t.iter()
+                    .filter_map(|t| t.pointer("/function/name").and_then(|n| n.as_str()))
+                    .map(str::to_string)
+                    .collect()
+            });
             b.prompt = info.render_chat(&msgs, tools.as_deref())?;
             b.chat = Some(truncate::Chat {
                 messages: msgs,
@@ -476,8 +481,8 @@ struct Built {
     prompt: String,
     /// The conversation, when it may be truncated.
     chat: Option<truncate::Chat>,
-    /// Offer tool calls as events.
-    tools: bool,
+    /// Offer tool calls as events: the declared tools' names.
+    tools: Option<Vec<String>>,
     /// Ollama `context` tokens evaluated before the prompt.
     context: Vec<i32>,
     /// Report the new `context` at the end.
