@@ -23,7 +23,7 @@ use hearth_store::{ResolvedModel, Stores};
 use crate::backend::{Engine, FimInput, GenParams, ModelEntry};
 use crate::metrics::Metrics;
 use error::{blocking, ServiceError};
-use options::Options;
+use options::{Checked, Options};
 use prompts::{PromptCache, PromptInfo};
 use request::{GenRequest, Input};
 use running::{Memory, Running};
@@ -219,18 +219,31 @@ impl Service {
         Ok(false)
     }
 
-    /// The prompt tokens `req` would send (Anthropic's `count_tokens`): the model is loaded to
-    /// tokenize with its own vocabulary; nothing is generated.
-    pub(crate) async fn count_tokens(&self, req: GenRequest) -> Result<usize, ServiceError> {
-        req.options.clone().check()?;
-        let Resolved { entry, .. } = self.resolve(&req.model).await?;
-        let opts = req
-            .options
+    /// What a request needs before it runs: the model, the checked options (the request's
+    /// own checked before anything is looked up, then the Modelfile's as defaults), the prompt
+    /// facts, and the input made into prompt text (rendering a long conversation is work too:
+    /// off the async workers).
+    async fn prepare(
+        &self,
+        model: &str,
+        options: Options,
+        input: Input,
+    ) -> Result<(ModelEntry, Checked, Arc<PromptInfo>, Built), ServiceError> {
+        options.clone().check()?;
+        let Resolved { entry, .. } = self.resolve(model).await?;
+        let opts = options
             .or(Options::from_params(&entry.name, &entry.parameters)?)
             .check()?;
         let info = self.prompt_info(&entry.path).await?;
-        let (e, input) = (entry.clone(), req.input);
-        let built = blocking(move || build(&e, &info, input)).await?;
+        let (e, i) = (entry.clone(), info.clone());
+        let built = blocking(move || build(&e, &i, input)).await?;
+        Ok((entry, opts, info, built))
+    }
+
+    /// The prompt tokens `req` would send (Anthropic's `count_tokens`): the model is loaded to
+    /// tokenize with its own vocabulary; nothing is generated.
+    pub(crate) async fn count_tokens(&self, req: GenRequest) -> Result<usize, ServiceError> {
+        let (entry, opts, _, built) = self.prepare(&req.model, req.options, req.input).await?;
         let lease = self
             .inner
             .sched
@@ -251,17 +264,7 @@ impl Service {
     /// Start a generation.
     pub(crate) async fn start(&self, req: GenRequest) -> Result<Running, ServiceError> {
         let started = Instant::now();
-        // The request's own options are checked before anything is looked up.
-        req.options.clone().check()?;
-        let Resolved { entry, .. } = self.resolve(&req.model).await?;
-        let opts = req
-            .options
-            .or(Options::from_params(&entry.name, &entry.parameters)?)
-            .check()?;
-        let info = self.prompt_info(&entry.path).await?;
-        // Rendering a long conversation is work too: off the async workers.
-        let (e, i, input) = (entry.clone(), info.clone(), req.input);
-        let built = blocking(move || build(&e, &i, input)).await?;
+        let (entry, opts, info, built) = self.prepare(&req.model, req.options, req.input).await?;
         if built.fim.is_some() && req.grammar.is_some() {
             return Err(ServiceError::Invalid(
                 "format cannot be combined with fill-in-the-middle (suffix)".into(),
