@@ -12,6 +12,7 @@ use crate::service::running::{Done, Event, Outcome};
 use crate::service::tools::ToolCall;
 use crate::wire::frame;
 use crate::wire::openai_out::{new_id, unix_now};
+use crate::wire::tool_choice::{forced_call_grammar, template_tools, Declared, Force};
 
 /// `system`: a string or text blocks.
 #[derive(Debug, Clone, Deserialize)]
@@ -219,65 +220,40 @@ impl MessagesRequest {
         }
         let none = self.tool_choice.as_ref().is_some_and(|c| c.kind == "none");
         // Server tools hearth cannot run (web search, bash, ...) are left out of the prompt.
-        let tools: Option<Vec<Value>> = self
-            .tools
-            .as_ref()
-            .map(|t| {
-                t.iter()
-                    .filter(|t| t.kind.as_deref().is_none_or(|k| k == "custom"))
-                    .map(|t| {
-                        json!({"type": "function", "function": {"name": t.name,
-                            "description": t.description,
-                            "parameters": t.input_schema.clone().unwrap_or(json!({"type": "object"}))}})
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .filter(|t| !t.is_empty() && !none);
-        // `any` and `tool` force a call: the output is held to a tool-call grammar.
-        let declared: Vec<(String, Value)> = self
+        let declared: Vec<Declared> = self
             .tools
             .iter()
             .flatten()
             .filter(|t| t.kind.as_deref().is_none_or(|k| k == "custom"))
-            .map(|t| {
-                let schema = t.input_schema.clone().unwrap_or(json!({"type": "object"}));
-                (t.name.clone(), schema)
+            .map(|t| Declared {
+                kind: "function".into(),
+                name: t.name.clone(),
+                description: t.description.clone(),
+                parameters: t.input_schema.clone().unwrap_or(json!({"type": "object"})),
             })
             .collect();
-        let forced = match self
+        let tools = Some(template_tools(&declared)).filter(|t| !t.is_empty() && !none);
+        // `any` and `tool` force a call: the output is held to a tool-call grammar.
+        let force = match self
             .tool_choice
             .as_ref()
             .map(|c| (c.kind.as_str(), &c.name))
         {
-            Some(("any", _)) => declared,
-            Some(("tool", Some(name))) => {
-                let one: Vec<_> = declared.into_iter().filter(|(n, _)| n == name).collect();
-                if one.is_empty() {
-                    return Err(ServiceError::Invalid(format!(
-                        "tool_choice names {name:?}, which is not among the tools"
-                    )));
-                }
-                one
-            }
-            _ => Vec::new(),
-        };
-        let grammar = match forced.as_slice() {
-            [] if self
-                .tool_choice
-                .as_ref()
-                .is_some_and(|c| c.kind == "any" || c.kind == "tool") =>
-            {
+            Some(("any" | "tool", _)) if declared.is_empty() => {
                 return Err(ServiceError::Invalid(
                     "tool_choice requires a tool, and no tools were given".into(),
                 ))
             }
-            [] => None,
-            tools => Some(
-                crate::grammar::Grammar::tool_call(tools)
-                    .map_err(|e| ServiceError::Invalid(e.to_string()))?
-                    .to_gbnf(),
-            ),
+            Some(("any", _)) => Force::Any,
+            Some(("tool", Some(name))) => Force::Named(name),
+            Some(("tool", None)) => {
+                return Err(ServiceError::Invalid(
+                    "tool_choice of type tool needs the tool's name".into(),
+                ))
+            }
+            _ => Force::Auto,
         };
+        let grammar = forced_call_grammar(&declared, force)?;
         let stop = self.stop_sequences.clone().unwrap_or_default();
         crate::service::options::check_stops(&stop)?;
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });

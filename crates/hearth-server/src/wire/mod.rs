@@ -8,3 +8,4 @@ pub mod ollama;
 pub(crate) mod ollama_models;
 pub(crate) mod openai;
 pub(crate) mod openai_out;
+pub(crate) mod tool_choice;

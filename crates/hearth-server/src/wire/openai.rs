@@ -1,12 +1,13 @@
 //! OpenAI API wire types (chat completions, completions, models).
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::grammar::Grammar;
 use crate::service::error::ServiceError;
 use crate::service::options::{check_stops, Options, StringOrVec};
 use crate::service::request::{GenRequest, Input};
 use crate::service::sessions::SessionKey;
+use crate::wire::tool_choice::{forced_call_grammar, template_tools, Declared, Force};
 
 /// Message content: a string, or a list of parts of which the `text` ones are used.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -330,62 +331,37 @@ impl ChatCompletionRequest {
             return Err(ServiceError::Invalid("messages must not be empty".into()));
         }
         let no_tools = self.tool_choice.as_ref().and_then(Value::as_str) == Some("none");
-        let tools = self
+        let declared: Vec<Declared> = self
             .tools
-            .as_ref()
-            .filter(|t| !t.is_empty() && !no_tools)
-            .map(|t| {
-                t.iter()
-                    .map(|x| {
-                        serde_json::json!({"type": x.kind, "function": {"name": x.function.name,
-                            "description": x.function.description,
-                            "parameters": x.function.parameters}})
-                    })
-                    .collect()
-            });
+            .iter()
+            .flatten()
+            .map(|t| Declared {
+                kind: t.kind.clone(),
+                name: t.function.name.clone(),
+                description: t.function.description.clone(),
+                parameters: t.function.parameters.clone().unwrap_or(Value::Null),
+            })
+            .collect();
+        let tools = Some(template_tools(&declared)).filter(|t| !t.is_empty() && !no_tools);
         // `required` or a named function forces a call: the output is held to a tool-call
         // grammar.
-        let declared = || -> Vec<(String, Value)> {
-            self.tools
-                .iter()
-                .flatten()
-                .map(|t| {
-                    let schema = t.function.parameters.clone();
-                    (
-                        t.function.name.clone(),
-                        schema.unwrap_or(json!({"type": "object"})),
-                    )
-                })
-                .collect()
-        };
-        let forced: Vec<(String, Value)> = match &self.tool_choice {
-            Some(Value::String(s)) if s == "required" => declared(),
+        let force = match &self.tool_choice {
+            Some(Value::String(s)) if s == "required" => Force::Any,
             Some(Value::Object(o)) => match o.get("function").and_then(|f| f.get("name")) {
-                Some(Value::String(name)) => {
-                    let one: Vec<_> = declared().into_iter().filter(|(n, _)| n == name).collect();
-                    if one.is_empty() {
-                        return Err(ServiceError::Invalid(format!(
-                            "tool_choice names {name:?}, which is not among the tools"
-                        )));
-                    }
-                    one
-                }
-                _ => Vec::new(),
+                Some(Value::String(name)) => Force::Named(name),
+                _ => Force::Auto,
             },
-            _ => Vec::new(),
+            _ => Force::Auto,
         };
-        let grammar = if forced.is_empty() {
-            grammar
-        } else if grammar.is_some() {
-            return Err(ServiceError::Invalid(
-                "response_format cannot be combined with a forced tool call".into(),
-            ));
-        } else {
-            Some(
-                Grammar::tool_call(&forced)
-                    .map_err(|e| ServiceError::Invalid(e.to_string()))?
-                    .to_gbnf(),
-            )
+        let forced = forced_call_grammar(&declared, force)?;
+        let grammar = match (forced, grammar) {
+            (None, g) => g,
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::Invalid(
+                    "response_format cannot be combined with a forced tool call".into(),
+                ))
+            }
+            (Some(f), None) => Some(f),
         };
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
         g.options = options;
