@@ -16,14 +16,10 @@ use crate::http::extract::ApiJson;
 use crate::http::state::AppState;
 use crate::service::error::{blocking, ServiceError};
 use crate::wire::frame::Framing;
-use crate::wire::ollama::{model_name, CopyRequest, CreateRequest, ModelRequest, ShowRequest};
+use crate::wire::ollama::{require_model, CopyRequest, CreateRequest, ModelRequest, ShowRequest};
 use crate::wire::ollama_models::{
     details, details_of, go_template, model_info, rfc3339, ListModel, ProcessModel,
 };
-
-fn require_model(model: &Option<String>, name: &Option<String>) -> Result<String, ApiError> {
-    model_name(model, name).ok_or_else(|| ApiError::bad_request("model is required"))
-}
 
 fn parse_name(name: &str) -> Result<hearth_store::ModelName, ServiceError> {
     hearth_store::ModelName::parse(name).map_err(|e| ServiceError::Invalid(e.to_string()))

@@ -595,7 +595,11 @@ fn format_grammar(format: &Option<Value>) -> Result<Option<String>, ServiceError
     }
 }
 
-fn require_model(model: &Option<String>, name: &Option<String>) -> Result<String, ServiceError> {
+/// The model a request names (`model`, else the older `name`), required.
+pub(crate) fn require_model(
+    model: &Option<String>,
+    name: &Option<String>,
+) -> Result<String, ServiceError> {
     model_name(model, name).ok_or_else(|| ServiceError::Invalid("model is required".into()))
 }
 
