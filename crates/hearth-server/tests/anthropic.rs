@@ -76,6 +76,7 @@ async fn messages_map_blocks_and_answer_whole_and_streamed() {
         names,
         [
             "message_start",
+            "ping",
             "content_block_start",
             "content_block_delta",
             "content_block_delta",
@@ -89,8 +90,8 @@ async fn messages_map_blocks_and_answer_whole_and_streamed() {
         .filter_map(|(_, d)| d["delta"]["text"].as_str())
         .collect();
     assert_eq!(text, "Hello");
-    assert_eq!(ev[5].1["delta"]["stop_reason"], "end_turn");
-    assert_eq!(ev[5].1["usage"]["output_tokens"], 2);
+    assert_eq!(ev[6].1["delta"]["stop_reason"], "end_turn");
+    assert_eq!(ev[6].1["usage"]["output_tokens"], 2);
     assert_eq!(ev[0].1["message"]["id"], ev[0].1["message"]["id"]);
 }
 

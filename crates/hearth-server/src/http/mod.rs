@@ -11,6 +11,7 @@ mod ollama;
 mod ollama_models;
 mod openai;
 mod respond;
+mod responses;
 pub(crate) mod state;
 
 use axum::extract::DefaultBodyLimit;
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
     let openai = Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/completions", post(openai::completions))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{*id}", get(openai::get_model))
         .layer(middleware::from_fn(|req, next| {

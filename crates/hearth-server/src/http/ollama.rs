@@ -9,7 +9,8 @@ use crate::http::respond::{streamed, whole};
 use crate::http::state::AppState;
 use crate::service::request::GenRequest;
 use crate::wire::frame::Framing;
-use crate::wire::ollama::{Ask, ChatRequest, Encoder, GenerateRequest, LoadRequest, LoadResponse};
+use crate::wire::ollama::{Ask, ChatRequest, GenerateRequest, LoadRequest, LoadResponse};
+use crate::wire::ollama_out::Encoder;
 
 async fn run(s: &AppState, ask: Ask, chat: bool, stream: bool) -> Result<Response, ApiError> {
     let g: GenRequest = match ask {

@@ -28,6 +28,10 @@ pub(crate) struct PromptInfo {
     eos: String,
     /// Whether the template mentions tools.
     pub(crate) tools: bool,
+    /// Whether the model thinks (its template handles `<think>` blocks or reasoning content).
+    pub(crate) thinking: bool,
+    /// Whether the template has a thinking switch (`enable_thinking`).
+    think_switch: bool,
 }
 
 /// Cache of [`PromptInfo`] by GGUF path.
@@ -62,9 +66,11 @@ impl PromptCache {
                 message: format!("fallback chat template: {e}"),
             })?,
         };
-        let tools = md
-            .get_str("tokenizer.chat_template")
-            .is_some_and(|t| t.contains("tools"));
+        let source = md.get_str("tokenizer.chat_template").unwrap_or_default();
+        let tools = source.contains("tools");
+        let think_switch = source.contains("enable_thinking");
+        let thinking =
+            think_switch || source.contains("<think>") || source.contains("reasoning_content");
         let (bos, eos) = hearth_prompt::chat::special_tokens(md);
         let info = Arc::new(PromptInfo {
             chat,
@@ -72,6 +78,8 @@ impl PromptCache {
             bos,
             eos,
             tools,
+            thinking,
+            think_switch,
         });
         if let Ok(mut m) = self.map.lock() {
             m.insert(path.to_path_buf(), info.clone());
@@ -81,12 +89,18 @@ impl PromptCache {
 }
 
 impl PromptInfo {
-    /// Render a conversation (with the generation prompt).
+    /// Render a conversation (with the generation prompt); `think` sets the template's
+    /// thinking switch where it has one.
     pub(crate) fn render_chat(
         &self,
         messages: &[Message],
         tools: Option<&[Value]>,
+        think: Option<bool>,
     ) -> Result<String, ServiceError> {
+        let mut extra = serde_json::Map::new();
+        if let (true, Some(on)) = (self.think_switch, think) {
+            extra.insert("enable_thinking".into(), Value::Bool(on));
+        }
         self.chat
             .render(&RenderInput {
                 messages: messages.to_vec(),
@@ -94,7 +108,7 @@ impl PromptInfo {
                 add_generation_prompt: true,
                 bos_token: self.bos.clone(),
                 eos_token: self.eos.clone(),
-                extra: serde_json::Map::new(),
+                extra,
             })
             .map_err(|e| ServiceError::Invalid(format!("chat template: {e}")))
     }
@@ -126,6 +140,9 @@ impl PromptInfo {
         }
         if self.tools {
             c.push("tools");
+        }
+        if self.thinking {
+            c.push("thinking");
         }
         c
     }

@@ -24,6 +24,9 @@ pub(crate) struct GenRequest {
     /// A conversation that does not fit may drop its oldest turns (and says so); `false`
     /// makes that a [`crate::service::error::ServiceError::PromptTooLong`] instead.
     pub(crate) truncate: bool,
+    /// Thinking of a reasoning model: `Some(false)` switches it off where the template can
+    /// (else it is dropped from the answer), `Some(true)` on; `None` leaves the model's default.
+    pub(crate) think: Option<bool>,
     /// Check the answer's code blocks for insecure patterns (hearth-codecheck) at the end.
     pub(crate) check: bool,
 }
@@ -38,6 +41,7 @@ impl GenRequest {
             grammar: None,
             keep_alive: None,
             truncate: true,
+            think: None,
             check: false,
         }
     }

@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::service::error::{blocking, ServiceError};
 use crate::service::scheduler::Lease;
 use crate::service::sessions::SessionTicket;
+use crate::service::think::{Piece, ThinkSplit};
 use crate::service::tools::{ToolCall, ToolHold};
 
 /// One event of a running generation.
@@ -21,6 +22,8 @@ use crate::service::tools::{ToolCall, ToolHold};
 pub(crate) enum Event {
     /// Text, as soon as it is final (held back while it may still be a tool call).
     Text(String),
+    /// Thinking text of a reasoning model (before the answer's text).
+    Thinking(String),
     /// Tool calls parsed from the output (before `Done`).
     ToolCalls(Vec<ToolCall>),
     /// The end.
@@ -62,8 +65,10 @@ pub(crate) struct Truncated {
 /// A finished generation, collected.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Outcome {
-    /// All text (outside tool calls).
+    /// All text (outside tool calls and thinking).
     pub(crate) text: String,
+    /// Thinking text.
+    pub(crate) thinking: String,
     /// Tool calls.
     pub(crate) tool_calls: Vec<ToolCall>,
     /// The end.
@@ -99,6 +104,8 @@ pub(crate) struct Running {
     pub(crate) truncated: Option<Truncated>,
     /// Tool-call hold-back, when the request offered tools.
     pub(crate) tools: Option<ToolHold>,
+    /// Thinking split, for conversations.
+    pub(crate) think: Option<ThinkSplit>,
     /// Set for Ollama generate requests that report `context`.
     pub(crate) memory: Option<Memory>,
     /// Check the answer's code at the end.
@@ -124,6 +131,7 @@ impl Running {
             started,
             truncated: None,
             tools: None,
+            think: None,
             memory: None,
             check: false,
             answer: String::new(),
@@ -179,13 +187,11 @@ impl Running {
                     if self.memory.is_some() || self.check {
                         self.answer.push_str(&t);
                     }
-                    let shown = match &mut self.tools {
-                        Some(hold) => hold.push(&t),
-                        None => t,
+                    let pieces = match &mut self.think {
+                        Some(split) => split.push(&t),
+                        None => vec![Piece::Text(t)],
                     };
-                    if !shown.is_empty() {
-                        return Some(Event::Text(shown));
-                    }
+                    self.queue(pieces);
                 }
                 Some(GenEvent::Done(finish, stats)) => {
                     self.finished = true;
@@ -194,6 +200,10 @@ impl Running {
                         stats.cached_tokens,
                         stats.eval_tokens,
                     );
+                    if let Some(split) = &mut self.think {
+                        let pieces = split.finish();
+                        self.queue(pieces);
+                    }
                     if let Some(hold) = &mut self.tools {
                         let (rest, calls) = hold.finish();
                         if !rest.is_empty() {
@@ -228,6 +238,24 @@ impl Running {
                 None => {
                     self.finished = true;
                     return None;
+                }
+            }
+        }
+    }
+
+    /// Queue split output: thinking as is, answer text through the tool-call hold-back.
+    fn queue(&mut self, pieces: Vec<Piece>) {
+        for p in pieces {
+            match p {
+                Piece::Thinking(t) => self.pending.push_back(Event::Thinking(t)),
+                Piece::Text(t) => {
+                    let shown = match &mut self.tools {
+                        Some(hold) => hold.push(&t),
+                        None => t,
+                    };
+                    if !shown.is_empty() {
+                        self.pending.push_back(Event::Text(shown));
+                    }
                 }
             }
         }
@@ -276,6 +304,7 @@ impl Running {
         while let Some(ev) = self.next().await {
             match ev {
                 Event::Text(t) => out.text.push_str(&t),
+                Event::Thinking(t) => out.thinking.push_str(&t),
                 Event::ToolCalls(c) => out.tool_calls.extend(c),
                 Event::Done(d) => out.done = d,
                 Event::Error(e) => return Err(e),

@@ -16,6 +16,8 @@ pub(crate) struct Chat {
     pub(crate) messages: Vec<Message>,
     /// Tool definitions.
     pub(crate) tools: Option<Vec<Value>>,
+    /// The template's thinking switch.
+    pub(crate) think: Option<bool>,
 }
 
 /// The prompt that will be sent.
@@ -81,6 +83,7 @@ impl Fit {
         if let Some(Chat {
             mut messages,
             tools,
+            think,
         }) = cut
         {
             let keep = messages.iter().take_while(|m| m.role == "system").count();
@@ -94,7 +97,7 @@ impl Fit {
                     messages.remove(keep);
                     dropped += 1;
                 }
-                fitted.prompt = info.render_chat(&messages, tools.as_deref())?;
+                fitted.prompt = info.render_chat(&messages, tools.as_deref(), think)?;
                 tokens = tokenize(&fitted.prompt)?;
             }
             fitted.truncated = (dropped > 0).then_some(Truncated {

@@ -118,6 +118,16 @@ pub(crate) struct MessagesRequest {
     pub(crate) top_k: Option<i64>,
     #[serde(default)]
     pub(crate) stream: bool,
+    /// `{"type": "enabled", "budget_tokens": n}`, `{"type": "disabled"}` or `adaptive`.
+    #[serde(default)]
+    pub(crate) thinking: Option<ThinkingConfig>,
+}
+
+/// `thinking` of a request.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ThinkingConfig {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
 }
 
 fn text_of(c: &Content) -> Result<String, ServiceError> {
@@ -258,6 +268,7 @@ impl MessagesRequest {
         crate::service::options::check_stops(&stop)?;
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
         g.grammar = grammar;
+        g.think = self.thinking.as_ref().map(|t| t.kind != "disabled");
         g.options = Options {
             num_predict: self.max_tokens.map(i64::from),
             temperature: self.temperature.map(|t| t.min(2.0)),
@@ -274,6 +285,10 @@ impl MessagesRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum OutBlock {
+    Thinking {
+        thinking: String,
+        signature: String,
+    },
     Text {
         text: String,
     },
@@ -381,6 +396,7 @@ impl ErrorBody {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum StreamEvent {
     MessageStart { message: MessageObject },
+    Ping {},
     ContentBlockStart { index: usize, content_block: Value },
     ContentBlockDelta { index: usize, delta: Value },
     ContentBlockStop { index: usize },
@@ -393,8 +409,8 @@ pub(crate) enum StreamEvent {
 pub(crate) struct Encoder {
     id: String,
     model: String,
-    /// Index of the open text block, if one is open.
-    text_open: Option<usize>,
+    /// The open text or thinking block: its index, and whether it is thinking.
+    open: Option<(usize, bool)>,
     next_index: usize,
     called: bool,
 }
@@ -404,7 +420,7 @@ impl Encoder {
         Encoder {
             id: new_id("msg"),
             model: model.to_string(),
-            text_open: None,
+            open: None,
             next_index: 0,
             called: false,
         }
@@ -432,6 +448,12 @@ impl Encoder {
     pub(crate) fn whole(&self, out: Outcome) -> MessageObject {
         let called = !out.tool_calls.is_empty();
         let mut content = Vec::new();
+        if !out.thinking.is_empty() {
+            content.push(OutBlock::Thinking {
+                thinking: out.thinking,
+                signature: String::new(),
+            });
+        }
         if !out.text.is_empty() || !called {
             content.push(OutBlock::Text { text: out.text });
         }
@@ -445,9 +467,38 @@ impl Encoder {
         self.shell(content, Some(stop_reason(out.done.finish, called)), usage)
     }
 
-    fn close_text(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some(index) = self.text_open.take() {
+    fn close_block(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some((index, thinking)) = self.open.take() {
+            if thinking {
+                out.push(StreamEvent::ContentBlockDelta {
+                    index,
+                    delta: json!({"type": "signature_delta", "signature": ""}),
+                });
+            }
             out.push(StreamEvent::ContentBlockStop { index });
+        }
+    }
+
+    /// The index of the open block of this kind, opening one (and closing the other) first.
+    fn block(&mut self, out: &mut Vec<StreamEvent>, thinking: bool) -> usize {
+        match self.open {
+            Some((i, t)) if t == thinking => i,
+            _ => {
+                self.close_block(out);
+                let i = self.next_index;
+                self.next_index += 1;
+                self.open = Some((i, thinking));
+                let content_block = if thinking {
+                    json!({"type": "thinking", "thinking": "", "signature": ""})
+                } else {
+                    json!({"type": "text", "text": ""})
+                };
+                out.push(StreamEvent::ContentBlockStart {
+                    index: i,
+                    content_block,
+                });
+                i
+            }
         }
     }
 }
@@ -461,35 +512,33 @@ impl frame::Encoder for Encoder {
             output_tokens: 0,
             cache_read_input_tokens: 0,
         };
-        vec![StreamEvent::MessageStart {
-            message: self.shell(Vec::new(), None, usage),
-        }]
+        vec![
+            StreamEvent::MessageStart {
+                message: self.shell(Vec::new(), None, usage),
+            },
+            StreamEvent::Ping {},
+        ]
     }
 
     fn event(&mut self, ev: Event) -> Vec<StreamEvent> {
         let mut out = Vec::new();
         match ev {
             Event::Text(t) => {
-                let index = match self.text_open {
-                    Some(i) => i,
-                    None => {
-                        let i = self.next_index;
-                        self.next_index += 1;
-                        self.text_open = Some(i);
-                        out.push(StreamEvent::ContentBlockStart {
-                            index: i,
-                            content_block: json!({"type": "text", "text": ""}),
-                        });
-                        i
-                    }
-                };
+                let index = self.block(&mut out, false);
                 out.push(StreamEvent::ContentBlockDelta {
                     index,
                     delta: json!({"type": "text_delta", "text": t}),
                 });
             }
+            Event::Thinking(t) => {
+                let index = self.block(&mut out, true);
+                out.push(StreamEvent::ContentBlockDelta {
+                    index,
+                    delta: json!({"type": "thinking_delta", "thinking": t}),
+                });
+            }
             Event::ToolCalls(calls) => {
-                self.close_text(&mut out);
+                self.close_block(&mut out);
                 self.called = true;
                 for (i, c) in calls.into_iter().enumerate() {
                     let index = self.next_index;
@@ -510,7 +559,7 @@ impl frame::Encoder for Encoder {
                 }
             }
             Event::Done(d) => {
-                self.close_text(&mut out);
+                self.close_block(&mut out);
                 out.push(StreamEvent::MessageDelta {
                     delta: json!({"stop_reason": stop_reason(d.finish, self.called),
                         "stop_sequence": null}),

@@ -192,7 +192,7 @@ impl frame::Encoder for Encoder {
                 content,
                 stop: false,
             }],
-            Event::ToolCalls(_) => Vec::new(),
+            Event::ToolCalls(_) | Event::Thinking(_) => Vec::new(),
             Event::Done(d) => vec![InfillFrame::Final(self.last(String::new(), &d))],
             Event::Error(e) => vec![InfillFrame::Error {
                 error: InfillError {

@@ -10,10 +10,9 @@ use crate::config::{go_duration, secs_to_keep_alive};
 use crate::service::error::ServiceError;
 pub use crate::service::options::{Options, StringOrVec};
 use crate::service::request::{GenRequest, Input};
-use crate::service::running::{Done, Event, Outcome, Truncated};
+use crate::service::running::{Done, Truncated};
 use crate::service::sessions::SessionKey;
 use crate::service::tools::ToolCall as ServiceToolCall;
-use crate::wire::frame;
 use crate::wire::ollama_models::rfc3339;
 
 /// `keep_alive`: seconds as a number, or a Go duration string; negative = forever.
@@ -332,6 +331,9 @@ pub struct GenerateResponse {
     pub model: String,
     pub created_at: String,
     pub response: String,
+    /// Thinking of a reasoning model (its own field, never in `response`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
     pub done: bool,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub last: Option<Final>,
@@ -419,86 +421,6 @@ impl LoadResponse {
     }
 }
 
-/// Ollama's objects for a generation: `response` pieces (generate) or `message` pieces (chat),
-/// then a final object with the stats.
-pub(crate) struct Encoder {
-    model: String,
-    chat: bool,
-}
-
-impl Encoder {
-    pub(crate) fn new(model: &str, chat: bool) -> Self {
-        Encoder {
-            model: model.to_string(),
-            chat,
-        }
-    }
-
-    fn piece(&self, text: String, calls: Vec<ServiceToolCall>) -> StreamObject {
-        let (model, created_at) = (self.model.clone(), rfc3339(SystemTime::now()));
-        if self.chat {
-            StreamObject::Chat(ChatResponse {
-                model,
-                created_at,
-                message: Message::assistant(text, calls),
-                done: false,
-                last: None,
-            })
-        } else {
-            StreamObject::Generate(GenerateResponse {
-                model,
-                created_at,
-                response: text,
-                done: false,
-                last: None,
-            })
-        }
-    }
-
-    /// The whole answer as one object (`stream: false`).
-    pub(crate) fn whole(&self, out: Outcome) -> StreamObject {
-        let mut o = self.piece(out.text, out.tool_calls);
-        o.finish(Final::of(out.done));
-        o
-    }
-}
-
-impl StreamObject {
-    fn finish(&mut self, last: Final) {
-        match self {
-            StreamObject::Generate(g) => {
-                g.done = true;
-                g.last = Some(last);
-            }
-            StreamObject::Chat(c) => {
-                c.done = true;
-                c.last = Some(last);
-            }
-            StreamObject::Error { .. } => {}
-        }
-    }
-}
-
-impl frame::Encoder for Encoder {
-    type Frame = StreamObject;
-
-    fn event(&mut self, ev: Event) -> Vec<StreamObject> {
-        match ev {
-            Event::Text(t) => vec![self.piece(t, Vec::new())],
-            Event::ToolCalls(calls) => vec![self.piece(String::new(), calls)],
-            Event::Done(d) => {
-                let mut o = self.piece(String::new(), Vec::new());
-                o.finish(Final::of(d));
-                vec![o]
-            }
-            Event::Error(e) => vec![StreamObject::Error {
-                error: e.public_message(),
-                code: e.code(),
-            }],
-        }
-    }
-}
-
 impl Message {
     /// A message with text only.
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Message {
@@ -514,7 +436,7 @@ impl Message {
     }
 
     /// An assistant message with `calls` (none: no `tool_calls` field).
-    fn assistant(content: String, calls: Vec<ServiceToolCall>) -> Message {
+    pub(crate) fn assistant(content: String, calls: Vec<ServiceToolCall>) -> Message {
         let tool_calls = (!calls.is_empty()).then(|| {
             calls
                 .into_iter()
@@ -592,6 +514,18 @@ fn format_grammar(format: &Option<Value>) -> Result<Option<String>, ServiceError
         Some(f) => {
             crate::grammar::for_ollama_format(f).map_err(|e| ServiceError::Invalid(e.to_string()))
         }
+    }
+}
+
+/// Ollama's `think`: a bool, or a level (`low`, `medium`, `high`) that turns thinking on.
+pub(crate) fn think_of(v: Option<&Value>) -> Result<Option<bool>, ServiceError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if matches!(s.as_str(), "low" | "medium" | "high") => Ok(Some(true)),
+        Some(other) => Err(ServiceError::Invalid(format!(
+            "think must be true, false, \"low\", \"medium\" or \"high\", not {other}"
+        ))),
     }
 }
 
@@ -681,6 +615,7 @@ impl GenerateRequest {
         g.keep_alive = keep_alive;
         g.truncate = self.truncate.unwrap_or(true);
         g.check = self.check;
+        g.think = think_of(self.think.as_ref())?;
         Ok(Ask::Generate(g))
     }
 }
@@ -716,6 +651,7 @@ impl ChatRequest {
         g.keep_alive = keep_alive;
         g.truncate = self.truncate.unwrap_or(true);
         g.check = self.check;
+        g.think = think_of(self.think.as_ref())?;
         Ok(Ask::Generate(g))
     }
 }

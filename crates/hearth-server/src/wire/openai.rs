@@ -169,6 +169,15 @@ pub(crate) struct ChatCompletionRequest {
     pub(crate) presence_penalty: Option<f32>,
     #[serde(default)]
     pub(crate) frequency_penalty: Option<f32>,
+    /// `none|minimal|low|medium|high`: thinking off or on.
+    #[serde(default)]
+    pub(crate) reasoning_effort: Option<String>,
+    /// Template variables (llama.cpp, vLLM): `enable_thinking` is the thinking switch.
+    #[serde(default)]
+    pub(crate) chat_template_kwargs: Option<serde_json::Map<String, Value>>,
+    /// A GBNF grammar for the output (llama.cpp's extension).
+    #[serde(default)]
+    pub(crate) grammar: Option<String>,
 }
 
 /// `prompt` of `/v1/completions`: a string or a list holding exactly one string.
@@ -283,6 +292,14 @@ impl ChatCompletionRequest {
             self.n,
         )?;
         let grammar = match &self.response_format {
+            _ if self.grammar.is_some() => {
+                if self.response_format.is_some() {
+                    return Err(ServiceError::Invalid(
+                        "grammar cannot be combined with response_format".into(),
+                    ));
+                }
+                self.grammar.clone()
+            }
             None | Some(ResponseFormat::Text) => None,
             Some(ResponseFormat::JsonObject) => Some(Grammar::json_object().to_gbnf()),
             Some(ResponseFormat::JsonSchema { json_schema }) => match &json_schema.schema {
@@ -366,7 +383,26 @@ impl ChatCompletionRequest {
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
         g.options = options;
         g.grammar = grammar;
+        g.think = self.think()?;
         Ok(g)
+    }
+
+    /// The thinking switch: `chat_template_kwargs.enable_thinking`, else `reasoning_effort`.
+    fn think(&self) -> Result<Option<bool>, ServiceError> {
+        if let Some(v) = self
+            .chat_template_kwargs
+            .as_ref()
+            .and_then(|k| k.get("enable_thinking"))
+        {
+            return v.as_bool().map(Some).ok_or_else(|| {
+                ServiceError::Invalid("chat_template_kwargs.enable_thinking must be a bool".into())
+            });
+        }
+        Ok(match self.reasoning_effort.as_deref() {
+            None => None,
+            Some("none" | "minimal") => Some(false),
+            Some(_) => Some(true),
+        })
     }
 }
 

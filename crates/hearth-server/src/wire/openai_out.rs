@@ -101,6 +101,9 @@ fn wire_calls(calls: Vec<ToolCall>, indexed: bool) -> Vec<Value> {
 pub(crate) struct AssistantMessage {
     pub(crate) role: &'static str,
     pub(crate) content: Option<String>,
+    /// Thinking of a reasoning model (llama.cpp's and DeepSeek's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tool_calls: Option<Vec<Value>>,
 }
@@ -133,6 +136,8 @@ pub(crate) struct Delta {
     pub(crate) role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tool_calls: Option<Vec<Value>>,
 }
@@ -211,6 +216,7 @@ impl ChatEncoder {
         let message = AssistantMessage {
             role: "assistant",
             content: (!called || !out.text.is_empty()).then_some(out.text),
+            reasoning_content: Some(out.thinking).filter(|t| !t.is_empty()),
             tool_calls: called.then(|| wire_calls(out.tool_calls, false)),
         };
         ChatCompletion {
@@ -241,7 +247,7 @@ impl frame::Encoder for ChatEncoder {
         let delta = Delta {
             role: Some("assistant"),
             content: Some(String::new()),
-            tool_calls: None,
+            ..Delta::default()
         };
         vec![self.chunk(delta, None)]
     }
@@ -251,6 +257,13 @@ impl frame::Encoder for ChatEncoder {
             Event::Text(t) => vec![self.chunk(
                 Delta {
                     content: Some(t),
+                    ..Delta::default()
+                },
+                None,
+            )],
+            Event::Thinking(t) => vec![self.chunk(
+                Delta {
+                    reasoning_content: Some(t),
                     ..Delta::default()
                 },
                 None,
@@ -364,7 +377,7 @@ impl frame::Encoder for CompletionEncoder {
         match ev {
             Event::Text(t) => vec![CompletionFrame::Chunk(self.object(t, None))],
             // Completions offer no tools.
-            Event::ToolCalls(_) => Vec::new(),
+            Event::ToolCalls(_) | Event::Thinking(_) => Vec::new(),
             Event::Done(d) => {
                 let mut out = vec![CompletionFrame::Chunk(
                     self.object(String::new(), Some(finish_reason(d.finish))),
