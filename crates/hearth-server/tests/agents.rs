@@ -32,6 +32,7 @@ fn named_events(r: &Reply) -> Vec<(String, Value)> {
         .split("\n\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
+            let e = e.trim_start_matches(": keep-alive\n");
             let (name, data) = e.split_once('\n').expect("event without data");
             let name = name.strip_prefix("event: ").expect("no event name");
             let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
@@ -342,4 +343,29 @@ async fn think_false_drops_thinking_a_template_cannot_switch_off() {
     let body = json!({"model": MODEL, "messages": user, "think": "sometimes"});
     let r = send(&s, post("/api/chat", body.to_string())).await;
     assert_eq!(r.status, 400);
+}
+
+/// A stream that stays silent (a long prompt being evaluated) gets keep-alives, so agents do
+/// not give up on it: Anthropic `ping` events, SSE comments for OpenAI, nothing for Ollama's
+/// NDJSON. The clock is paused: the keep-alive timer fires while the engine thread works.
+#[tokio::test(start_paused = true)]
+async fn silent_streams_get_keepalives() {
+    let (_d, s, runner) = setup(&["4"]);
+    runner.script.lock().unwrap().delay = std::time::Duration::from_millis(400);
+    let user = json!([{"role": "user", "content": "2+2?"}]);
+    let body = json!({"model": MODEL, "max_tokens": 5, "messages": user, "stream": true});
+    let ev = named_events(&send(&s, post("/v1/messages", body.to_string())).await);
+    let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.iter().filter(|n| **n == "ping").count() >= 2,
+        "{names:?}"
+    );
+    assert_eq!(names.last(), Some(&"message_stop"));
+
+    let r = send(&s, post("/v1/chat/completions", body.to_string())).await;
+    assert!(r.text().contains("\n: keep-alive\n\n"), "{}", r.text());
+    assert!(r.text().ends_with("data: [DONE]\n\n"));
+
+    let r = send(&s, post("/api/chat", body.to_string())).await;
+    assert!(ndjson(&r).last().unwrap()["done"].as_bool().unwrap());
 }

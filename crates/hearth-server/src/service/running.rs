@@ -114,8 +114,13 @@ pub(crate) struct Running {
     answer: String,
     pub(crate) metrics: Arc<Metrics>,
     pending: VecDeque<Event>,
+    /// The final event being computed (context, code check): kept here so that [`Running::next`]
+    /// may be dropped and called again (a keep-alive timeout) without losing it.
+    ending: Option<Ending>,
     finished: bool,
 }
+
+type Ending = std::pin::Pin<Box<dyn std::future::Future<Output = Event> + Send>>;
 
 impl Running {
     /// A running generation over `events`.
@@ -137,6 +142,7 @@ impl Running {
             answer: String::new(),
             metrics,
             pending: VecDeque::new(),
+            ending: None,
             finished: false,
         }
     }
@@ -173,11 +179,17 @@ impl Running {
         }
     }
 
-    /// Next event; `None` after the end.
+    /// Next event; `None` after the end. Cancel-safe: dropping the future loses nothing.
     pub(crate) async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 return Some(ev);
+            }
+            if let Some(ending) = &mut self.ending {
+                let ev = ending.await;
+                self.ending = None;
+                self.pending.push_back(ev);
+                continue;
             }
             if self.finished {
                 return None;
@@ -213,19 +225,7 @@ impl Running {
                             self.pending.push_back(Event::ToolCalls(calls));
                         }
                     }
-                    let done = match self.finish_up().await {
-                        Ok((context, check)) => Event::Done(Done {
-                            finish: Some(finish),
-                            stats,
-                            total: self.started.elapsed(),
-                            load: self.load_duration(),
-                            context,
-                            truncated: self.truncated,
-                            check,
-                        }),
-                        Err(e) => Event::Error(e),
-                    };
-                    self.pending.push_back(done);
+                    self.ending = Some(self.finish_up(finish, stats));
                 }
                 Some(GenEvent::Error(e)) => {
                     self.finished = true;
@@ -261,41 +261,51 @@ impl Running {
         }
     }
 
-    /// Ollama's `context` and the code check, computed off the async workers (the prompt may
-    /// be megabytes; tree-sitter parses every code block).
-    #[allow(clippy::type_complexity)]
-    async fn finish_up(
-        &mut self,
-    ) -> Result<
-        (
-            Option<Vec<i32>>,
-            Option<Vec<hearth_codecheck::BlockFindings>>,
-        ),
-        ServiceError,
-    > {
+    /// The `Done` event, with Ollama's `context` and the code check computed off the async
+    /// workers (the prompt may be megabytes; tree-sitter parses every code block).
+    fn finish_up(&mut self, finish: Finish, stats: Stats) -> Ending {
         let memory = self.memory.take();
-        if memory.is_none() && !self.check {
-            return Ok((None, None));
-        }
-        let answer = std::mem::take(&mut self.answer);
         let check = self.check;
+        let answer = std::mem::take(&mut self.answer);
         let (runner, model): (Option<Arc<dyn Runner>>, String) = match &self.lease {
             Some(l) => (Some(l.resident.runner.clone()), l.resident.name.clone()),
             None => (None, String::new()),
         };
-        blocking(move || {
-            let context = match (memory, runner) {
-                (Some(m), Some(r)) => Some(
-                    m.context(&*r, &answer)
-                        .map_err(|e| ServiceError::backend(&model, e))?,
-                ),
-                (Some(m), None) => Some(m.prior),
-                (None, _) => None,
-            };
-            let findings = check.then(|| hearth_codecheck::check_markdown(&answer, None));
-            Ok((context, findings))
+        let mut done = Done {
+            finish: Some(finish),
+            stats,
+            total: self.started.elapsed(),
+            load: self.load_duration(),
+            context: None,
+            truncated: self.truncated,
+            check: None,
+        };
+        Box::pin(async move {
+            if memory.is_none() && !check {
+                return Event::Done(done);
+            }
+            let extra = blocking(move || {
+                let context = match (memory, runner) {
+                    (Some(m), Some(r)) => Some(
+                        m.context(&*r, &answer)
+                            .map_err(|e| ServiceError::backend(&model, e))?,
+                    ),
+                    (Some(m), None) => Some(m.prior),
+                    (None, _) => None,
+                };
+                let findings = check.then(|| hearth_codecheck::check_markdown(&answer, None));
+                Ok((context, findings))
+            })
+            .await;
+            match extra {
+                Ok((context, findings)) => {
+                    done.context = context;
+                    done.check = findings;
+                    Event::Done(done)
+                }
+                Err(e) => Event::Error(e),
+            }
         })
-        .await
     }
 
     /// Run to the end and collect.

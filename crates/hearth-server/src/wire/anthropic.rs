@@ -130,6 +130,9 @@ pub(crate) struct ThinkingConfig {
     pub(crate) kind: String,
 }
 
+/// The start of Claude Code's per-request billing line in `system`.
+const BILLING_LINE: &str = "x-anthropic-billing-header:";
+
 fn text_of(c: &Content) -> Result<String, ServiceError> {
     match c {
         Content::Text(t) => Ok(t.clone()),
@@ -160,7 +163,13 @@ impl MessagesRequest {
                 messages.push(hearth_prompt::Message::system(t.clone()))
             }
             Some(System::Blocks(b)) if !b.is_empty() => {
-                let text: Vec<&str> = b.iter().map(|b| b.text.as_str()).collect();
+                // Claude Code's first block is a billing line that changes per request; in
+                // the prompt it would only defeat prefix caching.
+                let text: Vec<&str> = b
+                    .iter()
+                    .map(|b| b.text.as_str())
+                    .filter(|t| !t.starts_with(BILLING_LINE))
+                    .collect();
                 messages.push(hearth_prompt::Message::system(text.join("\n")));
             }
             _ => {}
@@ -195,6 +204,8 @@ impl MessagesRequest {
                         messages.push(hearth_prompt::Message::user(text));
                     }
                 }
+                // Claude Code sends system notes between turns (agent lists, reminders).
+                "system" => messages.push(hearth_prompt::Message::system(text_of(&m.content)?)),
                 "assistant" => {
                     let mut msg = hearth_prompt::Message::assistant(text_of(&m.content)?);
                     if let Content::Blocks(blocks) = &m.content {
@@ -220,7 +231,7 @@ impl MessagesRequest {
                 }
                 other => {
                     return Err(ServiceError::Invalid(format!(
-                        "invalid message role {other:?}: expected user or assistant"
+                        "invalid message role {other:?}: expected user, assistant or system"
                     )))
                 }
             }
@@ -309,8 +320,9 @@ pub(crate) struct Usage {
 
 impl Usage {
     fn of(d: &Done) -> Self {
+        // Anthropic counts cache reads apart from `input_tokens`.
         Usage {
-            input_tokens: d.stats.prompt_tokens,
+            input_tokens: d.stats.prompt_tokens.saturating_sub(d.stats.cached_tokens),
             output_tokens: d.stats.eval_tokens,
             cache_read_input_tokens: d.stats.cached_tokens,
         }
@@ -518,6 +530,10 @@ impl frame::Encoder for Encoder {
             },
             StreamEvent::Ping {},
         ]
+    }
+
+    fn keepalive(&mut self) -> Option<StreamEvent> {
+        Some(StreamEvent::Ping {})
     }
 
     fn event(&mut self, ev: Event) -> Vec<StreamEvent> {

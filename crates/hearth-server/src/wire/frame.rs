@@ -62,6 +62,15 @@ impl Framing {
         }
     }
 
+    /// A keep-alive without an object: an SSE comment, which every SSE parser skips; nothing
+    /// for NDJSON (Ollama's clients wait).
+    fn keepalive(self) -> Option<Vec<u8>> {
+        match self {
+            Framing::Ndjson => None,
+            Framing::Sse { .. } | Framing::SseNamed => Some(b": keep-alive\n\n".to_vec()),
+        }
+    }
+
     /// What follows the last object.
     fn end(self) -> Option<Vec<u8>> {
         match self {
@@ -81,7 +90,16 @@ pub(crate) trait Encoder: Send + 'static {
     }
     /// Objects for one event (none, one or several).
     fn event(&mut self, ev: Event) -> Vec<Self::Frame>;
+    /// An object that keeps a quiet stream alive (Anthropic's `ping`); `None`: the framing's
+    /// own keep-alive, if it has one (an SSE comment).
+    fn keepalive(&mut self) -> Option<Self::Frame> {
+        None
+    }
 }
+
+/// How long a stream may stay silent (a long prompt being evaluated) before a keep-alive goes
+/// out: agents abort and retry a stream that shows no sign of life.
+pub(crate) const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The response body of a streamed generation.
 pub(crate) fn stream<E: Encoder>(
@@ -106,7 +124,16 @@ pub(crate) fn stream<E: Encoder>(
                     pending.extend(framing.end());
                     continue;
                 };
-                let ev = r.next().await;
+                let ev = match tokio::time::timeout(KEEPALIVE, r.next()).await {
+                    Ok(ev) => ev,
+                    Err(_) => {
+                        match enc.keepalive() {
+                            Some(f) => pending.push_back(framing.frame(&f)),
+                            None => pending.extend(framing.keepalive()),
+                        }
+                        continue;
+                    }
+                };
                 let last = matches!(ev, None | Some(Event::Done(_) | Event::Error(_)));
                 if last {
                     // Free the slot before the final objects go out.

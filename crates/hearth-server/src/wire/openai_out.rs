@@ -37,7 +37,11 @@ fn finish_reason(f: Option<Finish>) -> &'static str {
 
 impl Usage {
     fn of(d: &Done) -> Self {
-        Usage::new(d.stats.prompt_tokens, d.stats.eval_tokens)
+        Usage::new(
+            d.stats.prompt_tokens,
+            d.stats.cached_tokens,
+            d.stats.eval_tokens,
+        )
     }
 }
 
