@@ -325,7 +325,14 @@ fn forced_tool_calls_parse_to_a_declared_tool() {
     let mut names = std::collections::BTreeSet::new();
     for seed in 0..200 {
         let text = sample(&g, seed);
-        let (rest, calls) = crate::service::tools::parse_tool_calls(&text);
+        let specs: Vec<crate::service::tools::ToolSpec> = tools
+            .iter()
+            .map(|(name, schema)| crate::service::tools::ToolSpec {
+                name: name.clone(),
+                schema: schema.clone(),
+            })
+            .collect();
+        let (rest, calls) = crate::service::tools::parse_tool_calls(&text, &specs);
         assert_eq!((rest.as_str(), calls.len()), ("", 1), "{text}");
         let c = &calls[0];
         if c.name == "get_weather" {

@@ -11,6 +11,7 @@ pub(crate) mod running;
 pub(crate) mod scheduler;
 pub(crate) mod sessions;
 pub(crate) mod think;
+mod tool_forms;
 pub(crate) mod tools;
 mod truncate;
 
@@ -31,7 +32,7 @@ use running::{Memory, Running};
 use scheduler::{SchedConfig, Scheduler};
 use sessions::Sessions;
 use think::ThinkSplit;
-use tools::ToolHold;
+use tools::{ToolHold, ToolSpec};
 
 /// Limits of the service.
 #[derive(Debug, Clone, Copy)]
@@ -412,12 +413,7 @@ fn build(
                     .map(|(r, c)| Message::new(r.clone(), c.clone())),
             );
             msgs.extend(rest);
-            b.tools = tools.as_ref().map(|t| {
-                t.iter()
-                    .filter_map(|t| t.pointer("/function/name").and_then(|n| n.as_str()))
-                    .map(str::to_string)
-                    .collect()
-            });
+            b.tools = tools.as_deref().map(ToolSpec::from_template_tools);
             b.prompt = info.render_chat(&msgs, tools.as_deref(), think)?;
             b.think = Some(split_for(&b.prompt, think));
             b.chat = Some(truncate::Chat {
@@ -507,8 +503,8 @@ struct Built {
     prompt: String,
     /// The conversation, when it may be truncated.
     chat: Option<truncate::Chat>,
-    /// Offer tool calls as events: the declared tools' names.
-    tools: Option<Vec<String>>,
+    /// Offer tool calls as events: the declared tools.
+    tools: Option<Vec<ToolSpec>>,
     /// Ollama `context` tokens evaluated before the prompt.
     context: Vec<i32>,
     /// Report the new `context` at the end.

@@ -1,10 +1,15 @@
-//! Tool calls in model output: `<tool_call>{"name": .., "arguments": ..}</tool_call>` blocks
-//! (Qwen / Hermes style), and, when the whole answer is nothing else, a bare JSON object naming
-//! a declared tool (small coder models write `{"name": …, "arguments": …}`, fenced as ```json,
-//! or with doubled braces, instead of the template's form). A streaming filter holds content
-//! back while the output may be a tool call, so streaming clients see either text or tool
-//! calls, not raw markup.
+//! Tool calls in model output, in every form models write them ([`tool_forms`]), anywhere in
+//! the answer, as the answer streams: text before, between and after calls streams on; a call
+//! region is held back from the text from its first byte and parsed when it closes. Calls are
+//! checked against the declared tool's schema (name, required arguments, argument types; XML
+//! arguments typed by it): a call that fails is returned as text, never as a broken call. A
+//! whole answer that is a bare JSON call of a declared tool (small coder models answer so, or
+//! fenced as ```json) is a call too.
+//!
+//! [`tool_forms`]: crate::service::tool_forms
 use serde_json::{Map, Value};
+
+use crate::service::tool_forms::{json_calls, parse_region, RawArgs, RawCall, MARKERS};
 
 /// A tool call parsed from the model's output; each protocol writes it in its own shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,226 +20,300 @@ pub(crate) struct ToolCall {
     pub(crate) arguments: Map<String, Value>,
 }
 
-const OPEN: &str = "<tool_call>";
-const CLOSE: &str = "</tool_call>";
+/// A declared tool: its name and its arguments' JSON schema (`Null`: none given).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolSpec {
+    pub(crate) name: String,
+    pub(crate) schema: Value,
+}
 
-/// A call from a JSON object `{"name": …, "arguments" | "parameters": …}`.
-fn call_of(v: &Value) -> Option<ToolCall> {
-    let name = v.get("name").and_then(Value::as_str)?;
-    let arguments = match v.get("arguments").or_else(|| v.get("parameters")) {
-        Some(Value::Object(m)) => m.clone(),
-        // Some models write the arguments as a JSON string.
-        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_default(),
-        _ => Map::new(),
+impl ToolSpec {
+    /// The specs of tools in the chat template's (OpenAI function) shape.
+    pub(crate) fn from_template_tools(tools: &[Value]) -> Vec<ToolSpec> {
+        tools
+            .iter()
+            .filter_map(|t| {
+                let f = t.get("function").unwrap_or(t);
+                Some(ToolSpec {
+                    name: f.get("name")?.as_str()?.to_string(),
+                    schema: f.get("parameters").cloned().unwrap_or(Value::Null),
+                })
+            })
+            .collect()
+    }
+}
+
+fn type_ok(kind: &str, v: &Value) -> bool {
+    match kind {
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        "null" => v.is_null(),
+        _ => true,
+    }
+}
+
+/// The schema's type(s) of property `p`, if it says.
+fn prop_types<'a>(schema: &'a Value, p: &str) -> Vec<&'a str> {
+    match schema
+        .pointer(&format!(
+            "/properties/{}",
+            p.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(|s| s.get("type"))
+    {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// An XML parameter's text as the schema's type.
+fn typed(text: &str, kinds: &[&str]) -> Value {
+    for k in kinds {
+        let v = match *k {
+            "string" => return Value::String(text.to_string()),
+            "integer" | "number" | "boolean" | "array" | "object" | "null" => {
+                serde_json::from_str::<Value>(text.trim()).ok()
+            }
+            _ => None,
+        };
+        if let Some(v) = v.filter(|v| type_ok(k, v)) {
+            return v;
+        }
+    }
+    // Untyped: JSON when it parses as a non-string, else the text.
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(v) if kinds.is_empty() && !v.is_string() => v,
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// The call if it fits a declared tool (with XML arguments typed by the schema).
+fn validate(raw: RawCall, tools: &[ToolSpec]) -> Option<ToolCall> {
+    let spec = tools.iter().find(|t| t.name == raw.name)?;
+    let schema = &spec.schema;
+    let arguments = match raw.args {
+        RawArgs::Json(m) => m,
+        RawArgs::Text(params) => params
+            .into_iter()
+            .map(|(k, v)| {
+                let kinds = prop_types(schema, &k);
+                (k, typed(&v, &kinds))
+            })
+            .collect(),
     };
+    if let Some(req) = schema.get("required").and_then(Value::as_array) {
+        if req
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|r| !arguments.contains_key(r))
+        {
+            return None;
+        }
+    }
+    for (k, v) in &arguments {
+        let kinds = prop_types(schema, k);
+        if !kinds.is_empty() && !kinds.iter().any(|t| type_ok(t, v)) {
+            return None;
+        }
+    }
+    if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
+        let props = schema.get("properties").and_then(Value::as_object);
+        if arguments
+            .keys()
+            .any(|k| !props.is_some_and(|p| p.contains_key(k)))
+        {
+            return None;
+        }
+    }
     Some(ToolCall {
-        name: name.to_string(),
+        name: raw.name,
         arguments,
     })
 }
 
-/// The whole answer as one call of a declared tool, when it is a bare JSON object (optionally
-/// fenced as ```json, or with its braces doubled) naming one of `tools`.
-fn bare_call(text: &str, tools: &[String]) -> Option<ToolCall> {
-    let t = text.trim();
-    let t = t
-        .strip_prefix("```json")
-        .and_then(|r| r.trim_end().strip_suffix("```"))
-        .unwrap_or(t)
-        .trim();
-    let v = serde_json::from_str::<Value>(t).ok().or_else(|| {
-        let inner = t.strip_prefix('{')?.strip_suffix('}')?;
-        serde_json::from_str::<Value>(inner.trim()).ok()
-    })?;
-    let call = call_of(&v)?;
-    let declared = tools.contains(&call.name);
-    (declared && v.get("arguments").or_else(|| v.get("parameters")).is_some()).then_some(call)
+/// All calls of a region if every one is valid.
+fn validate_all(raw: Vec<RawCall>, tools: &[ToolSpec]) -> Option<Vec<ToolCall>> {
+    raw.into_iter().map(|c| validate(c, tools)).collect()
 }
 
-/// Split text into the content outside tool-call blocks and the parsed calls.
-pub(crate) fn parse_tool_calls(text: &str) -> (String, Vec<ToolCall>) {
-    let mut content = String::new();
-    let mut calls = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find(OPEN) {
-        content.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len()..];
-        let (body, next) = match after.find(CLOSE) {
-            Some(j) => (&after[..j], &after[j + CLOSE.len()..]),
-            None => (after, ""),
-        };
-        if let Some(call) = serde_json::from_str::<Value>(body.trim())
-            .ok()
-            .as_ref()
-            .and_then(call_of)
-        {
-            calls.push(call);
-        }
-        rest = next;
-    }
-    content.push_str(rest);
-    (content.trim().to_string(), calls)
-}
-
-/// Streaming filter: text passes through unless the output starts with a tool call (or a JSON
-/// object that may be a bare one), in which case everything is held and parsed at the end.
-#[derive(Debug, Default)]
-pub(crate) struct ToolHold {
-    acc: String,
-    decided: bool,
-    holding: bool,
-    /// Names of the declared tools (a bare JSON call must name one).
-    tools: Vec<String>,
+/// Where the filter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing but whitespace yet: the answer may be a bare JSON call.
+    Start,
+    /// Text; a call region may open.
+    Text,
+    /// Inside the region opened by `MARKERS[i]`.
+    Region(usize),
+    /// The answer began like a bare JSON call: held to the end.
+    Bare,
 }
 
 /// How a bare JSON call may begin.
 const FENCE: &str = "```json";
 
+/// The streaming filter.
+#[derive(Debug)]
+pub(crate) struct ToolHold {
+    tools: Vec<ToolSpec>,
+    mode: Mode,
+    /// Text not yet shown (a possible marker prefix, trailing whitespace, a region).
+    buf: String,
+    calls: Vec<ToolCall>,
+    /// Whether any text was shown.
+    shown: bool,
+}
+
+/// Length of the longest suffix of `s` that is a proper prefix of a marker.
+fn marker_prefix_len(s: &str) -> usize {
+    MARKERS
+        .iter()
+        .map(|(open, _)| {
+            (1..open.len().min(s.len() + 1))
+                .rev()
+                .find(|&n| {
+                    s.is_char_boundary(s.len() - n)
+                        && open.is_char_boundary(n)
+                        && open.starts_with(&s[s.len() - n..])
+                })
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 impl ToolHold {
     /// A filter for an answer that may call one of `tools`.
-    pub(crate) fn new(tools: Vec<String>) -> Self {
+    pub(crate) fn new(tools: Vec<ToolSpec>) -> Self {
         ToolHold {
             tools,
-            ..ToolHold::default()
+            mode: Mode::Start,
+            buf: String::new(),
+            calls: Vec::new(),
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, out: &mut String, t: &str) {
+        // Whitespace before the first call is not an answer.
+        let t = if self.shown { t } else { t.trim_start() };
+        if !t.is_empty() {
+            self.shown = true;
+            out.push_str(t);
         }
     }
 
     /// Feed generated text; returns what may be shown now.
     pub(crate) fn push(&mut self, t: &str) -> String {
-        self.acc.push_str(t);
-        if self.decided {
-            return if self.holding {
-                String::new()
-            } else {
-                t.to_string()
-            };
-        }
-        let head = self.acc.trim_start();
-        let bare = !self.tools.is_empty();
-        if head.starts_with(OPEN) || (bare && (head.starts_with('{') || head.starts_with(FENCE))) {
-            self.decided = true;
-            self.holding = true;
-            String::new()
-        } else if OPEN.starts_with(head) || (bare && FENCE.starts_with(head)) {
-            String::new() // could still become a tool call
-        } else {
-            self.decided = true;
-            self.acc.clone()
+        self.buf.push_str(t);
+        let mut out = String::new();
+        loop {
+            match self.mode {
+                Mode::Start => {
+                    let head = self.buf.trim_start();
+                    if head.is_empty() {
+                        return out;
+                    }
+                    if MARKERS.iter().any(|(open, _)| head.starts_with(open)) {
+                        self.mode = Mode::Text;
+                        continue;
+                    }
+                    if MARKERS.iter().any(|(open, _)| open.starts_with(head)) {
+                        return out;
+                    }
+                    if head.starts_with('{') || head.starts_with('[') || head.starts_with(FENCE) {
+                        self.mode = Mode::Bare;
+                        return out;
+                    }
+                    if FENCE.starts_with(head) {
+                        return out;
+                    }
+                    self.mode = Mode::Text;
+                }
+                Mode::Text => {
+                    let found = MARKERS
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, (open, _))| self.buf.find(open).map(|at| (at, i)))
+                        .min();
+                    if let Some((at, i)) = found {
+                        let before: String = self.buf.drain(..at).collect();
+                        self.show(&mut out, before.trim_end());
+                        self.mode = Mode::Region(i);
+                        continue;
+                    }
+                    // Hold back what may start a marker, and trailing whitespace (it may
+                    // only separate the text from a call).
+                    let prefix = marker_prefix_len(&self.buf);
+                    let cut = self.buf[..self.buf.len() - prefix].trim_end().len();
+                    let shown: String = self.buf.drain(..cut).collect();
+                    self.show(&mut out, &shown);
+                    return out;
+                }
+                Mode::Region(i) => {
+                    let Some(close) = MARKERS[i].1 else {
+                        return out;
+                    };
+                    let Some(j) = self.buf.find(close) else {
+                        return out;
+                    };
+                    let raw: String = self.buf.drain(..j + close.len()).collect();
+                    match parse_region(i, &raw).and_then(|c| validate_all(c, &self.tools)) {
+                        Some(calls) => self.calls.extend(calls),
+                        None => self.show(&mut out, &raw),
+                    }
+                    self.mode = Mode::Text;
+                }
+                Mode::Bare => return out,
+            }
         }
     }
 
-    /// At the end: content not yet shown, and the tool calls.
+    /// At the end: text not yet shown, and every call.
     pub(crate) fn finish(&mut self) -> (String, Vec<ToolCall>) {
-        if self.holding {
-            let (content, calls) = parse_tool_calls(&self.acc);
-            if !calls.is_empty() {
-                return (content, calls);
+        let buf = std::mem::take(&mut self.buf);
+        let mut out = String::new();
+        match self.mode {
+            Mode::Region(i) => {
+                // An unclosed region: the model stopped at its end-of-turn token.
+                match parse_region(i, &buf).and_then(|c| validate_all(c, &self.tools)) {
+                    Some(calls) => self.calls.extend(calls),
+                    None => self.show(&mut out, &buf),
+                }
             }
-            if let Some(call) = bare_call(&self.acc, &self.tools) {
-                return (String::new(), vec![call]);
+            Mode::Bare => match json_calls(&buf).and_then(|c| validate_all(c, &self.tools)) {
+                Some(calls) => self.calls.extend(calls),
+                None => self.show(&mut out, &buf),
+            },
+            Mode::Start | Mode::Text => {
+                let rest = if self.calls.is_empty() {
+                    buf.as_str()
+                } else {
+                    buf.trim_end()
+                };
+                self.show(&mut out, rest);
             }
-            // Not a well-formed call after all: show the text.
-            return (self.acc.clone(), calls);
         }
-        if self.decided {
-            (String::new(), Vec::new())
-        } else {
-            (self.acc.clone(), Vec::new())
-        }
+        self.mode = Mode::Text;
+        (out, std::mem::take(&mut self.calls))
     }
+}
+
+/// Split a whole answer into the text outside tool calls and the calls of `tools`.
+#[cfg(test)]
+pub(crate) fn parse_tool_calls(text: &str, tools: &[ToolSpec]) -> (String, Vec<ToolCall>) {
+    let mut h = ToolHold::new(tools.to_vec());
+    let mut shown = h.push(text);
+    let (rest, calls) = h.finish();
+    shown.push_str(&rest);
+    (shown, calls)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse() {
-        let (c, calls) = parse_tool_calls(
-            "<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"a.rs\"}}\n</tool_call>",
-        );
-        assert_eq!(c, "");
-        assert_eq!(calls[0].name, "read_file");
-        assert_eq!(calls[0].arguments["path"], "a.rs");
-        let (c, calls) = parse_tool_calls("just text");
-        assert_eq!((c.as_str(), calls.len()), ("just text", 0));
-    }
-
-    fn tools() -> Vec<String> {
-        vec!["Bash".to_string(), "read_file".to_string()]
-    }
-
-    /// Feed `pieces`, then finish: (text shown while streaming, rest, calls).
-    fn run(h: &mut ToolHold, pieces: &[&str]) -> (String, String, Vec<ToolCall>) {
-        let shown: String = pieces.iter().map(|p| h.push(p)).collect();
-        let (rest, calls) = h.finish();
-        (shown, rest, calls)
-    }
-
-    #[test]
-    fn bare_json_calls_of_declared_tools() {
-        // Seen from the 1.5B through Claude Code: doubled braces.
-        let (shown, rest, calls) = run(
-            &mut ToolHold::new(tools()),
-            &[
-                "{{\"name\": \"Bash\", ",
-                "\"arguments\": {\"command\": \"echo 4\"}}}",
-            ],
-        );
-        assert_eq!((shown.as_str(), rest.as_str()), ("", ""));
-        assert_eq!(calls[0].name, "Bash");
-        assert_eq!(calls[0].arguments["command"], "echo 4");
-        // Fenced, with Llama's `parameters`.
-        let (_, rest, calls) = run(
-            &mut ToolHold::new(tools()),
-            &[
-                "```js",
-                "on\n{\"name\": \"read_file\", \"parameters\": {\"path\": \"a\"}}\n```",
-            ],
-        );
-        assert_eq!((rest.as_str(), calls[0].name.as_str()), ("", "read_file"));
-        // An undeclared name, or an object that is not a call, stays text.
-        for text in [
-            "{\"name\": \"rm_rf\", \"arguments\": {}}",
-            "{\"name\": \"Bash\"}",
-            "{not json",
-        ] {
-            let (shown, rest, calls) = run(&mut ToolHold::new(tools()), &[text]);
-            assert_eq!(
-                (shown + &rest, calls.len()),
-                (text.to_string(), 0),
-                "{text}"
-            );
-        }
-        // Without declared tools nothing is held; code answers stream at once.
-        assert_eq!(ToolHold::default().push("{\"a\": 1}"), "{\"a\": 1}");
-        let mut h = ToolHold::new(tools());
-        assert_eq!(h.push("```"), "");
-        assert_eq!(h.push("python\nprint(1)"), "```python\nprint(1)");
-    }
-
-    #[test]
-    fn hold() {
-        let mut h = ToolHold::default();
-        let shown: String = [
-            "<tool",
-            "_call>",
-            "{\"name\":\"f\",\"arguments\":{}}",
-            "</tool_call>",
-        ]
-        .iter()
-        .map(|t| h.push(t))
-        .collect();
-        assert_eq!(shown, "");
-        let (_, calls) = h.finish();
-        assert_eq!(calls.len(), 1);
-        let mut h = ToolHold::default();
-        assert_eq!(h.push("<"), "");
-        assert_eq!(h.push("b>hi"), "<b>hi");
-        assert_eq!(h.push(" there"), " there");
-        assert_eq!(h.finish(), (String::new(), Vec::new()));
-        let mut h = ToolHold::default();
-        assert_eq!(h.push("<to"), "");
-        assert_eq!(h.finish().0, "<to");
-    }
-}
+#[path = "tools_tests.rs"]
+mod tests;

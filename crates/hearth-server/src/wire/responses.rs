@@ -91,9 +91,11 @@ fn content_text(content: &Value, at: usize) -> Result<String, ServiceError> {
                     "refusal" => {
                         out.push_str(p.get("refusal").and_then(Value::as_str).unwrap_or(""))
                     }
-                    "input_image" | "input_file" | "input_audio" => return Err(invalid(format!(
+                    "input_image" | "input_file" | "input_audio" => {
+                        return Err(invalid(format!(
                         "input[{at}]: image, file and audio content is not supported by this model"
-                    ))),
+                    )))
+                    }
                     _ => {}
                 }
             }
