@@ -64,6 +64,9 @@ pub enum Command {
     Export(cmd::export::Args),
     /// Install the models of a tar bundle.
     Import(cmd::import::Args),
+    /// Point a coding agent or editor (Claude Code, Codex, OpenCode, Aider, Zed, Continue) at
+    /// the hearth server and start it; `--print` shows the setup instead.
+    Launch(cmd::launch::Args),
 }
 
 /// Parse the process arguments, set up logging and run the chosen subcommand.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Fit(args) => cmd::fit::run(args),
+        Command::Launch(args) => cmd::launch::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
         Command::CheckCode(args) => cmd::check_code::run(args),
         Command::Scan(args) => cmd::scan::run(args),

@@ -10,6 +10,7 @@ pub(crate) mod export;
 pub(crate) mod fit;
 pub(crate) mod import;
 pub(crate) mod inspect;
+pub(crate) mod launch;
 pub(crate) mod list;
 pub(crate) mod models;
 pub(crate) mod ps;
