@@ -117,6 +117,17 @@ def ollama_copy_delete():
 
 
 @check
+def ollama_create_from_uploaded_blob():
+    # What `ollama create` does with a local GGUF: upload it as a blob, then create from it.
+    digest = client.create_blob(os.environ["HEARTH_SMOL_GGUF"])
+    assert digest.startswith("sha256:"), digest
+    r = client.create(model="smol-uploaded", files={"model.gguf": digest})
+    assert r.status == "success", r
+    assert "smol-uploaded:latest" in [m.model for m in client.list().models]
+    client.delete("smol-uploaded")
+
+
+@check
 def ollama_ps():
     names = [m.model for m in client.ps().models]
     assert MODEL in names, names
@@ -234,6 +245,67 @@ def openai_forced_tool_choice():
     calls = r.choices[0].message.tool_calls
     assert r.choices[0].finish_reason == "tool_calls" and calls, r
     assert json.loads(calls[0].function.arguments)["city"], r
+
+
+@check
+def openai_responses():
+    r = oai.responses.create(model=MODEL, temperature=0, max_output_tokens=8, store=False,
+                             instructions="Answer with just the number.", input="What is 2+2?")
+    assert r.status in ("completed", "incomplete"), r
+    assert "4" in r.output_text, r
+    assert r.usage.input_tokens > 0 and r.usage.output_tokens > 0, r
+
+
+@check
+def openai_responses_stream():
+    text, final, types = "", None, []
+    with oai.responses.stream(model=MODEL, temperature=0, max_output_tokens=16,
+                              input=[{"role": "user", "content": "Say hello."}]) as stream:
+        for ev in stream:
+            types.append(ev.type)
+            if ev.type == "response.output_text.delta":
+                text += ev.delta
+        final = stream.get_final_response()
+    assert types[0] == "response.created" and types[-1] in ("response.completed", "response.incomplete"), types
+    assert "hello" in text.lower(), text
+    assert final.output_text == text, final
+
+
+@check
+def openai_responses_function_tools():
+    tools = [{"type": "function", "name": "get_weather", "description": "Get the weather in a city",
+              "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                             "required": ["city"]}},
+             {"type": "web_search"}]
+    inp = [{"role": "user", "content": "Weather in Paris?"}]
+    r = oai.responses.create(model=MODEL, temperature=0, max_output_tokens=48, tools=tools,
+                             tool_choice={"type": "function", "name": "get_weather"}, input=inp)
+    calls = [o for o in r.output if o.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather", r
+    assert json.loads(calls[0].arguments)["city"], r
+    inp += [calls[0].model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": calls[0].call_id, "output": "Sunny, 24 C"}]
+    r2 = oai.responses.create(model=MODEL, temperature=0, max_output_tokens=24, tools=tools, input=inp)
+    assert r2.output, r2
+
+
+@check
+def thinking_kept_out_of_content():
+    # The 0.5B steered into a thinking block by a grammar: the block comes back as
+    # reasoning_content / thinking, never inside content, streamed or not.
+    grammar = 'root ::= "<think>" [a-z]{2,12} (" " [a-z]{2,12}){0,5} "</think>\\n" [0-9]{1,3}'
+    msgs = [{"role": "user", "content": "What is 2+2? Think, then answer with the number."}]
+    r = oai.chat.completions.create(model=MODEL, temperature=0, max_tokens=40, messages=msgs,
+                                    extra_body={"grammar": grammar})
+    m = r.choices[0].message
+    assert m.content and "think" not in m.content and m.content.strip().isdigit(), m
+    thought = getattr(m, "reasoning_content", None)
+    assert thought and "<" not in thought, m
+    chunks = list(oai.chat.completions.create(model=MODEL, temperature=0, max_tokens=40, messages=msgs,
+                                              stream=True, extra_body={"grammar": grammar}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    think = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    assert text == m.content and think == thought, (text, think)
 
 
 @check

@@ -55,6 +55,7 @@ pub mod provenance;
 mod pull;
 mod show;
 mod store;
+mod upload;
 
 pub use create::CreateOptions;
 pub use digest::Digest;
@@ -68,3 +69,4 @@ pub use provenance::{Policy, Provenance};
 pub use pull::{name_for_url, PullOptions, PullSource};
 pub use show::{format_params, ShowInfo};
 pub use store::{ListEntry, Message, ModelConfig, ResolvedModel, Store, Stores};
+pub use upload::BlobUpload;

@@ -39,6 +39,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/pull", post(ollama_models::pull))
         .route("/api/push", post(ollama_models::push))
         .route("/api/create", post(ollama_models::create))
+        .route(
+            "/api/blobs/{digest}",
+            post(ollama_models::blob_upload).head(ollama_models::blob_exists),
+        )
         .route("/api/copy", post(ollama_models::copy))
         .route("/api/delete", delete(ollama_models::delete))
         .route("/infill", post(infill::infill))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -233,8 +233,23 @@ pub(crate) async fn create(
         return Err(ApiError::bad_request("quantize is not supported"));
     }
     let from = match (&req.from, &req.files) {
+        // A client over HTTP names models, never the server's files.
+        (Some(f), _) if looks_like_path(f) => return Err(ApiError::bad_request(
+            "from must name a model; send a model file with POST /api/blobs/{digest} and `files`",
+        )),
         (Some(f), _) if !f.is_empty() => f.clone(),
-        (_, Some(files)) if files.len() == 1 => files.values().next().cloned().unwrap_or_default(),
+        // Ollama's form: the one GGUF file, uploaded before as a blob.
+        (_, Some(files)) if files.len() == 1 => {
+            let digest = files.values().next().cloned().unwrap_or_default();
+            let d = blob_digest(&digest)?;
+            let blob = s.service.stores().primary.blob_path(&d);
+            if !blob.is_file() {
+                return Err(ApiError::bad_request(format!(
+                    "blob {digest} was not uploaded (POST /api/blobs/{digest} first)"
+                )));
+            }
+            blob.display().to_string()
+        }
         _ => {
             return Err(ApiError::bad_request(
                 "create needs `from` (a GGUF path or a model name)",
@@ -267,6 +282,83 @@ pub(crate) async fn create(
         return Ok(ndjson_lines(vec![json!({"status": "success"})]));
     }
     Ok(Json(json!({"status": "success"})).into_response())
+}
+
+fn looks_like_path(s: &str) -> bool {
+    std::path::Path::new(s).is_absolute()
+        || s.starts_with('.')
+        || s.starts_with('~')
+        || s.to_ascii_lowercase().ends_with(".gguf")
+}
+
+fn blob_digest(s: &str) -> Result<hearth_store::Digest, ApiError> {
+    hearth_store::Digest::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// `HEAD /api/blobs/{digest}`: 200 when the store has the blob, else 404.
+pub(crate) async fn blob_exists(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let d = blob_digest(&digest)?;
+    let service = s.service.clone();
+    let has = blocking(move || Ok(service.stores().primary.has_blob(&d))).await?;
+    Ok(if has {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+/// `POST /api/blobs/{digest}` (what `ollama create` uploads a model file with): the body is
+/// streamed into the store and installed only if it hashes to `digest`. Then
+/// `/api/create` with `files: {"model.gguf": digest}` makes a model of it.
+pub(crate) async fn blob_upload(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+    body: axum::body::Body,
+) -> Result<StatusCode, ApiError> {
+    use futures_util::StreamExt as _;
+    let d = blob_digest(&digest)?;
+    let service = s.service.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
+    let writer = tokio::spawn(blocking(move || {
+        let store_err = |e| ServiceError::store(&digest, e);
+        let mut up = service
+            .stores()
+            .primary
+            .begin_upload(&d)
+            .map_err(store_err)?;
+        while let Some(chunk) = rx.blocking_recv() {
+            up.write(&chunk).map_err(store_err)?;
+        }
+        up.finish().map_err(store_err)
+    }));
+    let mut body = body.into_data_stream();
+    let mut read_error = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            // A closed channel means the writer failed: its error is the answer.
+            Ok(c) => {
+                if tx.send(c).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                read_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| ApiError::from(ServiceError::Task(e.to_string())))?;
+    if let Some(e) = read_error {
+        return Err(ApiError::bad_request(format!("upload cut off: {e}")));
+    }
+    written?;
+    Ok(StatusCode::CREATED)
 }
 
 /// `POST /api/copy`.

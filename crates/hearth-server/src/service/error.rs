@@ -82,7 +82,9 @@ impl ServiceError {
     pub(crate) fn store(model: &str, e: hearth_store::StoreError) -> Self {
         match e {
             hearth_store::StoreError::NotFound(_) => Self::ModelNotFound(model.to_string()),
-            hearth_store::StoreError::InvalidName { .. } => Self::Invalid(e.to_string()),
+            hearth_store::StoreError::InvalidName { .. }
+            | hearth_store::StoreError::InvalidDigest { .. }
+            | hearth_store::StoreError::DigestMismatch { .. } => Self::Invalid(e.to_string()),
             hearth_store::StoreError::Refused { .. } | hearth_store::StoreError::Policy(_) => {
                 Self::Refused(e.to_string())
             }
