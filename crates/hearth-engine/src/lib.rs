@@ -18,6 +18,7 @@
 
 mod heal;
 mod model;
+mod prompt_cache;
 mod sampler;
 mod scheduler;
 pub mod text;

@@ -257,6 +257,7 @@ impl Model {
                 n_parallel: opts.n_parallel,
                 n_ctx_seq: n_ctx / opts.n_parallel,
                 n_batch,
+                cache_ram: opts.cache_ram,
             };
             std::thread::Builder::new()
                 .name("hearth-sched".into())

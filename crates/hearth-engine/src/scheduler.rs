@@ -10,6 +10,7 @@ use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -18,6 +19,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::heal;
+use crate::prompt_cache::{PromptCache, MIN_TOKENS};
 use crate::sampler::Sampler;
 use crate::text::{StopMatcher, Utf8Stream};
 use crate::types::{
@@ -39,6 +41,8 @@ pub(crate) struct Config {
     pub n_parallel: u32,
     pub n_ctx_seq: u32,
     pub n_batch: u32,
+    /// Byte budget of the RAM prompt cache.
+    pub cache_ram: usize,
 }
 
 /// State shared between the scheduler thread and [`crate::Model`] handles.
@@ -151,6 +155,7 @@ pub(crate) fn run(
         steps: 0,
         rotate: 0,
         pieces: heal::Pieces::default(),
+        ram: PromptCache::new(cfg.cache_ram),
     };
     let mut open = true;
     while open {
@@ -191,6 +196,8 @@ struct Scheduler<'m> {
     rotate: usize,
     /// Vocabulary texts for token healing, built on first use.
     pieces: heal::Pieces,
+    /// KV states of prompts the slots let go.
+    ram: PromptCache<SeqState>,
 }
 
 impl Scheduler<'_> {
@@ -320,12 +327,18 @@ impl Scheduler<'_> {
                 return;
             }
         };
-        let slot = &mut self.slots[i];
+        self.reuse_saved(i, &req.prompt);
+        let slot = &self.slots[i];
         let mut lcp = common_prefix(&slot.cached, &req.prompt);
         // At least one prompt token must be evaluated to get logits.
         if lcp >= req.prompt.len() {
             lcp = req.prompt.len().saturating_sub(1);
         }
+        if slot.cached.len().saturating_sub(lcp) >= MIN_TOKENS {
+            // Most of what the slot holds is about to go: keep it for a later turn.
+            self.save_slot(i);
+        }
+        let slot = &mut self.slots[i];
         let seq = u32::try_from(slot.seq).ok();
         if lcp < slot.cached.len() {
             let p0 = u32::try_from(lcp).ok();
@@ -369,6 +382,71 @@ impl Scheduler<'_> {
         });
         if req.max_tokens == Some(0) {
             self.finish(i, DoneReason::Length, String::new(), None);
+        }
+    }
+
+    /// Save slot `i`'s KV state in the RAM prompt cache (unless it is short or kept already).
+    fn save_slot(&mut self, i: usize) {
+        let slot = &self.slots[i];
+        if !self.ram.enabled() || slot.cached.len() < MIN_TOKENS || self.ram.covers(&slot.cached) {
+            return;
+        }
+        match self
+            .ctx
+            .state_seq_get(slot.seq, LlamaStateSeqFlags::empty())
+        {
+            Ok(state) => {
+                let bytes = state.byte_len();
+                self.ram.insert(slot.cached.clone(), state, bytes);
+                let (entries, used) = self.ram.usage();
+                tracing::debug!(
+                    tokens = slot.cached.len(),
+                    bytes,
+                    entries,
+                    used,
+                    "prompt state saved"
+                );
+            }
+            Err(e) => tracing::warn!("saving a prompt state failed: {e}"),
+        }
+    }
+
+    /// Restore into slot `i` the saved state sharing a longer prefix with `prompt` than what
+    /// the slot holds, saving the slot's own state first.
+    fn reuse_saved(&mut self, i: usize, prompt: &[Token]) {
+        let own = common_prefix(&self.slots[i].cached, prompt);
+        let gain = match self.ram.best(prompt) {
+            Some((_, _, lcp)) => lcp.saturating_sub(own),
+            None => 0,
+        };
+        if gain < MIN_TOKENS {
+            return;
+        }
+        self.save_slot(i);
+        let Some((tokens, state, lcp)) = self.ram.best(prompt) else {
+            return;
+        };
+        let seq = self.slots[i].seq;
+        let _ = self
+            .ctx
+            .clear_kv_cache_seq(u32::try_from(seq).ok(), None, None);
+        match self.ctx.state_seq_set(state, seq) {
+            Ok(()) => {
+                tracing::debug!(
+                    seq,
+                    tokens = tokens.len(),
+                    reused = lcp,
+                    "prompt state restored"
+                );
+                self.slots[i].cached = tokens.to_vec();
+            }
+            Err(e) => {
+                tracing::warn!("restoring a prompt state failed: {e}");
+                let _ = self
+                    .ctx
+                    .clear_kv_cache_seq(u32::try_from(seq).ok(), None, None);
+                self.slots[i].cached.clear();
+            }
         }
     }
 

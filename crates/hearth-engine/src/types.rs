@@ -124,6 +124,10 @@ pub struct LoadOptions {
     /// Flash attention. Off by default, as in llama-cpp-python: with it on, greedy output
     /// drifts from the reference after a few dozen tokens (different summation order).
     pub flash_attention: bool,
+    /// Bytes of RAM for KV states of prompts no slot holds any more (llama.cpp's
+    /// `--cache-ram`): a prompt that shares a long prefix with one of them restores it instead
+    /// of evaluating the prefix again. 0 disables.
+    pub cache_ram: usize,
 }
 
 impl Default for LoadOptions {
@@ -137,6 +141,7 @@ impl Default for LoadOptions {
             use_mmap: true,
             n_batch: 512,
             flash_attention: false,
+            cache_ram: 0,
         }
     }
 }

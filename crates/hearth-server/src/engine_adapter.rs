@@ -22,6 +22,8 @@ pub struct LlamaEngine {
     pub gpu_layers: hearth_engine::GpuLayers,
     /// Flash attention.
     pub flash_attention: bool,
+    /// Bytes per model for saved prompt states (see [`LoadOptions::cache_ram`]).
+    pub cache_ram: usize,
 }
 
 fn map_err(e: EngineError) -> BackendError {
@@ -53,6 +55,7 @@ impl Engine for LlamaEngine {
                 None => self.gpu_layers,
             },
             flash_attention: self.flash_attention,
+            cache_ram: self.cache_ram,
             ..LoadOptions::default()
         };
         let model = Model::load(path, opts).map_err(map_err)?;

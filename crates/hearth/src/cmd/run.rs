@@ -89,6 +89,8 @@ fn local(args: &Args, file: bool) -> anyhow::Result<(Backend, String)> {
     let engine = hearth_server::engine_adapter::LlamaEngine {
         gpu_layers: args.gpu_layers.unwrap_or_default(),
         flash_attention: false,
+        // One conversation at a time: its slot keeps its prefix.
+        cache_ram: 0,
     };
     let server = hearth_server::InProcess::start(cfg, stores, Arc::new(engine))?;
     let model = if file {

@@ -47,6 +47,10 @@ pub struct Args {
     /// Flash attention on (faster long prompts; not bit-identical to runs without it).
     #[arg(long)]
     pub flash_attention: bool,
+    /// RAM per model for the KV states of prompts its slots let go (llama.cpp's --cache-ram):
+    /// an agent's next turn restores its long prefix instead of evaluating it again. `0` off.
+    #[arg(long, value_parser = parse_budget, default_value = "2G", env = "HEARTH_CACHE_RAM")]
+    pub cache_ram: u64,
     /// Refuse pull/create/copy/delete/push.
     #[arg(long)]
     pub disable_management: bool,
@@ -99,6 +103,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = LlamaEngine {
         gpu_layers: args.gpu_layers,
         flash_attention: args.flash_attention,
+        cache_ram: usize::try_from(args.cache_ram).unwrap_or(usize::MAX),
     };
     hearth_server::serve::run_blocking(cfg, stores, Arc::new(engine))?;
     Ok(ExitCode::SUCCESS)
