@@ -339,7 +339,14 @@ async fn management_can_be_disabled() {
         ..ServerConfig::default()
     };
     let (_d, s) = plain(cfg);
-    for path in ["/api/pull", "/api/create", "/api/copy", "/api/push"] {
+    let blob = format!("/api/blobs/sha256:{}", "ab".repeat(32));
+    for path in [
+        "/api/pull",
+        "/api/create",
+        "/api/copy",
+        "/api/push",
+        blob.as_str(),
+    ] {
         let r = send(&s, post(path, r#"{"model":"x"}"#)).await;
         assert_eq!(r.status, 403, "{path}");
     }

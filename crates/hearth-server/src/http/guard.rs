@@ -104,7 +104,13 @@ fn is_management(path: &str) -> bool {
     matches!(
         path,
         "/api/pull" | "/api/push" | "/api/create" | "/api/copy" | "/api/delete"
-    )
+    ) || is_blob(path)
+}
+
+/// Blob uploads are model files (gigabytes): streamed to disk and checked against their
+/// digest, so the JSON body limit does not apply to them.
+fn is_blob(path: &str) -> bool {
+    path.starts_with("/api/blobs/")
 }
 
 /// Request id, tracing span, Host allowlist, CORS, API key, body size, management switch, metrics.
@@ -169,7 +175,7 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > cfg.max_body_bytes as u64) {
+        if declared.is_some_and(|n| n > cfg.max_body_bytes as u64) && !is_blob(&path) {
             return err(
                 &path,
                 StatusCode::PAYLOAD_TOO_LARGE,

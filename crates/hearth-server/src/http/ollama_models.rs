@@ -316,19 +316,25 @@ pub(crate) async fn blob_exists(
 pub(crate) async fn blob_upload(
     State(s): State<AppState>,
     Path(digest): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
     use futures_util::StreamExt as _;
     let d = blob_digest(&digest)?;
     let service = s.service.clone();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(8);
     let writer = tokio::spawn(blocking(move || {
         let store_err = |e| ServiceError::store(&digest, e);
-        let mut up = service
-            .stores()
-            .primary
-            .begin_upload(&d)
-            .map_err(store_err)?;
+        let store = &service.stores().primary;
+        if store.root().exists() {
+            hearth_store::check_free_space(store.root(), declared).map_err(store_err)?;
+        }
+        let mut up = store.begin_upload(&d).map_err(store_err)?;
         while let Some(chunk) = rx.blocking_recv() {
             up.write(&chunk).map_err(store_err)?;
         }
