@@ -369,3 +369,33 @@ async fn silent_streams_get_keepalives() {
     let r = send(&s, post("/api/chat", body.to_string())).await;
     assert!(ndjson(&r).last().unwrap()["done"].as_bool().unwrap());
 }
+
+/// Codex's `apply_patch` is a freeform (`custom`) tool: offered to the model as a function of
+/// one string, and its call answered as a `custom_tool_call` item with the text as `input`.
+#[tokio::test]
+async fn freeform_tools_round_trip_as_custom_tool_calls() {
+    let patch = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch";
+    let out = format!(
+        "<tool_call>{}</tool_call>",
+        json!({"name": "apply_patch", "arguments": {"input": patch}})
+    );
+    let (_d, s, runner) = setup(&[out.as_str()]);
+    let tools = json!([{"type": "custom", "name": "apply_patch", "description": "Edit files",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}]);
+    let req = json!({"model": MODEL, "input": "add hello.txt", "tools": tools});
+    let r = send(&s, post("/v1/responses", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let item = &r.json()["output"][0];
+    assert_eq!(item["type"], "custom_tool_call", "{item}");
+    assert_eq!(item["name"], "apply_patch");
+    assert_eq!(item["input"], patch);
+    assert!(runner.last().prompt.contains("<|user|>add hello.txt"));
+    // The next turn sends the call and its output back.
+    let req = json!({"model": MODEL, "tools": tools, "input": [
+        {"role": "user", "content": "add hello.txt"},
+        {"type": "custom_tool_call", "call_id": item["call_id"], "name": "apply_patch", "input": patch},
+        {"type": "custom_tool_call_output", "call_id": item["call_id"], "output": "Done!"}]});
+    let r = send(&s, post("/v1/responses", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(runner.last().prompt.contains("<|tool|>Done!"));
+}

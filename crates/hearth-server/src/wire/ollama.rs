@@ -361,6 +361,14 @@ pub enum Reply {
 }
 
 impl Reply {
+    /// The thinking of this piece (a reasoning model's), if any.
+    pub fn thinking(&self) -> &str {
+        match self {
+            Reply::Chat(c) => c.message.thinking.as_deref().unwrap_or(""),
+            Reply::Generate(g) => g.thinking.as_deref().unwrap_or(""),
+        }
+    }
+
     /// The text of this piece.
     pub fn text(&self) -> &str {
         match self {

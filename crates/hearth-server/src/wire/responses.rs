@@ -198,8 +198,9 @@ fn items_to_messages(
     Ok(())
 }
 
-/// Function tools, and the names of the tool types hearth cannot run (web search, namespaces,
-/// image generation, ...): those are left out of the prompt.
+/// Function tools (freeform `custom` tools such as Codex's `apply_patch` offered as functions
+/// of one string, `input`), and the names of the tool types hearth cannot run (web search,
+/// namespaces, image generation, ...): those are left out of the prompt.
 pub(crate) fn split_tools(tools: &[Value]) -> (Vec<Declared>, Vec<String>) {
     let mut declared = Vec::new();
     let mut skipped = Vec::new();
@@ -215,6 +216,13 @@ pub(crate) fn split_tools(tools: &[Value]) -> (Vec<Declared>, Vec<String>) {
                     .cloned()
                     .unwrap_or(json!({"type": "object"})),
             }),
+            ("custom", Some(name)) => declared.push(Declared {
+                kind: "function".into(),
+                name: name.to_string(),
+                description: str_field(t, "description").map(str::to_string),
+                parameters: json!({"type": "object", "properties": {"input": {"type": "string",
+                    "description": "The whole input, as free text"}}, "required": ["input"]}),
+            }),
             (_, name) => skipped.push(match name {
                 Some(n) => format!("{kind}:{n}"),
                 None => kind.to_string(),
@@ -222,6 +230,16 @@ pub(crate) fn split_tools(tools: &[Value]) -> (Vec<Declared>, Vec<String>) {
         }
     }
     (declared, skipped)
+}
+
+/// Names of the request's freeform (`custom`) tools: their calls are answered as
+/// `custom_tool_call` items.
+pub(crate) fn custom_tool_names(tools: &[Value]) -> Vec<String> {
+    tools
+        .iter()
+        .filter(|t| str_field(t, "type") == Some("custom"))
+        .filter_map(|t| str_field(t, "name").map(str::to_string))
+        .collect()
 }
 
 /// Whether `effort` asks the model to think (`None`: the model's default).
@@ -369,18 +387,16 @@ mod tests {
     }
 
     #[test]
-    fn unrunnable_tools_are_left_out() {
+    fn unrunnable_tools_are_left_out_and_freeform_ones_take_one_string() {
         let (declared, skipped) = split_tools(&[
             json!({"type": "function", "name": "shell", "parameters": {"type": "object"}}),
             json!({"type": "web_search"}),
             json!({"type": "namespace", "name": "mcp__x"}),
             json!({"type": "custom", "name": "apply_patch", "format": {"type": "grammar"}}),
         ]);
-        assert_eq!(declared.len(), 1);
-        assert_eq!(
-            skipped,
-            ["web_search", "namespace:mcp__x", "custom:apply_patch"]
-        );
+        assert_eq!(declared.len(), 2);
+        assert_eq!(declared[1].parameters["required"], json!(["input"]));
+        assert_eq!(skipped, ["web_search", "namespace:mcp__x"]);
     }
 
     #[test]

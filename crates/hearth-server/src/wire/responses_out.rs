@@ -57,6 +57,14 @@ pub(crate) enum Item {
         arguments: String,
         status: &'static str,
     },
+    /// A call of a freeform tool (Codex's `apply_patch`): its input as text.
+    CustomToolCall {
+        id: String,
+        call_id: String,
+        name: String,
+        input: String,
+        status: &'static str,
+    },
     Reasoning {
         id: String,
         summary: Vec<Value>,
@@ -180,6 +188,18 @@ pub(crate) enum StreamEvent {
         name: String,
         arguments: String,
     },
+    #[serde(rename = "response.custom_tool_call_input.delta")]
+    CustomDelta {
+        item_id: String,
+        output_index: usize,
+        delta: String,
+    },
+    #[serde(rename = "response.custom_tool_call_input.done")]
+    CustomDone {
+        item_id: String,
+        output_index: usize,
+        input: String,
+    },
     #[serde(rename = "response.output_item.done")]
     ItemDone { output_index: usize, item: Item },
     #[serde(rename = "response.completed")]
@@ -210,12 +230,28 @@ enum Open {
 /// Responses, whole or as the event sequence.
 pub(crate) struct Encoder {
     shell: ResponseObject,
+    /// Freeform tools: their calls become `custom_tool_call` items.
+    custom: Vec<String>,
     output: Vec<Item>,
     open: Open,
     seq: u64,
 }
 
-fn function_item(c: ToolCall) -> Item {
+fn call_item(c: ToolCall, custom: &[String]) -> Item {
+    if custom.contains(&c.name) {
+        let input = match c.arguments.get("input") {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        return Item::CustomToolCall {
+            id: new_id("ctc"),
+            call_id: new_id("call"),
+            name: c.name,
+            input,
+            status: "completed",
+        };
+    }
     Item::FunctionCall {
         id: new_id("fc"),
         call_id: new_id("call"),
@@ -245,6 +281,9 @@ impl Encoder {
             None => json!({"format": {"type": "text"}}),
         };
         Encoder {
+            custom: crate::wire::responses::custom_tool_names(
+                req.tools.as_deref().unwrap_or_default(),
+            ),
             shell: ResponseObject {
                 id: new_id("resp"),
                 object: "response",
@@ -296,7 +335,8 @@ impl Encoder {
                 content: vec![OutputText::new(out.text)],
             });
         }
-        output.extend(out.tool_calls.into_iter().map(function_item));
+        let custom = self.custom.clone();
+        output.extend(out.tool_calls.into_iter().map(|c| call_item(c, &custom)));
         let (status, incomplete) = status_of(&out.done);
         let mut r = self.shell;
         r.status = status;
@@ -453,25 +493,61 @@ impl Encoder {
         self.close(out);
         for c in calls {
             let index = self.output.len();
-            let done = function_item(c);
-            let Item::FunctionCall {
-                id,
-                call_id,
-                name,
-                arguments,
-                ..
-            } = &done
-            else {
-                continue;
+            let done = call_item(c, &self.custom);
+            let (added, delta, finished) = match &done {
+                Item::FunctionCall {
+                    id,
+                    call_id,
+                    name,
+                    arguments,
+                    ..
+                } => (
+                    Item::FunctionCall {
+                        id: id.clone(),
+                        call_id: call_id.clone(),
+                        name: name.clone(),
+                        arguments: String::new(),
+                        status: "in_progress",
+                    },
+                    StreamEvent::ArgsDelta {
+                        item_id: id.clone(),
+                        output_index: index,
+                        delta: arguments.clone(),
+                    },
+                    StreamEvent::ArgsDone {
+                        item_id: id.clone(),
+                        output_index: index,
+                        name: name.clone(),
+                        arguments: arguments.clone(),
+                    },
+                ),
+                Item::CustomToolCall {
+                    id,
+                    call_id,
+                    name,
+                    input,
+                    ..
+                } => (
+                    Item::CustomToolCall {
+                        id: id.clone(),
+                        call_id: call_id.clone(),
+                        name: name.clone(),
+                        input: String::new(),
+                        status: "in_progress",
+                    },
+                    StreamEvent::CustomDelta {
+                        item_id: id.clone(),
+                        output_index: index,
+                        delta: input.clone(),
+                    },
+                    StreamEvent::CustomDone {
+                        item_id: id.clone(),
+                        output_index: index,
+                        input: input.clone(),
+                    },
+                ),
+                _ => continue,
             };
-            let added = Item::FunctionCall {
-                id: id.clone(),
-                call_id: call_id.clone(),
-                name: name.clone(),
-                arguments: String::new(),
-                status: "in_progress",
-            };
-            let (id, name, arguments) = (id.clone(), name.clone(), arguments.clone());
             self.push(
                 out,
                 StreamEvent::ItemAdded {
@@ -479,19 +555,8 @@ impl Encoder {
                     item: added,
                 },
             );
-            let ev = StreamEvent::ArgsDelta {
-                item_id: id.clone(),
-                output_index: index,
-                delta: arguments.clone(),
-            };
-            self.push(out, ev);
-            let ev = StreamEvent::ArgsDone {
-                item_id: id,
-                output_index: index,
-                name,
-                arguments,
-            };
-            self.push(out, ev);
+            self.push(out, delta);
+            self.push(out, finished);
             self.output.push(done.clone());
             self.push(
                 out,
@@ -636,6 +701,39 @@ mod tests {
         assert_eq!(
             r["output"][1]["id"],
             serde_json::to_value(&frames[6]).unwrap()["item"]["id"]
+        );
+    }
+
+    #[test]
+    fn freeform_tool_calls_are_custom_tool_call_items() {
+        let req: ResponsesRequest = serde_json::from_value(json!({"model": "m", "input": "x",
+            "tools": [{"type": "custom", "name": "apply_patch", "format": {"type": "grammar"}}]}))
+        .unwrap();
+        let patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch";
+        let mut args = serde_json::Map::new();
+        args.insert("input".into(), json!(patch));
+        let call = ToolCall {
+            name: "apply_patch".into(),
+            arguments: args,
+        };
+        let r = serde_json::to_value(Encoder::new(&req).whole(Outcome {
+            tool_calls: vec![call.clone()],
+            done: done(Finish::Stop),
+            ..Outcome::default()
+        }))
+        .unwrap();
+        assert_eq!(r["output"][0]["type"], "custom_tool_call");
+        assert_eq!(r["output"][0]["input"], patch);
+        let mut e = Encoder::new(&req);
+        let frames = e.event(Event::ToolCalls(vec![call]));
+        assert_eq!(
+            types(&frames),
+            [
+                "response.output_item.added",
+                "response.custom_tool_call_input.delta",
+                "response.custom_tool_call_input.done",
+                "response.output_item.done",
+            ]
         );
     }
 

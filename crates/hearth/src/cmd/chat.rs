@@ -163,6 +163,12 @@ fn stream_answer(mut lines: Ndjson, interrupted: Option<&AtomicBool>) -> anyhow:
     let mut a = Answer::default();
     let mut take = |v: Value, a: &mut Answer| -> anyhow::Result<bool> {
         let r = reply(v)?;
+        // Thinking goes to stderr: stdout stays the answer (for pipes and scripts).
+        if !r.thinking().is_empty() {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(r.thinking().as_bytes());
+            let _ = err.flush();
+        }
         out.write_all(r.text().as_bytes())?;
         out.flush()?;
         a.text.push_str(r.text());
