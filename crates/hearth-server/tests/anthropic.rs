@@ -334,3 +334,22 @@ async fn bare_json_calls_become_tool_use() {
         .iter()
         .any(|(_, d)| d["content_block"]["type"] == "tool_use"));
 }
+
+/// Claude Code sends notes as `system` messages after the user's message; they go before it,
+/// so the question is what the model reads last.
+#[tokio::test]
+async fn system_notes_go_before_the_message_they_follow() {
+    let (_d, s, runner) = setup(&["4"], ServerConfig::default());
+    let req = json!({"model": MODEL, "max_tokens": 5, "system": [
+            {"type": "text", "text": "x-anthropic-billing-header: cc_version=1.2.3; cc_entrypoint=cli;"},
+            {"type": "text", "text": "Be brief."}],
+        "messages": [{"role": "user", "content": "2+2?"},
+            {"role": "system", "content": "Available agents: none"}]});
+    let r = send(&s, post("/v1/messages", req.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        runner.last().prompt,
+        "<|system|>Be brief.\n<|system|>Available agents: none\n<|user|>2+2?\n<|assistant|>",
+        "the billing line is left out and the note precedes the question"
+    );
+}

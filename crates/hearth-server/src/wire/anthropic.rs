@@ -204,8 +204,19 @@ impl MessagesRequest {
                         messages.push(hearth_prompt::Message::user(text));
                     }
                 }
-                // Claude Code sends system notes between turns (agent lists, reminders).
-                "system" => messages.push(hearth_prompt::Message::system(text_of(&m.content)?)),
+                // Claude Code sends system notes between turns (agent lists, reminders) after
+                // the user's message. Rendered last they read as the task, and small models
+                // answer the note instead of the question: the note goes before the user's
+                // message it follows (a fixed place, so prefix caching across turns holds).
+                "system" => {
+                    let note = hearth_prompt::Message::system(text_of(&m.content)?);
+                    match messages.last() {
+                        Some(last) if last.role == "user" => {
+                            messages.insert(messages.len() - 1, note)
+                        }
+                        _ => messages.push(note),
+                    }
+                }
                 "assistant" => {
                     let mut msg = hearth_prompt::Message::assistant(text_of(&m.content)?);
                     if let Content::Blocks(blocks) = &m.content {
