@@ -72,6 +72,55 @@ pub(crate) enum Item {
     },
 }
 
+impl Item {
+    /// A finished assistant message.
+    fn message(id: String, text: String) -> Item {
+        Item::Message {
+            id,
+            status: "completed",
+            role: "assistant",
+            content: vec![OutputText::new(text)],
+        }
+    }
+
+    /// A finished reasoning item.
+    fn reasoning(id: String, text: String) -> Item {
+        Item::Reasoning {
+            id,
+            summary: Vec::new(),
+            content: vec![ReasoningText {
+                kind: "reasoning_text",
+                text,
+            }],
+        }
+    }
+
+    /// The item as `response.output_item.added` announces it: in progress, nothing in it yet.
+    fn started(&self) -> Item {
+        let mut item = self.clone();
+        match &mut item {
+            Item::Message {
+                status, content, ..
+            } => {
+                *status = "in_progress";
+                content.clear();
+            }
+            Item::FunctionCall {
+                status, arguments, ..
+            } => {
+                *status = "in_progress";
+                arguments.clear();
+            }
+            Item::CustomToolCall { status, input, .. } => {
+                *status = "in_progress";
+                input.clear();
+            }
+            Item::Reasoning { content, .. } => content.clear(),
+        }
+        item
+    }
+}
+
 /// `usage`, with the details Codex reads.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Usage {
@@ -315,34 +364,29 @@ impl Encoder {
     }
 
     /// The whole answer (`stream: false`).
-    pub(crate) fn whole(self, out: Outcome) -> ResponseObject {
-        let mut output = Vec::new();
+    pub(crate) fn whole(mut self, out: Outcome) -> ResponseObject {
         if !out.thinking.is_empty() {
-            output.push(Item::Reasoning {
-                id: new_id("rs"),
-                summary: Vec::new(),
-                content: vec![ReasoningText {
-                    kind: "reasoning_text",
-                    text: out.thinking,
-                }],
-            });
+            self.output
+                .push(Item::reasoning(new_id("rs"), out.thinking));
         }
         if !out.text.is_empty() || out.tool_calls.is_empty() {
-            output.push(Item::Message {
-                id: new_id("msg"),
-                status: "completed",
-                role: "assistant",
-                content: vec![OutputText::new(out.text)],
-            });
+            self.output.push(Item::message(new_id("msg"), out.text));
         }
-        let custom = self.custom.clone();
-        output.extend(out.tool_calls.into_iter().map(|c| call_item(c, &custom)));
-        let (status, incomplete) = status_of(&out.done);
-        let mut r = self.shell;
+        for c in out.tool_calls {
+            let item = call_item(c, &self.custom);
+            self.output.push(item);
+        }
+        self.finished(&out.done)
+    }
+
+    /// The response object at the end: its status, usage and every output item.
+    fn finished(&mut self, d: &Done) -> ResponseObject {
+        let (status, incomplete) = status_of(d);
+        let mut r = self.shell.clone();
         r.status = status;
         r.incomplete_details = incomplete;
-        r.usage = Some(Usage::of(&out.done));
-        r.output = output;
+        r.usage = Some(Usage::of(d));
+        r.output = std::mem::take(&mut self.output);
         r
     }
 
@@ -356,8 +400,8 @@ impl Encoder {
 
     /// Ends the open message or reasoning item.
     fn close(&mut self, out: &mut Vec<Sequenced>) {
-        match std::mem::replace(&mut self.open, Open::None) {
-            Open::None => {}
+        let (index, item) = match std::mem::replace(&mut self.open, Open::None) {
+            Open::None => return,
             Open::Message(index, id, text) => {
                 let ev = StreamEvent::TextDone {
                     item_id: id.clone(),
@@ -374,20 +418,7 @@ impl Encoder {
                     part: OutputText::new(text.clone()),
                 };
                 self.push(out, ev);
-                let item = Item::Message {
-                    id,
-                    status: "completed",
-                    role: "assistant",
-                    content: vec![OutputText::new(text)],
-                };
-                self.output.push(item.clone());
-                self.push(
-                    out,
-                    StreamEvent::ItemDone {
-                        output_index: index,
-                        item,
-                    },
-                );
+                (index, Item::message(id, text))
             }
             Open::Reasoning(index, id, text) => {
                 let ev = StreamEvent::ReasoningDone {
@@ -397,24 +428,17 @@ impl Encoder {
                     text: text.clone(),
                 };
                 self.push(out, ev);
-                let item = Item::Reasoning {
-                    id,
-                    summary: Vec::new(),
-                    content: vec![ReasoningText {
-                        kind: "reasoning_text",
-                        text,
-                    }],
-                };
-                self.output.push(item.clone());
-                self.push(
-                    out,
-                    StreamEvent::ItemDone {
-                        output_index: index,
-                        item,
-                    },
-                );
+                (index, Item::reasoning(id, text))
             }
-        }
+        };
+        self.output.push(item.clone());
+        self.push(
+            out,
+            StreamEvent::ItemDone {
+                output_index: index,
+                item,
+            },
+        );
     }
 
     fn text(&mut self, out: &mut Vec<Sequenced>, t: String) {
@@ -422,12 +446,7 @@ impl Encoder {
             self.close(out);
             let index = self.output.len();
             let id = new_id("msg");
-            let item = Item::Message {
-                id: id.clone(),
-                status: "in_progress",
-                role: "assistant",
-                content: Vec::new(),
-            };
+            let item = Item::message(id.clone(), String::new()).started();
             self.push(
                 out,
                 StreamEvent::ItemAdded {
@@ -463,11 +482,7 @@ impl Encoder {
             self.close(out);
             let index = self.output.len();
             let id = new_id("rs");
-            let item = Item::Reasoning {
-                id: id.clone(),
-                summary: Vec::new(),
-                content: Vec::new(),
-            };
+            let item = Item::reasoning(id.clone(), String::new()).started();
             self.push(
                 out,
                 StreamEvent::ItemAdded {
@@ -494,21 +509,13 @@ impl Encoder {
         for c in calls {
             let index = self.output.len();
             let done = call_item(c, &self.custom);
-            let (added, delta, finished) = match &done {
+            let (delta, finished) = match &done {
                 Item::FunctionCall {
                     id,
-                    call_id,
                     name,
                     arguments,
                     ..
                 } => (
-                    Item::FunctionCall {
-                        id: id.clone(),
-                        call_id: call_id.clone(),
-                        name: name.clone(),
-                        arguments: String::new(),
-                        status: "in_progress",
-                    },
                     StreamEvent::ArgsDelta {
                         item_id: id.clone(),
                         output_index: index,
@@ -521,20 +528,7 @@ impl Encoder {
                         arguments: arguments.clone(),
                     },
                 ),
-                Item::CustomToolCall {
-                    id,
-                    call_id,
-                    name,
-                    input,
-                    ..
-                } => (
-                    Item::CustomToolCall {
-                        id: id.clone(),
-                        call_id: call_id.clone(),
-                        name: name.clone(),
-                        input: String::new(),
-                        status: "in_progress",
-                    },
+                Item::CustomToolCall { id, input, .. } => (
                     StreamEvent::CustomDelta {
                         item_id: id.clone(),
                         output_index: index,
@@ -546,13 +540,14 @@ impl Encoder {
                         input: input.clone(),
                     },
                 ),
-                _ => continue,
+                Item::Message { .. } | Item::Reasoning { .. } => continue,
             };
+            let item = done.started();
             self.push(
                 out,
                 StreamEvent::ItemAdded {
                     output_index: index,
-                    item: added,
+                    item,
                 },
             );
             self.push(out, delta);
@@ -589,13 +584,8 @@ impl frame::Encoder for Encoder {
             Event::ToolCalls(calls) => self.calls(&mut out, calls),
             Event::Done(d) => {
                 self.close(&mut out);
-                let (status, incomplete) = status_of(&d);
-                let mut response = self.shell.clone();
-                response.status = status;
-                response.incomplete_details = incomplete;
-                response.usage = Some(Usage::of(&d));
-                response.output = std::mem::take(&mut self.output);
-                let ev = if status == "completed" {
+                let response = self.finished(&d);
+                let ev = if response.status == "completed" {
                     StreamEvent::Completed { response }
                 } else {
                     StreamEvent::Incomplete { response }
