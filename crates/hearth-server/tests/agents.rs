@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::scripted::{tiny_model, ScriptedEngine, ScriptedRunner};
+use common::scripted::{serve_tiny, ScriptedRunner};
 use common::*;
 use hearth_server::config::ServerConfig;
 use hearth_server::AppState;
@@ -15,48 +15,7 @@ use serde_json::{json, Value};
 const MODEL: &str = "tiny:latest";
 
 fn setup(pieces: &[&str]) -> (tempfile::TempDir, AppState, Arc<ScriptedRunner>) {
-    let (dir, stores) = temp_store();
-    import(&stores, MODEL, &tiny_model(dir.path()));
-    let runner = ScriptedRunner::new(pieces, 600);
-    let s = state(
-        ServerConfig::default(),
-        stores,
-        Arc::new(ScriptedEngine(runner.clone())),
-    );
-    (dir, s, runner)
-}
-
-/// `(event name, data)` pairs of a named-event stream.
-fn named_events(r: &Reply) -> Vec<(String, Value)> {
-    r.text()
-        .split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let e = e.trim_start_matches(": keep-alive\n");
-            let (name, data) = e.split_once('\n').expect("event without data");
-            let name = name.strip_prefix("event: ").expect("no event name");
-            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(data["type"], name, "the event name is the object's type");
-            (name.to_string(), data)
-        })
-        .collect()
-}
-
-/// `data:` objects of an unnamed SSE stream (without `[DONE]`).
-fn sse_data(r: &Reply) -> Vec<Value> {
-    r.text()
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect()
-}
-
-fn ndjson(r: &Reply) -> Vec<Value> {
-    r.text()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    serve_tiny(pieces, 600, ServerConfig::default())
 }
 
 #[tokio::test]
@@ -247,7 +206,7 @@ async fn thinking_is_separate_in_every_protocol() {
     )
     .await;
     let (mut think, mut text) = (String::new(), String::new());
-    for c in sse_data(&r) {
+    for c in sse(&r).0 {
         think.push_str(
             c["choices"][0]["delta"]["reasoning_content"]
                 .as_str()

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::scripted::{tiny_model, ScriptedEngine, ScriptedRunner};
+use common::scripted::{serve_tiny, ScriptedRunner};
 use common::*;
 use hearth_server::config::ServerConfig;
 use hearth_server::AppState;
@@ -15,26 +15,7 @@ use serde_json::{json, Value};
 const MODEL: &str = "tiny:latest";
 
 fn setup(pieces: &[&str], cfg: ServerConfig) -> (tempfile::TempDir, AppState, Arc<ScriptedRunner>) {
-    let (dir, stores) = temp_store();
-    import(&stores, MODEL, &tiny_model(dir.path()));
-    let runner = ScriptedRunner::new(pieces, 600);
-    let s = state(cfg, stores, Arc::new(ScriptedEngine(runner.clone())));
-    (dir, s, runner)
-}
-
-/// `(event name, data)` pairs of a named-event stream.
-fn named_events(r: &Reply) -> Vec<(String, Value)> {
-    r.text()
-        .split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let (name, data) = e.split_once('\n').expect("event without data");
-            let name = name.strip_prefix("event: ").expect("no event name");
-            let data: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-            assert_eq!(data["type"], name, "the event name is the object's type");
-            (name.to_string(), data)
-        })
-        .collect()
+    serve_tiny(pieces, 600, cfg)
 }
 
 #[tokio::test]

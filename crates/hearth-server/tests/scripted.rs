@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::scripted::{tiny_model, ScriptedEngine, ScriptedRunner};
+use common::scripted::{serve_tiny, tiny_model, ScriptedEngine, ScriptedRunner};
 use common::*;
 use hearth_server::config::ServerConfig;
 use hearth_server::{app, AppState};
@@ -20,41 +20,7 @@ use tower::ServiceExt;
 const MODEL: &str = "tiny:latest";
 
 fn setup(pieces: &[&str], n_ctx: u32) -> (tempfile::TempDir, AppState, Arc<ScriptedRunner>) {
-    let (dir, stores) = temp_store();
-    let gguf = tiny_model(dir.path());
-    import(&stores, MODEL, &gguf);
-    let runner = ScriptedRunner::new(pieces, n_ctx);
-    let s = state(
-        ServerConfig::default(),
-        stores,
-        Arc::new(ScriptedEngine(runner.clone())),
-    );
-    (dir, s, runner)
-}
-
-fn lines(r: &Reply) -> Vec<Value> {
-    r.text()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// SSE events as JSON, and whether `[DONE]` came last.
-fn events(r: &Reply) -> (Vec<Value>, bool) {
-    let text = r.text();
-    let mut out = Vec::new();
-    let mut done = false;
-    for ev in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
-        let data = ev.strip_prefix("data: ").expect("not an SSE event");
-        assert!(!done, "event after [DONE]: {ev}");
-        if data == "[DONE]" {
-            done = true;
-        } else {
-            out.push(serde_json::from_str(data).unwrap());
-        }
-    }
-    (out, done)
+    serve_tiny(pieces, n_ctx, ServerConfig::default())
 }
 
 #[tokio::test]
@@ -63,7 +29,7 @@ async fn ollama_streamed_and_whole_answers_agree() {
     let body = |stream: bool| json!({"model": MODEL, "prompt": "hi", "stream": stream}).to_string();
     let r = send(&s, post("/api/generate", body(true))).await;
     assert_eq!(r.headers["content-type"], "application/x-ndjson");
-    let l = lines(&r);
+    let l = ndjson(&r);
     assert_eq!(l.len(), 4, "{l:?}");
     let text: String = l.iter().filter_map(|v| v["response"].as_str()).collect();
     assert_eq!(text, "Hello world");
@@ -90,7 +56,7 @@ async fn ollama_streamed_and_whole_answers_agree() {
 
     // Chat: message pieces, then the final object.
     let chat = json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]});
-    let l = lines(&send(&s, post("/api/chat", chat.to_string())).await);
+    let l = ndjson(&send(&s, post("/api/chat", chat.to_string())).await);
     let text: String = l
         .iter()
         .filter_map(|v| v["message"]["content"].as_str())
@@ -117,7 +83,7 @@ async fn tool_calls_are_held_back_and_parsed_in_every_protocol() {
     )
     .await;
     assert!(!r.text().contains("tool_call>"), "{}", r.text());
-    let l = lines(&r);
+    let l = ndjson(&r);
     let calls: Vec<&Value> = l
         .iter()
         .filter_map(|v| v["message"]["tool_calls"].as_array())
@@ -142,7 +108,7 @@ async fn tool_calls_are_held_back_and_parsed_in_every_protocol() {
     assert_eq!(whole["message"]["content"], "");
 
     let oa = json!({"model": MODEL, "messages": msgs, "tools": tools, "stream": true});
-    let (ev, done) = events(&send(&s, post("/v1/chat/completions", oa.to_string())).await);
+    let (ev, done) = sse(&send(&s, post("/v1/chat/completions", oa.to_string())).await);
     assert!(done);
     let tc: Vec<&Value> = ev
         .iter()
@@ -183,7 +149,7 @@ async fn openai_sse_order_usage_and_done() {
         "stream_options": {"include_usage": true}});
     let r = send(&s, post("/v1/chat/completions", req.to_string())).await;
     assert_eq!(r.headers["content-type"], "text/event-stream");
-    let (ev, done) = events(&r);
+    let (ev, done) = sse(&r);
     assert!(done, "no [DONE]");
     assert_eq!(ev[0]["choices"][0]["delta"]["role"], "assistant");
     let text: String = ev
@@ -210,13 +176,13 @@ async fn openai_sse_order_usage_and_done() {
 
     // Without include_usage: no usage chunk.
     let req = json!({"model": MODEL, "messages": msgs, "stream": true});
-    let (ev, done) = events(&send(&s, post("/v1/chat/completions", req.to_string())).await);
+    let (ev, done) = sse(&send(&s, post("/v1/chat/completions", req.to_string())).await);
     assert!(done);
     assert!(ev.iter().all(|e| e.get("usage").is_none()));
 
     // Completions: text chunks, a finish chunk, [DONE].
     let req = json!({"model": MODEL, "prompt": "x", "stream": true});
-    let (ev, done) = events(&send(&s, post("/v1/completions", req.to_string())).await);
+    let (ev, done) = sse(&send(&s, post("/v1/completions", req.to_string())).await);
     assert!(done);
     let text: String = ev
         .iter()
@@ -232,7 +198,7 @@ async fn infill_streams_like_llama_cpp() {
     let (_d, s, runner) = setup(&["x", "y"], 4096);
     let req =
         json!({"input_prefix": "def f():\n    return ", "input_suffix": "\n", "stream": true});
-    let (ev, done) = events(&send(&s, post("/infill", req.to_string())).await);
+    let (ev, done) = sse(&send(&s, post("/infill", req.to_string())).await);
     assert!(!done, "/infill sends no [DONE]");
     assert_eq!(ev[0], json!({"content": "x", "stop": false}));
     let last = ev.last().unwrap();
@@ -287,7 +253,7 @@ async fn a_client_that_goes_away_cancels_the_generation() {
 async fn engine_failures_hide_internals_in_every_framing() {
     let (_d, s, runner) = setup(&["part"], 4096);
     runner.script.lock().unwrap().fail = Some("/secret/models/blob: decode failed".into());
-    let l = lines(
+    let l = ndjson(
         &send(
             &s,
             post(
@@ -303,18 +269,16 @@ async fn engine_failures_hide_internals_in_every_framing() {
         !last["error"].as_str().unwrap().contains("/secret"),
         "{last}"
     );
-    let (ev, done) = events(
-        &send(
-            &s,
-            post(
-                "/v1/chat/completions",
-                json!({"model": MODEL, "stream": true,
+    let (ev, done) = sse(&send(
+        &s,
+        post(
+            "/v1/chat/completions",
+            json!({"model": MODEL, "stream": true,
         "messages": [{"role": "user", "content": "x"}]})
-                .to_string(),
-            ),
-        )
-        .await,
-    );
+            .to_string(),
+        ),
+    )
+    .await);
     assert!(done);
     let err = &ev.last().unwrap()["error"];
     assert_eq!(err["type"], "server_error");
@@ -394,7 +358,7 @@ async fn long_chats_are_truncated_loudly_or_refused() {
     let req = json!({"model": MODEL, "messages": long_chat(10)});
     let r = send(&s, post("/api/chat", req.to_string())).await;
     assert!(r.headers.contains_key("x-hearth-truncated"));
-    assert_eq!(lines(&r).last().unwrap()["truncated"]["messages"], dropped);
+    assert_eq!(ndjson(&r).last().unwrap()["truncated"]["messages"], dropped);
     // OpenAI too (same service).
     let req = json!({"model": MODEL, "messages": long_chat(10)});
     let r = send(&s, post("/v1/chat/completions", req.to_string())).await;

@@ -102,3 +102,47 @@ pub(crate) fn get(path: &str) -> Request<Body> {
 }
 
 pub(crate) mod scripted;
+
+/// The objects of an NDJSON body (Ollama).
+pub(crate) fn ndjson(r: &Reply) -> Vec<serde_json::Value> {
+    r.text()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The `data:` objects of an SSE body (OpenAI), and whether `[DONE]` came last.
+pub(crate) fn sse(r: &Reply) -> (Vec<serde_json::Value>, bool) {
+    let text = r.text();
+    let mut out = Vec::new();
+    let mut done = false;
+    for ev in text.split("\n\n").filter(|e| !e.trim().is_empty()) {
+        let data = ev.strip_prefix("data: ").expect("not an SSE event");
+        assert!(!done, "event after [DONE]: {ev}");
+        if data == "[DONE]" {
+            done = true;
+        } else {
+            out.push(serde_json::from_str(data).unwrap());
+        }
+    }
+    (out, done)
+}
+
+/// `(event name, data)` pairs of a named-event SSE body (Anthropic, Responses); keep-alive
+/// comments are skipped, and each event's name must be its object's `type`.
+pub(crate) fn named_events(r: &Reply) -> Vec<(String, serde_json::Value)> {
+    r.text()
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let e = e.trim_start_matches(": keep-alive\n");
+            let (name, data) = e.split_once('\n').expect("event without data");
+            let name = name.strip_prefix("event: ").expect("no event name");
+            let data: serde_json::Value =
+                serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(data["type"], name, "the event name is the object's type");
+            (name.to_string(), data)
+        })
+        .collect()
+}

@@ -52,6 +52,24 @@ pub(crate) fn tiny_model(dir: &Path) -> PathBuf {
     path
 }
 
+/// A server whose only model, `tiny:latest`, is the tiny GGUF run by a scripted runner that
+/// answers `pieces` with `n_ctx` context per sequence.
+pub(crate) fn serve_tiny(
+    pieces: &[&str],
+    n_ctx: u32,
+    cfg: hearth_server::config::ServerConfig,
+) -> (
+    tempfile::TempDir,
+    hearth_server::AppState,
+    Arc<ScriptedRunner>,
+) {
+    let (dir, stores) = super::temp_store();
+    super::import(&stores, "tiny:latest", &tiny_model(dir.path()));
+    let runner = ScriptedRunner::new(pieces, n_ctx);
+    let s = super::state(cfg, stores, Arc::new(ScriptedEngine(runner.clone())));
+    (dir, s, runner)
+}
+
 /// What a scripted generation does.
 pub(crate) struct Script {
     /// Text pieces, in order.
