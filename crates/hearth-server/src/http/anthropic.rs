@@ -6,7 +6,7 @@ use axum::Json;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
-use crate::http::respond::{streamed, whole};
+use crate::http::respond::answer;
 use crate::http::state::AppState;
 use crate::wire::anthropic::{Encoder, MessagesRequest, TokenCount};
 use crate::wire::frame::Framing;
@@ -18,12 +18,7 @@ pub(crate) async fn messages(
 ) -> Result<Response, ApiError> {
     let enc = Encoder::new(&req.model);
     let running = s.service.start(req.to_gen()?).await?;
-    if req.stream {
-        return Ok(streamed(running, enc, Framing::SseNamed));
-    }
-    let truncated = running.truncated;
-    let out = running.collect().await?;
-    Ok(whole(&enc.whole(out), truncated))
+    answer(running, enc, req.stream.then_some(Framing::SseNamed)).await
 }
 
 /// `POST /v1/messages/count_tokens`.

@@ -5,7 +5,7 @@ use axum::response::Response;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
-use crate::http::respond::{streamed, whole};
+use crate::http::respond::answer;
 use crate::http::state::AppState;
 use crate::service::error::{blocking, ServiceError};
 use crate::wire::frame::Framing;
@@ -46,10 +46,7 @@ pub(crate) async fn infill(
     let session = early.unwrap_or_else(|| s.session(&headers, &ext, &name));
     let enc = Encoder::new(&name);
     let running = s.service.start(req.to_gen(&name, session)?).await?;
-    if req.stream {
-        // Streamed as llama.cpp does: `data: {"content": ...}` events, the last with `stop`.
-        return Ok(streamed(running, enc, Framing::Sse { done_marker: false }));
-    }
-    let out = running.collect().await?;
-    Ok(whole(&enc.whole(out), None))
+    // Streamed as llama.cpp does: `data: {"content": ...}` events, the last with `stop`.
+    let framing = Framing::Sse { done_marker: false };
+    answer(running, enc, req.stream.then_some(framing)).await
 }

@@ -5,7 +5,7 @@ use axum::response::Response;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
-use crate::http::respond::{streamed, whole};
+use crate::http::respond::{answer, whole};
 use crate::http::state::AppState;
 use crate::service::request::GenRequest;
 use crate::wire::frame::Framing;
@@ -29,12 +29,7 @@ async fn run(s: &AppState, ask: Ask, chat: bool, stream: bool) -> Result<Respons
     };
     let enc = Encoder::new(&g.model, chat);
     let running = s.service.start(g).await?;
-    if stream {
-        return Ok(streamed(running, enc, Framing::Ndjson));
-    }
-    let truncated = running.truncated;
-    let out = running.collect().await?;
-    Ok(whole(&enc.whole(out), truncated))
+    answer(running, enc, stream.then_some(Framing::Ndjson)).await
 }
 
 /// `POST /api/generate`.

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
-use crate::http::respond::{streamed, whole};
+use crate::http::respond::answer;
 use crate::http::state::AppState;
 use crate::service::error::{blocking, ServiceError};
 use crate::wire::frame::Framing;
@@ -26,12 +26,7 @@ pub(crate) async fn chat_completions(
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let enc = ChatEncoder::new(&req.model, include_usage);
     let running = s.service.start(req.to_gen()?).await?;
-    if req.stream {
-        return Ok(streamed(running, enc, SSE));
-    }
-    let truncated = running.truncated;
-    let out = running.collect().await?;
-    Ok(whole(&enc.whole(out), truncated))
+    answer(running, enc, req.stream.then_some(SSE)).await
 }
 
 /// `POST /v1/completions` (with `suffix` for fill-in-the-middle).
@@ -45,11 +40,7 @@ pub(crate) async fn completions(
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let enc = CompletionEncoder::new(&req.model, include_usage);
     let running = s.service.start(req.to_gen(session)?).await?;
-    if req.stream {
-        return Ok(streamed(running, enc, SSE));
-    }
-    let out = running.collect().await?;
-    Ok(whole(&enc.whole(out), None))
+    answer(running, enc, req.stream.then_some(SSE)).await
 }
 
 fn model_object(id: String, modified: SystemTime) -> ModelObject {

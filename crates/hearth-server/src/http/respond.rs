@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::http::error::ApiError;
 use crate::service::running::{Running, Truncated};
 use crate::wire::frame::{self, Encoder, Framing};
 
@@ -36,6 +37,20 @@ pub(crate) fn streamed<E: Encoder>(running: Running, enc: E, framing: Framing) -
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     mark(&mut r, truncated);
     r
+}
+
+/// A generation's answer: streamed in `stream`'s framing, else collected and sent whole.
+pub(crate) async fn answer<E: Encoder>(
+    running: Running,
+    enc: E,
+    stream: Option<Framing>,
+) -> Result<Response, ApiError> {
+    if let Some(framing) = stream {
+        return Ok(streamed(running, enc, framing));
+    }
+    let truncated = running.truncated;
+    let out = running.collect().await?;
+    Ok(whole(&enc.whole(out), truncated))
 }
 
 /// A whole answer as JSON.

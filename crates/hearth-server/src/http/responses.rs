@@ -4,7 +4,7 @@ use axum::response::Response;
 
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
-use crate::http::respond::{streamed, whole};
+use crate::http::respond::answer;
 use crate::http::state::AppState;
 use crate::wire::frame::Framing;
 use crate::wire::responses::ResponsesRequest;
@@ -17,10 +17,5 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let enc = Encoder::new(&req);
     let running = s.service.start(req.to_gen()?).await?;
-    if req.stream {
-        return Ok(streamed(running, enc, Framing::SseNamed));
-    }
-    let truncated = running.truncated;
-    let out = running.collect().await?;
-    Ok(whole(&enc.whole(out), truncated))
+    answer(running, enc, req.stream.then_some(Framing::SseNamed)).await
 }

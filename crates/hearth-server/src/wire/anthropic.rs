@@ -467,29 +467,6 @@ impl Encoder {
         }
     }
 
-    /// The whole answer (`stream: false`).
-    pub(crate) fn whole(&self, out: Outcome) -> MessageObject {
-        let called = !out.tool_calls.is_empty();
-        let mut content = Vec::new();
-        if !out.thinking.is_empty() {
-            content.push(OutBlock::Thinking {
-                thinking: out.thinking,
-                signature: String::new(),
-            });
-        }
-        if !out.text.is_empty() || !called {
-            content.push(OutBlock::Text { text: out.text });
-        }
-        content.extend(
-            out.tool_calls
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| tool_block(i, c)),
-        );
-        let usage = Usage::of(&out.done);
-        self.shell(content, Some(stop_reason(out.done.finish, called)), usage)
-    }
-
     fn close_block(&mut self, out: &mut Vec<StreamEvent>) {
         if let Some((index, thinking)) = self.open.take() {
             if thinking {
@@ -528,6 +505,30 @@ impl Encoder {
 
 impl frame::Encoder for Encoder {
     type Frame = StreamEvent;
+    type Whole = MessageObject;
+
+    /// The whole answer (`stream: false`).
+    fn whole(self, out: Outcome) -> MessageObject {
+        let called = !out.tool_calls.is_empty();
+        let mut content = Vec::new();
+        if !out.thinking.is_empty() {
+            content.push(OutBlock::Thinking {
+                thinking: out.thinking,
+                signature: String::new(),
+            });
+        }
+        if !out.text.is_empty() || !called {
+            content.push(OutBlock::Text { text: out.text });
+        }
+        content.extend(
+            out.tool_calls
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| tool_block(i, c)),
+        );
+        let usage = Usage::of(&out.done);
+        self.shell(content, Some(stop_reason(out.done.finish, called)), usage)
+    }
 
     fn head(&mut self) -> Vec<StreamEvent> {
         let usage = Usage {

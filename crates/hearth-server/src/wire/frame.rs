@@ -80,10 +80,14 @@ impl Framing {
     }
 }
 
-/// A protocol's view of the event stream.
+/// A protocol's view of a generation: the objects of its stream, or its whole answer.
 pub(crate) trait Encoder: Send + 'static {
     /// The response object type.
     type Frame: Serialize;
+    /// The whole answer's type (`stream: false`).
+    type Whole: Serialize;
+    /// The whole answer from the collected generation.
+    fn whole(self, out: crate::service::running::Outcome) -> Self::Whole;
     /// Objects sent before the first event (OpenAI's role chunk).
     fn head(&mut self) -> Vec<Self::Frame> {
         Vec::new()

@@ -176,15 +176,16 @@ impl Encoder {
             },
         }
     }
-
-    /// The whole answer (`stream: false`).
-    pub(crate) fn whole(&self, out: Outcome) -> InfillResponse {
-        self.last(out.text, &out.done)
-    }
 }
 
 impl frame::Encoder for Encoder {
     type Frame = InfillFrame;
+    type Whole = InfillResponse;
+
+    /// The whole answer (`stream: false`).
+    fn whole(self, out: Outcome) -> InfillResponse {
+        self.last(out.text, &out.done)
+    }
 
     fn event(&mut self, ev: Event) -> Vec<InfillFrame> {
         match ev {

@@ -51,14 +51,6 @@ impl Encoder {
             })
         }
     }
-
-    /// The whole answer as one object (`stream: false`).
-    pub(crate) fn whole(&self, out: Outcome) -> StreamObject {
-        let thinking = Some(out.thinking).filter(|t| !t.is_empty());
-        let mut o = self.piece(out.text, thinking, out.tool_calls);
-        o.finish(Final::of(out.done));
-        o
-    }
 }
 
 impl StreamObject {
@@ -79,6 +71,15 @@ impl StreamObject {
 
 impl frame::Encoder for Encoder {
     type Frame = StreamObject;
+    type Whole = StreamObject;
+
+    /// The whole answer as one object (`stream: false`).
+    fn whole(self, out: Outcome) -> StreamObject {
+        let thinking = Some(out.thinking).filter(|t| !t.is_empty());
+        let mut o = self.piece(out.text, thinking, out.tool_calls);
+        o.finish(Final::of(out.done));
+        o
+    }
 
     fn event(&mut self, ev: Event) -> Vec<StreamObject> {
         match ev {

@@ -213,9 +213,14 @@ impl ChatEncoder {
             usage: None,
         })
     }
+}
+
+impl frame::Encoder for ChatEncoder {
+    type Frame = ChatFrame;
+    type Whole = ChatCompletion;
 
     /// The whole answer (`stream: false`).
-    pub(crate) fn whole(self, out: Outcome) -> ChatCompletion {
+    fn whole(self, out: Outcome) -> ChatCompletion {
         let called = !out.tool_calls.is_empty();
         let message = AssistantMessage {
             role: "assistant",
@@ -242,10 +247,6 @@ impl ChatEncoder {
             usage: Usage::of(&out.done),
         }
     }
-}
-
-impl frame::Encoder for ChatEncoder {
-    type Frame = ChatFrame;
 
     fn head(&mut self) -> Vec<ChatFrame> {
         let delta = Delta {
@@ -365,17 +366,18 @@ impl CompletionEncoder {
             usage: None,
         }
     }
-
-    /// The whole answer (`stream: false`).
-    pub(crate) fn whole(self, out: Outcome) -> Completion {
-        let mut c = self.object(out.text, Some(finish_reason(out.done.finish)));
-        c.usage = Some(Usage::of(&out.done));
-        c
-    }
 }
 
 impl frame::Encoder for CompletionEncoder {
     type Frame = CompletionFrame;
+    type Whole = Completion;
+
+    /// The whole answer (`stream: false`).
+    fn whole(self, out: Outcome) -> Completion {
+        let mut c = self.object(out.text, Some(finish_reason(out.done.finish)));
+        c.usage = Some(Usage::of(&out.done));
+        c
+    }
 
     fn event(&mut self, ev: Event) -> Vec<CompletionFrame> {
         match ev {

@@ -363,22 +363,6 @@ impl Encoder {
         }
     }
 
-    /// The whole answer (`stream: false`).
-    pub(crate) fn whole(mut self, out: Outcome) -> ResponseObject {
-        if !out.thinking.is_empty() {
-            self.output
-                .push(Item::reasoning(new_id("rs"), out.thinking));
-        }
-        if !out.text.is_empty() || out.tool_calls.is_empty() {
-            self.output.push(Item::message(new_id("msg"), out.text));
-        }
-        for c in out.tool_calls {
-            let item = call_item(c, &self.custom);
-            self.output.push(item);
-        }
-        self.finished(&out.done)
-    }
-
     /// The response object at the end: its status, usage and every output item.
     fn finished(&mut self, d: &Done) -> ResponseObject {
         let (status, incomplete) = status_of(d);
@@ -566,6 +550,23 @@ impl Encoder {
 
 impl frame::Encoder for Encoder {
     type Frame = Sequenced;
+    type Whole = ResponseObject;
+
+    /// The whole answer (`stream: false`).
+    fn whole(mut self, out: Outcome) -> ResponseObject {
+        if !out.thinking.is_empty() {
+            self.output
+                .push(Item::reasoning(new_id("rs"), out.thinking));
+        }
+        if !out.text.is_empty() || out.tool_calls.is_empty() {
+            self.output.push(Item::message(new_id("msg"), out.text));
+        }
+        for c in out.tool_calls {
+            let item = call_item(c, &self.custom);
+            self.output.push(item);
+        }
+        self.finished(&out.done)
+    }
 
     fn head(&mut self) -> Vec<Sequenced> {
         let mut out = Vec::new();
