@@ -5,6 +5,7 @@
 //! context truncation, superseding of stale autocomplete requests and residency live here once.
 pub(crate) mod error;
 pub(crate) mod options;
+mod partial;
 pub(crate) mod prompts;
 pub(crate) mod request;
 pub(crate) mod running;

@@ -4,6 +4,8 @@
 //! streams in, holding back only what may still be part of a tag, so `<think>` text never
 //! reaches an answer's content.
 
+use crate::service::partial::partial_suffix;
+
 const OPEN: &str = "<think>";
 const CLOSE: &str = "</think>";
 
@@ -156,14 +158,6 @@ impl ThinkSplit {
         self.state = State::Answer;
         out
     }
-}
-
-/// Length of the longest suffix of `s` that is a proper prefix of `tag`.
-fn partial_suffix(s: &str, tag: &str) -> usize {
-    (1..tag.len().min(s.len() + 1))
-        .rev()
-        .find(|&n| s.is_char_boundary(s.len() - n) && tag.starts_with(&s[s.len() - n..]))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! [`tool_forms`]: crate::service::tool_forms
 use serde_json::{Map, Value};
 
+use crate::service::partial::partial_suffix;
 use crate::service::tool_forms::{json_calls, parse_region, RawArgs, RawCall, MARKERS};
 
 /// A tool call parsed from the model's output; each protocol writes it in its own shape.
@@ -173,16 +174,7 @@ pub(crate) struct ToolHold {
 fn marker_prefix_len(s: &str) -> usize {
     MARKERS
         .iter()
-        .map(|(open, _)| {
-            (1..open.len().min(s.len() + 1))
-                .rev()
-                .find(|&n| {
-                    s.is_char_boundary(s.len() - n)
-                        && open.is_char_boundary(n)
-                        && open.starts_with(&s[s.len() - n..])
-                })
-                .unwrap_or(0)
-        })
+        .map(|(open, _)| partial_suffix(s, open))
         .max()
         .unwrap_or(0)
 }
