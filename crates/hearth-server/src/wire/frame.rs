@@ -64,10 +64,10 @@ impl Framing {
 
     /// A keep-alive without an object: an SSE comment, which every SSE parser skips; nothing
     /// for NDJSON (Ollama's clients wait).
-    fn keepalive(self) -> Option<Vec<u8>> {
+    fn keepalive(self) -> Option<&'static [u8]> {
         match self {
             Framing::Ndjson => None,
-            Framing::Sse { .. } | Framing::SseNamed => Some(b": keep-alive\n\n".to_vec()),
+            Framing::Sse { .. } | Framing::SseNamed => Some(b": keep-alive\n\n"),
         }
     }
 
@@ -128,14 +128,19 @@ pub(crate) fn stream<E: Encoder>(
                     pending.extend(framing.end());
                     continue;
                 };
-                let ev = match tokio::time::timeout(KEEPALIVE, r.next()).await {
-                    Ok(ev) => ev,
-                    Err(_) => {
-                        match enc.keepalive() {
-                            Some(f) => pending.push_back(framing.frame(&f)),
-                            None => pending.extend(framing.keepalive()),
+                // Framings without a keep-alive (NDJSON) wait without a timer.
+                let ev = if framing.keepalive().is_none() {
+                    r.next().await
+                } else {
+                    match tokio::time::timeout(KEEPALIVE, r.next()).await {
+                        Ok(ev) => ev,
+                        Err(_) => {
+                            match enc.keepalive() {
+                                Some(f) => pending.push_back(framing.frame(&f)),
+                                None => pending.extend(framing.keepalive().map(<[u8]>::to_vec)),
+                            }
+                            continue;
                         }
-                        continue;
                     }
                 };
                 let last = matches!(ev, None | Some(Event::Done(_) | Event::Error(_)));
