@@ -401,12 +401,14 @@ impl ChatCompletionRequest {
                 ServiceError::Invalid("chat_template_kwargs.enable_thinking must be a bool".into())
             });
         }
-        Ok(match self.reasoning_effort.as_deref() {
-            None => None,
-            Some("none" | "minimal") => Some(false),
-            Some(_) => Some(true),
-        })
+        Ok(self.reasoning_effort.as_deref().map(effort_thinks))
     }
+}
+
+/// Whether an OpenAI reasoning effort (`none|minimal|low|medium|high`, chat's
+/// `reasoning_effort` and the Responses API's `reasoning.effort`) turns thinking on.
+pub(crate) fn effort_thinks(effort: &str) -> bool {
+    !matches!(effort, "none" | "minimal")
 }
 
 impl CompletionRequest {

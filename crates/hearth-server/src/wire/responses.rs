@@ -9,6 +9,7 @@ use crate::grammar::Grammar;
 use crate::service::error::ServiceError;
 use crate::service::options::Options;
 use crate::service::request::{GenRequest, Input};
+use crate::wire::openai::effort_thinks;
 use crate::wire::tool_choice::{forced_call_grammar, template_tools, Declared, Force};
 
 /// `input`: one user message as a string, or items.
@@ -242,14 +243,6 @@ pub(crate) fn custom_tool_names(tools: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Whether `effort` asks the model to think (`None`: the model's default).
-pub(crate) fn think_of(r: Option<&Reasoning>) -> Option<bool> {
-    match r?.effort.as_deref()? {
-        "none" | "minimal" => Some(false),
-        _ => Some(true),
-    }
-}
-
 impl ResponsesRequest {
     /// The service request.
     pub(crate) fn to_gen(&self) -> Result<GenRequest, ServiceError> {
@@ -316,7 +309,11 @@ impl ResponsesRequest {
         };
         let mut g = GenRequest::new(&self.model, Input::Chat { messages, tools });
         g.grammar = grammar;
-        g.think = think_of(self.reasoning.as_ref());
+        g.think = self
+            .reasoning
+            .as_ref()
+            .and_then(|r| r.effort.as_deref())
+            .map(effort_thinks);
         g.options = Options {
             num_predict: self.max_output_tokens.map(i64::from),
             temperature: self.temperature.map(|t| t.min(2.0)),
