@@ -4,11 +4,13 @@
 //! saved state costs a memory copy where re-evaluating the prefix costs minutes on a CPU.
 //! Entries are bounded by a byte budget and evicted least recently used first.
 
+use crate::types::Token;
+
 /// Prompts shorter than this are not worth saving (cheap to evaluate again).
 pub(crate) const MIN_TOKENS: usize = 256;
 
 struct Entry<S> {
-    tokens: Vec<i32>,
+    tokens: Vec<Token>,
     state: S,
     bytes: usize,
     used: u64,
@@ -22,7 +24,8 @@ pub(crate) struct PromptCache<S> {
     tick: u64,
 }
 
-fn common_prefix(a: &[i32], b: &[i32]) -> usize {
+/// Length of the longest common prefix of two token sequences.
+pub(crate) fn common_prefix(a: &[Token], b: &[Token]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
@@ -43,7 +46,7 @@ impl<S> PromptCache<S> {
     }
 
     /// The entry sharing the longest prefix with `prompt`, and that length (marked used).
-    pub(crate) fn best(&mut self, prompt: &[i32]) -> Option<(&[i32], &S, usize)> {
+    pub(crate) fn best(&mut self, prompt: &[Token]) -> Option<(&[Token], &S, usize)> {
         let (i, lcp) = self
             .entries
             .iter()
@@ -61,7 +64,7 @@ impl<S> PromptCache<S> {
 
     /// Whether a state of exactly these tokens (or of a longer sequence starting with them) is
     /// already kept.
-    pub(crate) fn covers(&self, tokens: &[i32]) -> bool {
+    pub(crate) fn covers(&self, tokens: &[Token]) -> bool {
         self.entries
             .iter()
             .any(|e| e.tokens.len() >= tokens.len() && e.tokens[..tokens.len()] == *tokens)
@@ -69,7 +72,7 @@ impl<S> PromptCache<S> {
 
     /// Keep `state` of `tokens` (`bytes` long): entries it extends are dropped, then the least
     /// recently used until it fits. A state larger than the whole budget is not kept.
-    pub(crate) fn insert(&mut self, tokens: Vec<i32>, state: S, bytes: usize) {
+    pub(crate) fn insert(&mut self, tokens: Vec<Token>, state: S, bytes: usize) {
         if bytes > self.budget || tokens.len() < MIN_TOKENS {
             return;
         }

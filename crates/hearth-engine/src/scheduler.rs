@@ -19,7 +19,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::heal;
-use crate::prompt_cache::{PromptCache, MIN_TOKENS};
+use crate::prompt_cache::{common_prefix, PromptCache, MIN_TOKENS};
 use crate::sampler::Sampler;
 use crate::text::{StopMatcher, Utf8Stream};
 use crate::types::{
@@ -114,10 +114,6 @@ struct Slot {
     /// Tokens whose KV entries are in this sequence, positions 0..len.
     cached: Vec<Token>,
     job: Option<Job>,
-}
-
-fn common_prefix(a: &[Token], b: &[Token]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Entry point of the scheduler thread.
