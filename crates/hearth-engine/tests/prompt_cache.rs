@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod common;
 
-use hearth_engine::{GenerateRequest, LoadOptions, Model};
+use hearth_engine::{GenerateRequest, LoadOptions, Model, SamplingParams};
 use hearth_gguf::testing::{test_model, TestModel};
 
 fn load(cache_ram: usize) -> Option<Model> {
@@ -25,6 +25,7 @@ fn turn(model: &Model, prompt: &str) -> common::Outcome {
     let req = GenerateRequest {
         prompt: model.tokenize(prompt, false, true).unwrap(),
         max_tokens: Some(8),
+        sampling: SamplingParams::greedy(),
         ..GenerateRequest::default()
     };
     common::collect(model, req)
