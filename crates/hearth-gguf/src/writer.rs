@@ -124,6 +124,66 @@ impl GgufWriter {
     }
 }
 
+impl GgufWriter {
+    /// Stream the file to `out` without building it in memory first: the same bytes as
+    /// [`GgufWriter::to_bytes`] for tensors packed in order. Explicit offsets (hostile test
+    /// files) are an `InvalidInput` error.
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        if self.tensors.iter().any(|t| t.offset.is_some()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "write_to lays tensors out in order; explicit offsets need to_bytes",
+            ));
+        }
+        let align = self.alignment.max(1);
+        let mut head = Vec::new();
+        head.extend_from_slice(&MAGIC);
+        put_u32(&mut head, self.version);
+        put_u64(&mut head, self.tensors.len() as u64);
+        put_u64(&mut head, self.metadata.len() as u64);
+        for (k, v) in &self.metadata {
+            put_str(&mut head, k);
+            put_u32(&mut head, v.value_type() as u32);
+            put_value(&mut head, v);
+        }
+        let mut next = 0u64;
+        for t in &self.tensors {
+            let off = align_up(next, align).unwrap_or(next);
+            next = off + t.data.len() as u64;
+            put_str(&mut head, &t.name);
+            put_u32(&mut head, t.dims.len() as u32);
+            for &d in &t.dims {
+                put_u64(&mut head, d);
+            }
+            put_u32(&mut head, t.type_id);
+            put_u64(&mut head, off);
+        }
+        out.write_all(&head)?;
+        if self.tensors.is_empty() {
+            return Ok(());
+        }
+        let pad = |n: u64| align_up(n, align).unwrap_or(n) - n;
+        let zeros = |out: &mut dyn std::io::Write, mut n: u64| -> std::io::Result<()> {
+            const Z: [u8; 256] = [0; 256];
+            while n > 0 {
+                let k = n.min(Z.len() as u64);
+                out.write_all(&Z[..k as usize])?;
+                n -= k;
+            }
+            Ok(())
+        };
+        zeros(out, pad(head.len() as u64))?;
+        let mut pos = 0u64;
+        for t in &self.tensors {
+            let p = pad(pos);
+            zeros(out, p)?;
+            out.write_all(&t.data)?;
+            pos += p + t.data.len() as u64;
+        }
+        zeros(out, pad(pos))
+    }
+}
+
 pub fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
@@ -244,4 +304,20 @@ pub fn tiny_llama() -> GgufWriter {
         }
     }
     w.tensor("output_norm.weight", &[8], GgmlType::F32)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn streaming_matches_in_memory() {
+        let w = super::tiny_llama();
+        let mut streamed = Vec::new();
+        w.write_to(&mut streamed).unwrap();
+        assert_eq!(streamed, w.to_bytes());
+        let empty = super::GgufWriter::new();
+        let mut e = Vec::new();
+        empty.write_to(&mut e).unwrap();
+        assert_eq!(e, empty.to_bytes());
+    }
 }
