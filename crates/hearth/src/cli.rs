@@ -64,6 +64,8 @@ pub enum Command {
     Export(cmd::export::Args),
     /// Install the models of a tar bundle.
     Import(cmd::import::Args),
+    /// Convert a Hugging Face safetensors folder (BERT embedding models) to GGUF.
+    Convert(cmd::convert::Args),
     /// Point a coding agent or editor (Claude Code, Codex, OpenCode, Aider, Zed, Continue) at
     /// the hearth server and start it; `--print` shows the setup instead.
     Launch(cmd::launch::Args),
@@ -99,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Create(args) => cmd::create::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Import(args) => cmd::import::run(args),
+        Command::Convert(args) => cmd::convert::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ pub(crate) mod bench_fim;
 pub(crate) mod chat;
 pub(crate) mod check_code;
 pub(crate) mod client;
+pub(crate) mod convert;
 pub(crate) mod cp;
 pub(crate) mod create;
 pub(crate) mod export;
