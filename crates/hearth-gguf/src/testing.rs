@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-/// The three real models hearth is tested with.
+/// The real models hearth is tested with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestModel {
     /// Qwen2.5-Coder-0.5B-Instruct Q4_K_M (qwen2).
@@ -15,9 +15,13 @@ pub enum TestModel {
     Qwen15,
     /// SmolLM2-135M-Instruct Q4_1 (llama).
     SmolLm2,
+    /// all-MiniLM-L6-v2 (bert, F16), an embedding model: converted by `hearth convert` from the
+    /// safetensors `scripts/fetch-test-models` downloads (no registry ships it as GGUF).
+    MiniLm,
 }
 
 impl TestModel {
+    /// The text-generation models.
     pub const ALL: [TestModel; 3] = [TestModel::Qwen05, TestModel::Qwen15, TestModel::SmolLm2];
 
     pub fn file_name(self) -> &'static str {
@@ -25,6 +29,7 @@ impl TestModel {
             TestModel::Qwen05 => "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             TestModel::Qwen15 => "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             TestModel::SmolLm2 => "SmolLM2-135M-Instruct.Q4_1.gguf",
+            TestModel::MiniLm => "all-MiniLM-L6-v2-f16.gguf",
         }
     }
 
@@ -35,6 +40,7 @@ impl TestModel {
             TestModel::SmolLm2 => {
                 "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
             }
+            TestModel::MiniLm => "754d50b4d0104b4d25f7f8d8292fa4a7256b0d53360e8b7fcf70c8d231f57bec",
         }
     }
 
@@ -43,8 +49,27 @@ impl TestModel {
             TestModel::Qwen05 => 491_400_064,
             TestModel::Qwen15 => 1_117_320_768,
             TestModel::SmolLm2 => 98_362_432,
+            TestModel::MiniLm => 46_220_576,
         }
     }
+}
+
+/// The safetensors folder all-MiniLM-L6-v2 is converted from (`$HEARTH_TEST_MODELS/
+/// all-MiniLM-L6-v2`), or `None` as [`test_model`] handles a missing model.
+#[allow(clippy::panic)] // test support: failing loudly is the point
+pub fn minilm_source_dir() -> Option<PathBuf> {
+    let d = test_models_dir().join("all-MiniLM-L6-v2");
+    if d.join("model.safetensors").is_file() {
+        return Some(d);
+    }
+    if models_required() {
+        panic!("{} is missing (run scripts/fetch-test-models)", d.display());
+    }
+    eprintln!(
+        "skipping: {} not fetched (scripts/fetch-test-models)",
+        d.display()
+    );
+    None
 }
 
 /// `$HEARTH_TEST_MODELS`, default `~/.cache/hearth/test-models`.
