@@ -16,6 +16,7 @@
 //! - Dropping the last [`Model`] clone cancels running generations and frees the model.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod embed;
 mod heal;
 mod model;
 mod prompt_cache;
@@ -24,10 +25,11 @@ mod scheduler;
 pub mod text;
 mod types;
 
+pub use embed::Embeddings;
 pub use model::{needs_bos, physical_cores, system_info, Model, MAX_PARALLEL, MAX_TOKENIZE_BYTES};
 pub use sampler::MAX_GRAMMAR_BYTES;
 pub use types::{
-    CancelToken, DoneReason, EngineError, Event, EventReceiver, FimTokens, GenerateRequest,
-    Generation, GenerationStats, GpuLayers, LoadOptions, ModelInfo, SamplingParams, SlotStats,
-    Token,
+    CancelToken, DoneReason, EmbeddingInfo, EngineError, Event, EventReceiver, FimTokens,
+    GenerateRequest, Generation, GenerationStats, GpuLayers, LoadOptions, ModelInfo, Pooling,
+    SamplingParams, SlotStats, Token,
 };

@@ -11,10 +11,11 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use crate::embed::{self, Embeddings};
 use crate::scheduler::{self, Command, Shared};
 use crate::types::{
-    EngineError, FimTokens, GenerateRequest, Generation, GpuLayers, LoadOptions, ModelInfo,
-    SlotStats, Token,
+    EmbeddingInfo, EngineError, FimTokens, GenerateRequest, Generation, GpuLayers, LoadOptions,
+    ModelInfo, Pooling, SlotStats, Token,
 };
 
 /// Longest text [`Model::tokenize`] accepts (llama.cpp counts in i32).
@@ -150,6 +151,14 @@ impl Model {
         let hp = meta.hparams();
         let file_size = gguf.file_size;
         let n_ctx_train_meta = hp.context_length.unwrap_or(0);
+        // An embedding model names its pooling; encoders also say their attention is not causal.
+        let pooling = meta
+            .get_u64(&format!("{architecture}.pooling_type"))
+            .and_then(Pooling::from_gguf);
+        let causal = meta
+            .get_bool(&format!("{architecture}.attention.causal"))
+            .unwrap_or(true);
+        let embedding_out = meta.get_u64(&format!("{architecture}.embedding_length_out"));
         drop(gguf);
 
         let backend = backend()?;
@@ -167,23 +176,46 @@ impl Model {
         let llama = Arc::new(llama);
 
         let n_ctx_train = llama.n_ctx_train();
+        let embedding = pooling.map(|pooling| EmbeddingInfo {
+            dimensions: embedding_out
+                .and_then(|d| u32::try_from(d).ok())
+                .unwrap_or_else(|| u32::try_from(llama.n_embd()).unwrap_or(0)),
+            pooling,
+        });
         let mut n_ctx = if opts.n_ctx == 0 {
             n_ctx_train
         } else {
             opts.n_ctx
         };
-        // Each sequence needs at least a few cells; round to a multiple of n_parallel.
-        n_ctx = n_ctx.max(opts.n_parallel.saturating_mul(16));
-        n_ctx -= n_ctx % opts.n_parallel;
+        let (n_parallel, n_seq_max, n_batch);
+        if embedding.is_some() {
+            // A whole input is evaluated in one batch: the context is the batch, no longer than
+            // the model was trained for. Encoders batch many inputs; a decoder's KV cache is
+            // split per sequence, so it takes one at a time.
+            if n_ctx_train > 0 {
+                n_ctx = n_ctx.min(n_ctx_train);
+            }
+            n_ctx = n_ctx.clamp(16, 8192);
+            n_parallel = 1;
+            n_seq_max = if causal { 1 } else { embed::MAX_SEQ };
+            n_batch = n_ctx;
+        } else {
+            // Each sequence needs at least a few cells; round to a multiple of n_parallel.
+            n_ctx = n_ctx.max(opts.n_parallel.saturating_mul(16));
+            n_ctx -= n_ctx % opts.n_parallel;
+            n_parallel = opts.n_parallel;
+            n_seq_max = opts.n_parallel;
+            n_batch = opts.n_batch.min(n_ctx);
+        }
         let threads = opts.threads.unwrap_or_else(physical_cores).max(1);
         let threads_batch = opts.threads_batch.unwrap_or(threads).max(1);
-        let n_batch = opts.n_batch.min(n_ctx);
 
         let cparams = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(n_batch)
             .with_n_ubatch(n_batch)
-            .with_n_seq_max(opts.n_parallel)
+            .with_n_seq_max(n_seq_max)
+            .with_embeddings(embedding.is_some())
             .with_n_threads(i32::try_from(threads).unwrap_or(i32::MAX))
             .with_n_threads_batch(i32::try_from(threads_batch).unwrap_or(i32::MAX))
             .with_flash_attention_policy(if opts.flash_attention {
@@ -207,7 +239,9 @@ impl Model {
             _ => None,
         };
         // KV size: per layer, per cell, K (head_count_kv * key_length) + V (.. * value_length), f16.
-        let kv_bytes = {
+        let kv_bytes = if !causal {
+            0
+        } else {
             let head_count = hp.head_count.unwrap_or(1).max(1);
             let key_len = hp
                 .key_length
@@ -225,8 +259,8 @@ impl Model {
             architecture,
             name,
             n_ctx,
-            n_ctx_seq: n_ctx / opts.n_parallel,
-            n_parallel: opts.n_parallel,
+            n_ctx_seq: n_ctx / n_parallel,
+            n_parallel,
             n_ctx_train: if n_ctx_train > 0 {
                 n_ctx_train
             } else {
@@ -245,29 +279,46 @@ impl Model {
             load_duration: started.elapsed(),
             threads,
             threads_batch,
+            embedding,
         };
 
-        let shared = Arc::new(Shared::new(opts.n_parallel, n_ctx));
+        let shared = Arc::new(Shared::new(n_parallel, n_ctx));
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = {
             let llama = Arc::clone(&llama);
             let shared = Arc::clone(&shared);
             let cfg = scheduler::Config {
-                n_parallel: opts.n_parallel,
-                n_ctx_seq: n_ctx / opts.n_parallel,
+                n_parallel,
+                n_ctx_seq: n_ctx / n_parallel,
                 n_batch,
                 cache_ram: opts.cache_ram,
             };
+            let embed_cfg = embed::Config {
+                n_batch,
+                n_seq: n_seq_max,
+            };
+            let is_embedding = embedding.is_some();
             std::thread::Builder::new()
-                .name("hearth-sched".into())
+                .name(
+                    if is_embedding {
+                        "hearth-embed"
+                    } else {
+                        "hearth-sched"
+                    }
+                    .into(),
+                )
                 .spawn(move || {
-                    scheduler::run(&llama, backend, cparams, cfg, &shared, rx, ready_tx);
+                    if is_embedding {
+                        embed::run(&llama, backend, cparams, embed_cfg, &shared, rx, ready_tx);
+                    } else {
+                        scheduler::run(&llama, backend, cparams, cfg, &shared, rx, ready_tx);
+                    }
                 })
                 .map_err(|e| EngineError::Context {
                     path: path.to_path_buf(),
                     n_ctx,
-                    n_parallel: opts.n_parallel,
+                    n_parallel,
                     message: format!("cannot start scheduler thread: {e}"),
                 })?
         };
@@ -279,7 +330,7 @@ impl Model {
             return Err(EngineError::Context {
                 path: path.to_path_buf(),
                 n_ctx,
-                n_parallel: opts.n_parallel,
+                n_parallel,
                 message,
             });
         }
@@ -287,7 +338,8 @@ impl Model {
         tracing::info!(
             path = %path.display(),
             n_ctx,
-            n_parallel = opts.n_parallel,
+            n_parallel,
+            embedding = embedding.is_some(),
             threads,
             load_ms = info.load_duration.as_millis() as u64,
             "model loaded"
@@ -401,6 +453,11 @@ impl Model {
         req: GenerateRequest,
         heal: Option<Vec<u8>>,
     ) -> Result<Generation, EngineError> {
+        if self.inner.info.embedding.is_some() {
+            return Err(EngineError::Request(
+                "this is an embedding model; it does not generate text".into(),
+            ));
+        }
         if req.prompt.is_empty() {
             return Err(EngineError::Request("empty prompt".into()));
         }
@@ -465,6 +522,49 @@ impl Model {
             return Err(EngineError::SchedulerGone);
         }
         Ok(Generation { events: rx, cancel })
+    }
+
+    /// Pooled embeddings of whole token sequences (embedding models only). Each input must be
+    /// non-empty and fit the context ([`ModelInfo::n_ctx`]); truncating is the caller's choice.
+    pub async fn embed(&self, inputs: Vec<Vec<Token>>) -> Result<Embeddings, EngineError> {
+        if self.inner.info.embedding.is_none() {
+            return Err(EngineError::Request(
+                "this model does not produce embeddings".into(),
+            ));
+        }
+        let n_ctx = self.inner.info.n_ctx;
+        for input in &inputs {
+            if input.is_empty() {
+                return Err(EngineError::Request("empty input".into()));
+            }
+            if input.len() > n_ctx as usize {
+                return Err(EngineError::PromptTooLong {
+                    prompt_tokens: input.len(),
+                    n_ctx_seq: n_ctx,
+                });
+            }
+            for &t in input {
+                self.check_token(t)?;
+            }
+        }
+        if inputs.is_empty() {
+            return Ok(Embeddings::default());
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        {
+            let commands = self
+                .inner
+                .commands
+                .lock()
+                .map_err(|_| EngineError::SchedulerGone)?;
+            let sender = commands.as_ref().ok_or(EngineError::SchedulerGone)?;
+            self.inner.shared.queued_add(1);
+            if sender.send(Command::Embed { inputs, reply }).is_err() {
+                self.inner.shared.queued_add(-1);
+                return Err(EngineError::SchedulerGone);
+            }
+        }
+        rx.await.map_err(|_| EngineError::SchedulerGone)?
     }
 
     /// Render a conversation with llama.cpp's built-in chat-template engine, which recognises

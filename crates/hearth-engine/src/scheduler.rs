@@ -34,6 +34,11 @@ pub(crate) enum Command {
         /// Bytes the first tokens must spell (token healing), see [`crate::heal`].
         heal: Option<Vec<u8>>,
     },
+    /// Pool embeddings of whole token sequences (embedding models only).
+    Embed {
+        inputs: Vec<Vec<Token>>,
+        reply: tokio::sync::oneshot::Sender<Result<crate::embed::Embeddings, EngineError>>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +71,16 @@ impl Shared {
     pub(crate) fn queued_add(&self, d: i32) {
         if let Ok(mut s) = self.stats.lock() {
             s.queued = s.queued.saturating_add_signed(d);
+        }
+    }
+    /// The embedding worker has one slot: busy while it evaluates a request.
+    pub(crate) fn set_busy(&self, busy: bool) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.busy = u32::from(busy);
+            s.idle = u32::from(!busy);
+            if busy {
+                s.steps += 1;
+            }
         }
     }
     fn update(&self, busy: u32, idle: u32, kv_used: u32, steps: u64) {
@@ -214,6 +229,13 @@ impl Scheduler<'_> {
                 received,
                 heal,
             }),
+            // `Model::embed` refuses generation models before queueing.
+            Command::Embed { reply, .. } => {
+                self.shared.queued_add(-1);
+                let _ = reply.send(Err(EngineError::Request(
+                    "this model does not produce embeddings".into(),
+                )));
+            }
         }
     }
 

@@ -401,6 +401,40 @@ pub struct ModelInfo {
     pub threads: u32,
     /// Threads used for batch evaluation.
     pub threads_batch: u32,
+    /// Set for embedding models (a pooling type in the file): they embed, never generate.
+    pub embedding: Option<EmbeddingInfo>,
+}
+
+/// What an embedding model produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingInfo {
+    /// Length of each vector.
+    pub dimensions: u32,
+    /// How token states become one vector.
+    pub pooling: Pooling,
+}
+
+/// llama.cpp's pooling of token states into a sequence embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Average over the tokens.
+    Mean,
+    /// The first (CLS) token.
+    Cls,
+    /// The last token (decoder embedders).
+    Last,
+}
+
+impl Pooling {
+    /// From the GGUF `{arch}.pooling_type` value; `None` for none, rank and unknown values.
+    pub fn from_gguf(v: u64) -> Option<Pooling> {
+        match v {
+            1 => Some(Pooling::Mean),
+            2 => Some(Pooling::Cls),
+            3 => Some(Pooling::Last),
+            _ => None,
+        }
+    }
 }
 
 /// Fill-in-the-middle control tokens.
