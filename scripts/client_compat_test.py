@@ -325,6 +325,46 @@ def anthropic_count_tokens_and_errors():
         assert "context" in str(e), e
 
 
+EMBED = "all-minilm"
+QUERY = "How do I read a file in Python?"
+RELEVANT = "Use open(path).read() to load the contents of a file in Python."
+UNRELATED = "The weather in Paris is sunny and warm today."
+
+
+def cos(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
+
+
+@check
+def ollama_embed():
+    assert client.show(EMBED).capabilities == ["embedding"]
+    r = client.embed(model=EMBED, input=[QUERY, RELEVANT, UNRELATED])
+    q, rel, unrel = r.embeddings
+    assert len(q) == 384 and abs(sum(x * x for x in q) - 1) < 1e-3, len(q)
+    assert cos(q, rel) > cos(q, unrel) + 0.2, (cos(q, rel), cos(q, unrel))
+    assert r.prompt_eval_count > 20, r.prompt_eval_count
+    old = client.embeddings(model=EMBED, prompt=QUERY).embedding
+    assert cos(old, q) > 0.9999
+    try:
+        client.embed(model=MODEL, input="hi")
+        raise AssertionError("a chat model produced embeddings")
+    except ollama.ResponseError as e:
+        assert e.status_code == 400 and "embeddings" in str(e), e
+
+
+@check
+def openai_embeddings():
+    # The SDK asks for base64 and decodes it itself.
+    r = oai.embeddings.create(model=EMBED, input=[QUERY, RELEVANT, UNRELATED])
+    q, rel, unrel = (d.embedding for d in r.data)
+    assert len(q) == 384 and [d.index for d in r.data] == [0, 1, 2]
+    assert cos(q, rel) > cos(q, unrel) + 0.2
+    f = oai.embeddings.create(model=EMBED, input=QUERY, encoding_format="float", dimensions=128)
+    assert len(f.data[0].embedding) == 128 and f.usage.prompt_tokens > 5, f.usage
+    assert cos(f.data[0].embedding, q[:128]) > 0.9999
+
+
 passed, failed = results.count(True), results.count(False)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

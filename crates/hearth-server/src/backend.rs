@@ -1,6 +1,8 @@
 //! What the server needs from the engine: an [`Engine`] that loads a GGUF into a [`Runner`]
 //! (hearth-engine's adapter implements both). The HTTP layer never sees llama.cpp types.
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -87,7 +89,23 @@ pub struct RunnerInfo {
     pub n_ctx_per_seq: u32,
     /// Bytes the loaded model holds (weights + KV).
     pub memory_bytes: u64,
+    /// Vector length, for an embedding model (which embeds and never generates).
+    pub embedding_dims: Option<u32>,
 }
+
+/// Pooled vectors of whole token sequences, as the engine returns them (not normalised).
+#[derive(Debug, Clone, Default)]
+pub struct Embedded {
+    /// One vector per input, in input order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens evaluated.
+    pub prompt_tokens: usize,
+    /// Engine time.
+    pub eval: Duration,
+}
+
+/// A running embedding request.
+pub type EmbedFuture = Pin<Box<dyn Future<Output = Result<Embedded, BackendError>> + Send>>;
 
 /// Sampling settings, already validated.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -227,6 +245,18 @@ pub trait Runner: Send + Sync + 'static {
     fn generate(&self, params: GenParams) -> Result<GenStream, BackendError>;
     /// Slot and KV occupancy.
     fn slots(&self) -> SlotUsage;
+    /// The tokens of one embedding input: the model's own special tokens added (BERT's CLS
+    /// and SEP), special-token text in `text` not parsed. With `max`, a longer input is cut to
+    /// `max` tokens keeping the trailing special tokens. Blocking.
+    fn embed_tokens(&self, text: &str, max: Option<usize>) -> Result<Vec<i32>, BackendError> {
+        let _ = (text, max);
+        Err(BackendError::Unsupported("embeddings"))
+    }
+    /// Embed whole token sequences (embedding models only).
+    fn embed(&self, inputs: Vec<Vec<i32>>) -> EmbedFuture {
+        let _ = inputs;
+        Box::pin(async { Err(BackendError::Unsupported("embeddings")) })
+    }
 }
 
 /// Loads models.

@@ -11,8 +11,8 @@ use hearth_engine::{
 use tokio::sync::mpsc;
 
 use crate::backend::{
-    BackendError, Engine, FimInput, Finish, GenEvent, GenParams, GenStream, LoadEstimate,
-    LoadParams, Runner, RunnerInfo, SlotUsage, Stats,
+    BackendError, EmbedFuture, Embedded, Engine, FimInput, Finish, GenEvent, GenParams, GenStream,
+    LoadEstimate, LoadParams, Runner, RunnerInfo, SlotUsage, Stats,
 };
 
 /// Loads models with hearth-engine.
@@ -59,13 +59,25 @@ impl Engine for LlamaEngine {
             ..LoadOptions::default()
         };
         let model = Model::load(path, opts).map_err(map_err)?;
+        if model.info().embedding.is_some() {
+            let tail = special_tail(&model);
+            return Ok(Arc::new(LlamaRunner {
+                model,
+                completer: None,
+                embed_tail: tail,
+            }));
+        }
         // Models without FIM tokens get no completer: a suffix request is then a 400.
         let completer = match hearth_complete::Completer::open(model.clone()) {
             Ok(c) => Some(c),
             Err(hearth_complete::CompleteError::NoFim { .. }) => None,
             Err(e) => return Err(BackendError::Other(e.to_string())),
         };
-        Ok(Arc::new(LlamaRunner { model, completer }))
+        Ok(Arc::new(LlamaRunner {
+            model,
+            completer,
+            embed_tail: 0,
+        }))
     }
 
     /// hearth-fit's plan for this file, context and machine: weights as the file holds them,
@@ -114,6 +126,32 @@ pub struct LlamaRunner {
     model: Model,
     /// The autocomplete path (prefix reuse, healing, shaping, superseding), for FIM models.
     completer: Option<hearth_complete::Completer>,
+    /// Special tokens the tokenizer appends after the text (BERT's SEP): kept when an
+    /// embedding input is cut to the context.
+    embed_tail: usize,
+}
+
+/// How many special tokens the tokenizer adds after the text (0 when it adds none).
+fn special_tail(model: &Model) -> usize {
+    let (Ok(with), Ok(without)) = (
+        model.tokenize("a", true, false),
+        model.tokenize("a", false, false),
+    ) else {
+        return 0;
+    };
+    (0..=with.len().saturating_sub(without.len()))
+        .find(|&p| with[p..].starts_with(&without))
+        .map_or(0, |p| with.len() - p - without.len())
+}
+
+/// Cut `tokens` to `max`, keeping the last `tail` (the appended special tokens).
+pub(crate) fn truncate_keeping_tail(tokens: &mut Vec<i32>, max: usize, tail: usize) {
+    if tokens.len() <= max {
+        return;
+    }
+    let tail = tail.min(max).min(tokens.len());
+    let keep_head = max - tail;
+    tokens.drain(keep_head..tokens.len() - tail);
 }
 
 fn sampling(s: &crate::backend::Sampling) -> SamplingParams {
@@ -147,6 +185,7 @@ impl Runner for LlamaRunner {
         RunnerInfo {
             n_ctx_per_seq: i.n_ctx_seq,
             memory_bytes: i.file_size.saturating_add(i.kv_bytes),
+            embedding_dims: i.embedding.map(|e| e.dimensions),
         }
     }
 
@@ -231,6 +270,26 @@ impl Runner for LlamaRunner {
             }
         });
         Ok(GenStream { events: rx })
+    }
+
+    fn embed_tokens(&self, text: &str, max: Option<usize>) -> Result<Vec<i32>, BackendError> {
+        let mut tokens = self.model.tokenize(text, true, false).map_err(map_err)?;
+        if let Some(max) = max {
+            truncate_keeping_tail(&mut tokens, max, self.embed_tail);
+        }
+        Ok(tokens)
+    }
+
+    fn embed(&self, inputs: Vec<Vec<i32>>) -> EmbedFuture {
+        let model = self.model.clone();
+        Box::pin(async move {
+            let e = model.embed(inputs).await.map_err(map_err)?;
+            Ok(Embedded {
+                vectors: e.vectors,
+                prompt_tokens: e.prompt_tokens,
+                eval: e.eval,
+            })
+        })
     }
 
     fn slots(&self) -> SlotUsage {
@@ -334,3 +393,22 @@ fn complete_err(e: hearth_complete::CompleteError) -> BackendError {
 
 /// `num_predict` unset on a FIM request: shaping usually ends it much earlier.
 const FIM_DEFAULT_MAX_TOKENS: u32 = 256;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn truncation_keeps_the_trailing_specials() {
+        let mut t = vec![101, 1, 2, 3, 4, 102];
+        super::truncate_keeping_tail(&mut t, 4, 1);
+        assert_eq!(t, [101, 1, 2, 102]);
+        let mut short = vec![101, 1, 102];
+        super::truncate_keeping_tail(&mut short, 4, 1);
+        assert_eq!(short, [101, 1, 102]);
+        let mut no_tail = vec![1, 2, 3];
+        super::truncate_keeping_tail(&mut no_tail, 2, 0);
+        assert_eq!(no_tail, [1, 2]);
+        let mut tiny = vec![1, 2, 3];
+        super::truncate_keeping_tail(&mut tiny, 1, 5);
+        assert_eq!(tiny, [3]);
+    }
+}

@@ -599,6 +599,7 @@ impl hearth_server::backend::Runner for SlowTeardown {
         hearth_server::backend::RunnerInfo {
             n_ctx_per_seq: 4096,
             memory_bytes: 1,
+            ..Default::default()
         }
     }
     fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, hearth_server::backend::BackendError> {

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, middleware, extractors and error bodies. Handlers are a few lines
 //! each: parse the wire type, hand the service a request, encode its answer.
 mod anthropic;
+mod embed;
 pub(crate) mod error;
 mod extract;
 mod guard;
@@ -33,6 +34,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/version", get(misc::version))
         .route("/api/generate", post(ollama::generate))
         .route("/api/chat", post(ollama::chat))
+        .route("/api/embed", post(embed::embed))
+        .route("/api/embeddings", post(embed::embeddings))
         .route("/api/tags", get(ollama_models::tags))
         .route("/api/show", post(ollama_models::show))
         .route("/api/ps", get(ollama_models::ps))
@@ -53,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/responses", post(responses::create))
+        .route("/v1/embeddings", post(embed::openai))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/models/{*id}", get(openai::get_model))
         .layer(middleware::from_fn(|req, next| {

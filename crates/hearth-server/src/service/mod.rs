@@ -3,6 +3,7 @@
 //! [`GenRequest`] and get a [`Running`] stream of typed [`Event`]s. Model resolution, Modelfile
 //! defaults (`SYSTEM`, `PARAMETER`, `MESSAGE`), template choice, the BOS rule, size checks,
 //! context truncation, superseding of stale autocomplete requests and residency live here once.
+pub(crate) mod embed;
 pub(crate) mod error;
 pub(crate) mod options;
 mod partial;
@@ -240,6 +241,13 @@ impl Service {
             .or(Options::from_params(&entry.name, &entry.parameters)?)
             .check()?;
         let info = self.prompt_info(&entry.path).await?;
+        if info.embedding {
+            return Err(ServiceError::Invalid(format!(
+                "model \"{}\" is an embedding model: it does not generate text (use /api/embed \
+                 or /v1/embeddings)",
+                entry.name
+            )));
+        }
         let (e, i) = (entry.clone(), info.clone());
         let built = blocking(move || build(&e, &i, input, think)).await?;
         Ok((entry, opts, info, built))

@@ -32,6 +32,9 @@ pub(crate) struct PromptInfo {
     pub(crate) thinking: bool,
     /// Whether the template has a thinking switch (`enable_thinking`).
     think_switch: bool,
+    /// An embedding model (a pooling type in the file, as the engine decides): it embeds and
+    /// never generates.
+    pub(crate) embedding: bool,
 }
 
 /// Cache of [`PromptInfo`] by GGUF path.
@@ -72,6 +75,10 @@ impl PromptCache {
         let thinking =
             think_switch || source.contains("<think>") || source.contains("reasoning_content");
         let (bos, eos) = hearth_prompt::chat::special_tokens(md);
+        let embedding = md.architecture().is_some_and(|a| {
+            md.get_u64(&format!("{a}.pooling_type"))
+                .is_some_and(|p| (1..=3).contains(&p))
+        });
         let info = Arc::new(PromptInfo {
             chat,
             fim: FimFormat::detect(md),
@@ -80,6 +87,7 @@ impl PromptCache {
             tools,
             thinking,
             think_switch,
+            embedding,
         });
         if let Ok(mut m) = self.map.lock() {
             m.insert(path.to_path_buf(), info.clone());
@@ -134,6 +142,9 @@ impl PromptInfo {
 
     /// Capabilities as Ollama's `/api/show` lists them.
     pub(crate) fn capabilities(&self) -> Vec<&'static str> {
+        if self.embedding {
+            return vec!["embedding"];
+        }
         let mut c = vec!["completion"];
         if self.fim.is_some() {
             c.push("insert");

@@ -18,6 +18,7 @@ impl Runner for Dummy {
         RunnerInfo {
             n_ctx_per_seq: self.0,
             memory_bytes: 100,
+            ..RunnerInfo::default()
         }
     }
     fn prompt_tokens(&self, text: &str) -> Result<Vec<i32>, BackendError> {

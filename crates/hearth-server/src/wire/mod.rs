@@ -2,6 +2,7 @@
 //! streaming endpoint shares. No HTTP machinery here; the `http` layer routes and frames.
 //! [`ollama`]'s response types are public: hearth's own client reads answers with them.
 pub(crate) mod anthropic;
+pub(crate) mod embed;
 pub(crate) mod frame;
 pub(crate) mod infill;
 pub mod ollama;

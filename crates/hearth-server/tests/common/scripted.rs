@@ -120,6 +120,7 @@ impl Runner for ScriptedRunner {
         RunnerInfo {
             n_ctx_per_seq: self.script.lock().unwrap().n_ctx,
             memory_bytes: 1,
+            ..RunnerInfo::default()
         }
     }
 
