@@ -53,6 +53,27 @@ fn norm(a: &[f32]) -> f64 {
 async fn ollama_and_openai_embeddings() {
     let Some((_d, s)) = setup() else { return };
 
+    // /v1/models: the context a request gets and what the file says (nothing loaded yet).
+    let models = send(&s, get("/v1/models")).await.json();
+    let entry = |id: &str| {
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {models}"))
+    };
+    let (m, c) = (entry(MODEL), entry(CHAT));
+    assert_eq!(m["context_length"], 512, "{m}");
+    assert_eq!(m["meta"]["n_ctx_train"], 512);
+    assert_eq!(m["meta"]["capabilities"], json!(["embedding"]));
+    assert_eq!(c["context_length"], 2048, "{c}");
+    assert_eq!(c["meta"]["n_ctx_train"], 8192);
+    assert_eq!(c["meta"]["capabilities"][0], "completion");
+    let one = send(&s, get(&format!("/v1/models/{CHAT}"))).await.json();
+    assert_eq!(one["context_length"], 2048, "{one}");
+
     let show = send(&s, post("/api/show", json!({"model": MODEL}).to_string())).await;
     assert_eq!(
         show.json()["capabilities"],

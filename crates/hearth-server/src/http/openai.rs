@@ -12,8 +12,9 @@ use crate::http::extract::ApiJson;
 use crate::http::respond::answer;
 use crate::http::state::AppState;
 use crate::service::error::{blocking, ServiceError};
+use crate::service::Service;
 use crate::wire::frame::Framing;
-use crate::wire::openai::{ChatCompletionRequest, CompletionRequest, ModelObject};
+use crate::wire::openai::{ChatCompletionRequest, CompletionRequest, ModelMeta, ModelObject};
 use crate::wire::openai_out::{ChatEncoder, CompletionEncoder};
 
 const SSE: Framing = Framing::Sse { done_marker: true };
@@ -52,7 +53,42 @@ fn model_object(id: String, modified: SystemTime) -> ModelObject {
             .map(|d| d.as_secs())
             .unwrap_or(0),
         owned_by: "library",
+        context_length: None,
+        meta: None,
     }
+}
+
+/// `model_object` with the context a request gets and the file's facts (blocking: the first
+/// look at a model reads its GGUF header). A model that cannot be read is listed without them.
+fn described(service: &Service, id: String, modified: SystemTime) -> ModelObject {
+    let mut m = model_object(id, modified);
+    let Ok(r) = service.resolve_blocking(&m.id) else {
+        return m;
+    };
+    let Ok(info) = service.prompt_info_blocking(&r.entry.path) else {
+        return m;
+    };
+    let loaded = service
+        .sched()
+        .ps()
+        .into_iter()
+        .find(|p| p.name == r.entry.name)
+        .map(|p| p.context_length);
+    let default = service.sched().default_num_ctx();
+    m.context_length = Some(loaded.unwrap_or_else(|| {
+        // An embedding model is loaded with at most its training context (the engine's rule).
+        match (info.embedding, info.n_ctx_train) {
+            (true, Some(t)) => default.min(u32::try_from(t).unwrap_or(u32::MAX)),
+            _ => default,
+        }
+    }));
+    let mut caps = info.capabilities();
+    caps.dedup();
+    m.meta = Some(ModelMeta {
+        n_ctx_train: info.n_ctx_train,
+        capabilities: caps,
+    });
+    m
 }
 
 /// `GET /v1/models`.
@@ -65,7 +101,7 @@ pub(crate) async fn list_models(State(s): State<AppState>) -> Result<Response, A
             .map_err(|e| ServiceError::store("(all)", e))?;
         Ok(list
             .into_iter()
-            .map(|e| model_object(e.name.display_shortest(), e.modified))
+            .map(|e| described(&service, e.name.display_shortest(), e.modified))
             .collect::<Vec<_>>())
     })
     .await?;
@@ -78,5 +114,7 @@ pub(crate) async fn get_model(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let r = s.service.resolve(&id).await?;
-    Ok(Json(model_object(id, r.entry.modified)).into_response())
+    let service = s.service.clone();
+    let m = blocking(move || Ok(described(&service, id, r.entry.modified))).await?;
+    Ok(Json(m).into_response())
 }

@@ -35,6 +35,8 @@ pub(crate) struct PromptInfo {
     /// An embedding model (a pooling type in the file, as the engine decides): it embeds and
     /// never generates.
     pub(crate) embedding: bool,
+    /// `{arch}.context_length`: the context the model was trained with.
+    pub(crate) n_ctx_train: Option<u64>,
 }
 
 /// Cache of [`PromptInfo`] by GGUF path.
@@ -88,6 +90,7 @@ impl PromptCache {
             thinking,
             think_switch,
             embedding,
+            n_ctx_train: md.hparams().context_length,
         });
         if let Ok(mut m) = self.map.lock() {
             m.insert(path.to_path_buf(), info.clone());

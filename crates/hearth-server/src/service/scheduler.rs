@@ -394,6 +394,11 @@ impl Scheduler {
     }
 
     /// Resident models for `/api/ps`.
+    /// The context per sequence a model not yet loaded gets when a request names none.
+    pub(crate) fn default_num_ctx(&self) -> u32 {
+        self.inner.cfg.default_num_ctx.max(256)
+    }
+
     pub(crate) fn ps(&self) -> Vec<PsEntry> {
         lock(&self.inner.resident)
             .values()

@@ -250,6 +250,21 @@ pub(crate) struct ModelObject {
     pub(crate) object: &'static str,
     pub(crate) created: u64,
     pub(crate) owned_by: &'static str,
+    /// Tokens of context a request gets: the loaded model's, else what a load would give.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) context_length: Option<u32>,
+    /// Facts from the file, as llama.cpp's server reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) meta: Option<ModelMeta>,
+}
+
+/// `meta` of a `/v1/models` entry.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ModelMeta {
+    /// Context the model was trained with.
+    pub(crate) n_ctx_train: Option<u64>,
+    /// `completion`, `insert`, `tools`, `thinking` or `embedding`, as `/api/show` lists them.
+    pub(crate) capabilities: Vec<&'static str>,
 }
 
 /// OpenAI's sampling fields as options; an empty `stop` leaves the model's defaults.
