@@ -301,6 +301,9 @@ def thinking_kept_out_of_content():
     assert m.content and "think" not in m.content and m.content.strip().isdigit(), m
     thought = getattr(m, "reasoning_content", None)
     assert thought and "<" not in thought, m
+    # The thinking block's tokens are counted apart, as OpenAI reports reasoning.
+    reasoning = r.usage.completion_tokens_details.reasoning_tokens
+    assert 0 < reasoning < r.usage.completion_tokens, r.usage
     chunks = list(oai.chat.completions.create(model=MODEL, temperature=0, max_tokens=40, messages=msgs,
                                               stream=True, extra_body={"grammar": grammar}))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -49,6 +49,9 @@ pub(crate) struct Done {
     pub(crate) truncated: Option<Truncated>,
     /// Insecure-code findings in the answer's code blocks, when the request asked.
     pub(crate) check: Option<Vec<hearth_codecheck::BlockFindings>>,
+    /// Generated tokens that were thinking (OpenAI's `reasoning_tokens`): the thinking text
+    /// and its tags tokenized again, at most all generated tokens.
+    pub(crate) reasoning_tokens: u32,
 }
 
 /// What was cut from a conversation that did not fit the context.
@@ -110,7 +113,7 @@ pub(crate) struct Running {
     pub(crate) memory: Option<Memory>,
     /// Check the answer's code at the end.
     pub(crate) check: bool,
-    /// The answer so far, kept when `memory` or `check` need it.
+    /// The raw output so far, kept when `memory`, `check` or the thinking count need it.
     answer: String,
     pub(crate) metrics: Arc<Metrics>,
     pending: VecDeque<Event>,
@@ -196,7 +199,7 @@ impl Running {
             }
             match self.raw_next().await {
                 Some(GenEvent::Text(t)) => {
-                    if self.memory.is_some() || self.check {
+                    if self.memory.is_some() || self.check || self.think.is_some() {
                         self.answer.push_str(&t);
                     }
                     let pieces = match &mut self.think {
@@ -267,6 +270,11 @@ impl Running {
         let memory = self.memory.take();
         let check = self.check;
         let answer = std::mem::take(&mut self.answer);
+        let thought = self
+            .think
+            .as_ref()
+            .map(|t| t.thinking_part(&answer).to_string())
+            .unwrap_or_default();
         let (runner, model): (Option<Arc<dyn Runner>>, String) = match &self.lease {
             Some(l) => (Some(l.resident.runner.clone()), l.resident.name.clone()),
             None => (None, String::new()),
@@ -279,12 +287,21 @@ impl Running {
             context: None,
             truncated: self.truncated,
             check: None,
+            reasoning_tokens: 0,
         };
         Box::pin(async move {
-            if memory.is_none() && !check {
+            if memory.is_none() && !check && thought.is_empty() {
                 return Event::Done(done);
             }
+            let eval_tokens = done.stats.eval_tokens;
             let extra = blocking(move || {
+                let reasoning = match (&runner, thought.is_empty()) {
+                    (Some(r), false) => r
+                        .tokenize(&thought)
+                        .map_or(0, |t| u32::try_from(t.len()).unwrap_or(u32::MAX))
+                        .min(eval_tokens),
+                    _ => 0,
+                };
                 let context = match (memory, runner) {
                     (Some(m), Some(r)) => Some(
                         m.context(&*r, &answer)
@@ -294,13 +311,14 @@ impl Running {
                     (None, _) => None,
                 };
                 let findings = check.then(|| hearth_codecheck::check_markdown(&answer, None));
-                Ok((context, findings))
+                Ok((context, findings, reasoning))
             })
             .await;
             match extra {
-                Ok((context, findings)) => {
+                Ok((context, findings, reasoning)) => {
                     done.context = context;
                     done.check = findings;
+                    done.reasoning_tokens = reasoning;
                     Event::Done(done)
                 }
                 Err(e) => Event::Error(e),

@@ -42,6 +42,8 @@ pub(crate) struct ThinkSplit {
     show: bool,
     /// Thinking returned so far is only whitespace (leading whitespace is dropped).
     thinking_started: bool,
+    /// The output had a thinking block (opened by the prompt or by the model).
+    entered: bool,
 }
 
 impl ThinkSplit {
@@ -53,6 +55,20 @@ impl ThinkSplit {
             held: String::new(),
             show,
             thinking_started: false,
+            entered: inside,
+        }
+    }
+
+    /// The part of the raw `output` that was thinking: up to and including `</think>` (all of
+    /// it while the block is still open); empty without a block. What `reasoning_tokens`
+    /// counts.
+    pub(crate) fn thinking_part<'a>(&self, output: &'a str) -> &'a str {
+        if !self.entered {
+            return "";
+        }
+        match output.find(CLOSE) {
+            Some(i) => &output[..i + CLOSE.len()],
+            None => output,
         }
     }
 
@@ -105,6 +121,7 @@ impl ThinkSplit {
                     if let Some(after) = rest.strip_prefix(OPEN) {
                         self.held = after.to_string();
                         self.state = State::Inside;
+                        self.entered = true;
                     } else if OPEN.starts_with(rest) {
                         return out;
                     } else {
@@ -163,6 +180,19 @@ impl ThinkSplit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinking_part_is_the_block_with_its_tags() {
+        let out = "<think>\nplan</think>\n\nAnswer";
+        let mut split = ThinkSplit::new(false, true);
+        split.push(out);
+        assert_eq!(split.thinking_part(out), "<think>\nplan</think>");
+        let opened = ThinkSplit::new(true, false);
+        assert_eq!(opened.thinking_part("still thinking"), "still thinking");
+        let mut plain = ThinkSplit::new(false, true);
+        plain.push("Answer </think>");
+        assert_eq!(plain.thinking_part("Answer </think>"), "");
+    }
 
     /// Feed `output` split at `at` (each cut a byte offset on a char boundary) and join.
     fn run(output: &str, cuts: &[usize], inside: bool, show: bool) -> (String, String) {

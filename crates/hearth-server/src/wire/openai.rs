@@ -229,16 +229,19 @@ pub(crate) struct Usage {
     pub(crate) total_tokens: u32,
     /// `cached_tokens`: prompt tokens served from the prefix cache.
     pub(crate) prompt_tokens_details: Value,
+    /// `reasoning_tokens`: completion tokens that were thinking.
+    pub(crate) completion_tokens_details: Value,
 }
 
 impl Usage {
     /// From counts.
-    pub(crate) fn new(prompt: u32, cached: u32, completion: u32) -> Self {
+    pub(crate) fn new(prompt: u32, cached: u32, completion: u32, reasoning: u32) -> Self {
         Self {
             prompt_tokens: prompt,
             completion_tokens: completion,
             total_tokens: prompt.saturating_add(completion),
             prompt_tokens_details: serde_json::json!({ "cached_tokens": cached }),
+            completion_tokens_details: serde_json::json!({ "reasoning_tokens": reasoning }),
         }
     }
 }

@@ -41,6 +41,7 @@ impl Usage {
             d.stats.prompt_tokens,
             d.stats.cached_tokens,
             d.stats.eval_tokens,
+            d.reasoning_tokens,
         )
     }
 }

@@ -137,7 +137,7 @@ impl Usage {
             input_tokens: d.stats.prompt_tokens,
             input_tokens_details: json!({"cached_tokens": d.stats.cached_tokens}),
             output_tokens: d.stats.eval_tokens,
-            output_tokens_details: json!({"reasoning_tokens": 0}),
+            output_tokens_details: json!({"reasoning_tokens": d.reasoning_tokens}),
             total_tokens: d.stats.prompt_tokens + d.stats.eval_tokens,
         }
     }
