@@ -99,17 +99,29 @@ pub struct MemoryEstimate {
     pub output: u64,
     pub overhead: u64,
     pub gpu_total: u64,
-    /// RAM the placement may use: what the budget is checked against (the whole compute
-    /// buffer, which a long prompt touches).
+    /// RAM the placement shows as resident once a full batch of prompt has been evaluated
+    /// (the whole compute buffer touched): everything mapped or allocated, the mmap'd
+    /// originals of repacked matrices included.
     pub cpu_total: u64,
+    /// RAM the model needs to run at full speed: `cpu_total` without the mmap'd originals of
+    /// the repacked matrices. llama.cpp reads those pages once, to make its copies; they stay
+    /// in RSS as clean page cache until the kernel wants the memory, and dropping them costs
+    /// nothing. What decisions (the verdict, admission, `--memory-budget`) are made with.
+    pub cpu_needed: u64,
     /// Expected resident set after a short generation: only the pages of the compute buffer a
     /// few tokens touch (counted in `overhead`). This is what `/usr/bin/time` reports.
     pub cpu_resident: u64,
 }
 
 impl MemoryEstimate {
+    /// GPU + RAM resident (see [`MemoryEstimate::cpu_total`]).
     pub fn total(&self) -> u64 {
         self.gpu_total + self.cpu_total
+    }
+
+    /// GPU + RAM needed to run at full speed (see [`MemoryEstimate::cpu_needed`]).
+    pub fn needed(&self) -> u64 {
+        self.gpu_total + self.cpu_needed
     }
 }
 
@@ -169,6 +181,9 @@ pub fn estimate(
     let gpu_total = weights_gpu + kv_gpu + compute_gpu;
     let cpu_resident = weights_cpu + repack_cpu + kv_cpu + c.output + overhead;
     let cpu_total = cpu_resident + compute_cpu;
+    // The repacked copies replace the originals in the working set (same size: the copy is
+    // an interleaving of the same blocks).
+    let cpu_needed = cpu_total - repack_cpu;
     MemoryEstimate {
         gpu_layers: g,
         n_layer,
@@ -185,6 +200,7 @@ pub fn estimate(
         overhead,
         gpu_total,
         cpu_total,
+        cpu_needed,
         cpu_resident,
     }
 }
@@ -214,9 +230,13 @@ impl Budget {
         }
     }
 
-    /// Whether an estimate fits.
+    /// Whether an estimate fits: what it *needs*, not what RSS will show.
     pub fn fits(&self, e: &MemoryEstimate) -> bool {
-        let ram_need = if self.unified { e.total() } else { e.cpu_total };
+        let ram_need = if self.unified {
+            e.needed()
+        } else {
+            e.cpu_needed
+        };
         e.gpu_total <= self.vram && ram_need <= self.ram
     }
 
@@ -306,7 +326,7 @@ pub fn plan(spec: &ModelSpec, p: &ContextParams, budget: &Budget) -> Result<Load
         return Err(FitError::DoesNotFit {
             model: spec.label.clone(),
             n_ctx: p.n_ctx,
-            needed: estimate.total(),
+            needed: estimate.needed(),
             available: budget.total(),
             suggestion: suggest(spec, p, budget),
         });

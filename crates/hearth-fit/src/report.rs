@@ -19,12 +19,16 @@ pub struct FitRow {
     pub params: u64,
     pub active_params: u64,
     pub verdict: Verdict,
-    /// GPU + RAM the placement needs.
+    /// GPU + RAM the placement needs to run at full speed.
     pub memory: u64,
+    /// GPU + RAM it will show as resident (more than `memory` where the CPU repacks weights).
+    pub resident: u64,
     pub estimate: MemoryEstimate,
     pub speed: Option<SpeedEstimate>,
     /// The quantization to pick for this model on this machine.
     pub best_for_model: bool,
+    /// Why it is the pick (set on `best_for_model` rows).
+    pub why: Option<String>,
     /// The overall recommendation (one row at most).
     pub recommended: bool,
 }
@@ -65,18 +69,22 @@ pub fn row(
         params: spec.shape.n_params,
         active_params: spec.shape.n_active_params,
         verdict,
-        memory: estimate.total(),
+        memory: estimate.needed(),
+        resident: estimate.total(),
         estimate,
         speed: sp,
         best_for_model: false,
+        why: None,
         recommended: false,
     }
 }
 
-/// Per model, the best quantization: the highest-quality one that runs fully on the GPU, else
-/// the highest-quality one at interactive speed, else the fastest that fits. Overall: the
-/// largest model whose best row runs entirely on the GPU at interactive speed, or, when none
-/// does, the largest whose best row reaches interactive speed at all.
+/// Per model, the best quantization: the highest-quality one that runs fully on the GPU; else,
+/// among those at interactive speed whose quality is close to F16 (see
+/// [`crate::quant::CLOSE_QUALITY`]), the fastest, unless a higher-quality one is within 10%
+/// of its speed; else the fastest that fits. Overall: the largest model whose best row runs
+/// entirely on the GPU at interactive speed, or, when none does, the largest whose best row
+/// reaches interactive speed at all.
 pub fn mark_recommendations(rows: &mut [FitRow]) {
     let mut best_rows = Vec::new();
     let mut i = 0;
@@ -86,33 +94,10 @@ pub fn mark_recommendations(rows: &mut [FitRow]) {
             .iter()
             .position(|r| r.model != model)
             .map_or(rows.len(), |k| i + k);
-        let group = &rows[i..end];
-        let decode = |r: &FitRow| r.speed.map_or(0.0, |s| s.decode_tok_s);
-        let fits = |r: &&FitRow| r.verdict != Verdict::DoesNotFit;
-        let pick = group
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, r)| r.verdict == Verdict::Gpu && r.quant != Quant::F16)
-            .or_else(|| {
-                group
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .filter(|(_, r)| fits(r))
-                    .find(|(_, r)| decode(r) >= INTERACTIVE_TOK_S && r.quant <= Quant::Q8_0)
-            })
-            .or_else(|| {
-                group
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| fits(r))
-                    .max_by(|a, b| decode(a.1).total_cmp(&decode(b.1)))
-            })
-            .map(|(k, _)| i + k);
-        if let Some(k) = pick {
-            rows[k].best_for_model = true;
-            best_rows.push(k);
+        if let Some((k, why)) = pick(&rows[i..end]) {
+            rows[i + k].best_for_model = true;
+            rows[i + k].why = Some(why);
+            best_rows.push(i + k);
         }
         i = end;
     }
@@ -138,4 +123,98 @@ pub fn mark_recommendations(rows: &mut [FitRow]) {
     if let Some(k) = overall {
         rows[k].recommended = true;
     }
+}
+
+/// The best row of one model's rows (index and reason), see [`mark_recommendations`].
+fn pick(group: &[FitRow]) -> Option<(usize, String)> {
+    let decode = |r: &FitRow| r.speed.map_or(0.0, |s| s.decode_tok_s);
+    let fits = |r: &FitRow| r.verdict != Verdict::DoesNotFit;
+    let headroom = |r: &FitRow| crate::human_bytes(r.estimate.needed());
+    if let Some((k, r)) = group
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, r)| r.verdict == Verdict::Gpu && r.quant != Quant::F16)
+    {
+        return Some((
+            k,
+            format!(
+                "{}: the highest quality that runs entirely on the GPU ({} needed)",
+                r.quant,
+                headroom(r)
+            ),
+        ));
+    }
+    let close: Vec<(usize, &FitRow)> = group
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            fits(r)
+                && decode(r) >= INTERACTIVE_TOK_S
+                && r.quant.ppl_increase() <= crate::quant::CLOSE_QUALITY
+        })
+        .collect();
+    if let Some(&(fast_k, fast)) = close
+        .iter()
+        .max_by(|a, b| decode(a.1).total_cmp(&decode(b.1)))
+    {
+        // A better-quality recipe nearly as fast wins.
+        let (k, r) = close
+            .iter()
+            .filter(|(_, r)| decode(r) >= 0.9 * decode(fast))
+            .min_by(|a, b| {
+                a.1.quant
+                    .ppl_increase()
+                    .total_cmp(&b.1.quant.ppl_increase())
+            })
+            .copied()
+            .unwrap_or((fast_k, fast));
+        let slower: Vec<String> = close
+            .iter()
+            .filter(|(j, _)| *j != k)
+            .map(|(_, o)| {
+                let ratio = decode(r) / decode(o).max(1e-9);
+                if ratio >= 1.0 {
+                    format!("{:.0}% faster than {}", (ratio - 1.0) * 100.0, o.quant)
+                } else {
+                    format!(
+                        "{:.0}% slower than {}, which costs {:.1}% perplexity",
+                        (1.0 - ratio) * 100.0,
+                        o.quant,
+                        o.quant.ppl_increase() * 100.0
+                    )
+                }
+            })
+            .collect();
+        let compare = if slower.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", slower.join(", "))
+        };
+        return Some((
+            k,
+            format!(
+                "{}: decodes ~{:.1} tok/s at a perplexity cost of {:.1}% over F16{compare}; {} needed",
+                r.quant,
+                decode(r),
+                r.quant.ppl_increase() * 100.0,
+                headroom(r)
+            ),
+        ));
+    }
+    group
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| fits(r))
+        .max_by(|a, b| decode(a.1).total_cmp(&decode(b.1)))
+        .map(|(k, r)| {
+            (
+                k,
+                format!(
+                    "{}: the fastest that fits (~{:.1} tok/s, below interactive speed)",
+                    r.quant,
+                    decode(r)
+                ),
+            )
+        })
 }

@@ -110,7 +110,7 @@ impl Engine for LlamaEngine {
             .map_err(|e| BackendError::Other(format!("{}: {e}", path.display())))?;
         match hearth_fit::plan(&spec, &ctx, &budget) {
             Ok(plan) => Ok(Some(LoadEstimate {
-                bytes: plan.estimate.total(),
+                bytes: plan.estimate.needed(),
                 gpu_layers: offload.then_some(plan.gpu_layers),
             })),
             Err(e @ hearth_fit::FitError::DoesNotFit { .. }) => {

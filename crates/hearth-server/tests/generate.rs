@@ -392,6 +392,43 @@ async fn over_budget_load_is_refused_with_a_suggestion() {
     assert_eq!(r.json()["eval_count"], 2);
 }
 
+/// Admission decides with what a model *needs*, not the RSS it will show: with a budget
+/// between the two (the CPU's repacked weights leave their mmap'd originals cached, free to
+/// drop), the model loads and answers.
+#[tokio::test]
+async fn admission_uses_needed_not_resident() {
+    let Some(path) = test_model(TestModel::Qwen05) else {
+        return;
+    };
+    let hw = hearth_fit::Hardware::detect();
+    let p = hearth_fit::ContextParams::for_hardware(2048, 1, &hw);
+    let f = hearth_gguf::GgufFile::open(&path).unwrap();
+    let spec = hearth_fit::ModelSpec::from_gguf(&f, "it").unwrap();
+    let e = hearth_fit::plan::estimate(&spec, &p, 0, false);
+    if e.repack_cpu == 0 {
+        eprintln!("skipping: this CPU repacks no weights of the 0.5B (needed == resident)");
+        return;
+    }
+    let budget = (e.cpu_needed + e.cpu_total) / 2;
+    let cfg = ServerConfig {
+        num_parallel: 1,
+        memory_budget: budget,
+        ..ServerConfig::default()
+    };
+    let Some((_d, s)) = setup(cfg) else { return };
+    let ok = json!({"model": MODEL, "prompt": "Say hi.", "stream": false,
+        "options": {"num_ctx": 2048, "num_predict": 2}});
+    let r = send(&s, post("/api/generate", ok.to_string())).await;
+    assert_eq!(
+        r.status,
+        200,
+        "needed {} <= budget {budget} < resident {}: {}",
+        e.cpu_needed,
+        e.cpu_total,
+        r.text()
+    );
+}
+
 /// `"check": true` returns hearth-codecheck's findings beside the answer, streamed or not.
 #[tokio::test]
 async fn check_returns_insecure_code_findings() {

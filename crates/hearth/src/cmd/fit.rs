@@ -317,8 +317,8 @@ fn params(n: u64) -> String {
 fn write_table(out: &mut impl Write, rows: &[FitRow]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<30} {:<7} {:>6} {:<16} {:>10} {:>10} {:>11} {:>12}",
-        "MODEL", "QUANT", "PARAMS", "WHERE", "MEMORY", "KV", "DECODE", "PREFILL"
+        "{:<30} {:<7} {:>6} {:<16} {:>10} {:>10} {:>10} {:>11} {:>12}",
+        "MODEL", "QUANT", "PARAMS", "WHERE", "NEEDED", "RESIDENT", "KV", "DECODE", "PREFILL"
     )?;
     for r in rows {
         let (d, pf) = match r.speed {
@@ -342,12 +342,17 @@ fn write_table(out: &mut impl Write, rows: &[FitRow]) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "{:<30} {:<7} {:>6} {:<16} {:>10} {:>10} {:>11} {:>12}{mark}",
+            "{:<30} {:<7} {:>6} {:<16} {:>10} {:>10} {:>10} {:>11} {:>12}{mark}",
             r.model,
             r.quant.name(),
             p,
             r.verdict.to_string(),
             human_bytes(r.memory),
+            if r.resident > r.memory {
+                human_bytes(r.resident)
+            } else {
+                "=".to_string()
+            },
             human_bytes(r.estimate.kv.total()),
             d,
             pf
@@ -356,8 +361,16 @@ fn write_table(out: &mut impl Write, rows: &[FitRow]) -> std::io::Result<()> {
     writeln!(
         out,
         "\n< = best quantization of the model here; * = mixture of experts (speed from active parameters).\n\
-         MEMORY = GPU + RAM needed (weights, KV cache, compute buffers, runtime); decode speed with the context half full."
-    )
+         NEEDED = GPU + RAM to run at full speed (weights, KV cache, compute buffers, runtime); decode speed with the context half full.\n\
+         RESIDENT = what RSS will show, where more: the CPU keeps repacked copies of some weights and the file's pages of\n\
+         the originals stay cached until memory is wanted (free to drop; decisions use NEEDED)."
+    )?;
+    if let Some(r) = rows.iter().find(|r| r.recommended) {
+        if let Some(why) = &r.why {
+            writeln!(out, "recommended {} {}", r.model, why)?;
+        }
+    }
+    Ok(())
 }
 
 fn write_detail(out: &mut impl Write, spec: &ModelSpec, r: &FitRow) -> std::io::Result<()> {
@@ -422,12 +435,25 @@ fn write_detail(out: &mut impl Write, spec: &ModelSpec, r: &FitRow) -> std::io::
     writeln!(out, "  runtime        {}", human_bytes(e.overhead))?;
     writeln!(
         out,
-        "  total          {} ({} GPU + {} RAM; {} resident after a short generation)",
-        human_bytes(e.total()),
+        "  needed         {} ({} GPU + {} RAM) to run at full speed",
+        human_bytes(e.needed()),
         human_bytes(e.gpu_total),
-        human_bytes(e.cpu_total),
-        human_bytes(e.cpu_resident)
+        human_bytes(e.cpu_needed)
     )?;
+    writeln!(
+        out,
+        "  resident       {} RAM after a full prompt batch, {} after a short generation{}",
+        human_bytes(e.cpu_total),
+        human_bytes(e.cpu_resident),
+        if e.repack_cpu > 0 {
+            " (the repacked originals' file pages included: cached, free to drop)"
+        } else {
+            ""
+        }
+    )?;
+    if let Some(why) = &r.why {
+        writeln!(out, "  pick           {why}")?;
+    }
     if let Some(sp) = r.speed {
         writeln!(
             out,
