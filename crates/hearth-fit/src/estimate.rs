@@ -80,6 +80,10 @@ pub struct ContextParams {
     pub swa_full: bool,
     /// Which weights the CPU backend repacks (depends on the CPU).
     pub repack: Repack,
+    /// Tokens in a sequence's context when memory is counted; `None`: full. The attention
+    /// scores llama.cpp computes span the cells in use (padded to 256), not the whole
+    /// context, so the compute pages a batch touches grow as the context fills.
+    pub fill: Option<u32>,
 }
 
 impl ContextParams {
@@ -98,6 +102,7 @@ impl ContextParams {
             flash_attn: false,
             swa_full: false,
             repack: Repack::None,
+            fill: None,
         }
     }
 }
@@ -206,6 +211,12 @@ pub struct ComputeEstimate {
     pub host_compute: u64,
     /// Logits buffer (`n_vocab × n_seq × 4`, host memory).
     pub output: u64,
+    /// Pages of `compute` a full batch of prompt really touches on the CPU. The reserve sizes
+    /// the output stage for every token being an output, but a generation asks for the logits
+    /// of one token per sequence, so that stage stays mostly untouched (and on the CPU,
+    /// untouched pages of a malloc'd buffer take no memory). Measured with
+    /// `scripts/fit-vs-measured --needed`.
+    pub touched: u64,
 }
 
 /// Compute buffer model, fitted to llama.cpp's reported `CPU compute buffer size` for the
@@ -229,12 +240,33 @@ pub fn compute_buffers(shape: &ModelShape, p: &ContextParams, kv: &KvEstimate) -
         shape.n_head * n_kv * n_ubatch * 4 + n_kv * n_ubatch * 4 + 6 * hidden
     };
     let ffn = 3 * shape.n_ff * n_ubatch * 4 + 2 * hidden;
+    let n_outputs = u64::from(p.n_parallel.max(1)).min(n_ubatch);
+    let output_used = shape.n_vocab * n_outputs * 4 + 3 * hidden;
+    // The cells a batch attends over once the context holds `fill` tokens.
+    let n_kv_used = p.fill.map_or(n_kv, |f| {
+        pad(u64::from(f), CTX_PAD).clamp(CTX_PAD, n_kv.max(CTX_PAD))
+    });
+    let attn_used = if p.flash_attn {
+        n_kv_used * n_ubatch * 2 + 4 * hidden
+    } else {
+        let scores = shape.n_head * n_kv_used * n_ubatch * 4;
+        scores * ATTN_TOUCHED_PERCENT / 100 + n_kv_used * n_ubatch * 4 + 6 * hidden
+    };
     ComputeEstimate {
         compute: output_stage.max(attn).max(ffn),
         host_compute: hidden * 2 + n_kv * n_ubatch * 2,
         output: shape.n_vocab * u64::from(p.n_parallel.max(1)) * 4,
+        touched: output_used.max(attn_used).max(ffn),
     }
 }
+
+/// Pages of the compute buffer a prompt touches per score-matrix byte of its last batch, in
+/// percent. One graph holds one score matrix at a time (the soft-max runs in place), but
+/// llama.cpp plans every batch's graph anew as the context fills, and the scores land at
+/// other offsets each time: the pages touched over a prompt grow ~1.36 times as fast as one
+/// matrix. Fitted with `scripts/fit-vs-measured --needed` (peak RSS of `hearth run` after code
+/// prompts of 9 to 3,988 tokens: 1.33 SmolLM2-135M, 1.34 Qwen2.5-Coder-0.5B, 1.41 the 1.5B).
+pub const ATTN_TOUCHED_PERCENT: u64 = 136;
 
 /// Runtime cost of a loaded model besides weights, KV and buffers: engine code and heap, the
 /// vocabulary tables, and the pages of the compute buffer a short generation touches.
@@ -242,9 +274,10 @@ pub fn compute_buffers(shape: &ModelShape, p: &ContextParams, kv: &KvEstimate) -
 /// peak RSS minus (mapped weights + repacked weights + KV + logits) grows by 314 bytes per
 /// vocabulary entry (65.8 MiB for SmolLM2's 49,152 tokens, 96.5 MiB for Qwen's 151,936, in
 /// llama-cpp-python); the rest is the process itself: 51 MiB for Python with `llama_cpp`
-/// imported (40.6 MiB of which is the interpreter and libraries alone), 27 MiB for `hearth run`
-/// (debug build, hearth-engine over llama-cpp-2).
-pub const RUNTIME_BASE_BYTES: u64 = 27 << 20;
+/// imported (40.6 MiB of which is the interpreter and libraries alone), 43 MiB for `hearth run`
+/// (debug build, hearth-engine over llama-cpp-2; 27 MiB before the embedding, conversion and
+/// agent-protocol code of 2026-12 grew the binary; refitted with `--needed`).
+pub const RUNTIME_BASE_BYTES: u64 = 43 << 20;
 pub const RUNTIME_PER_VOCAB_BYTES: u64 = 320;
 
 pub fn runtime_overhead(shape: &ModelShape) -> u64 {

@@ -99,14 +99,15 @@ pub struct MemoryEstimate {
     pub output: u64,
     pub overhead: u64,
     pub gpu_total: u64,
-    /// RAM the placement shows as resident once a full batch of prompt has been evaluated
-    /// (the whole compute buffer touched): everything mapped or allocated, the mmap'd
-    /// originals of repacked matrices included.
+    /// RAM the placement shows as resident once a full batch of prompt has been evaluated:
+    /// the weights (the mmap'd originals of repacked matrices included), repacked copies, KV,
+    /// logits, runtime and the pages of the compute buffer such a batch touches.
     pub cpu_total: u64,
     /// RAM the model needs to run at full speed: `cpu_total` without the mmap'd originals of
-    /// the repacked matrices. llama.cpp reads those pages once, to make its copies; they stay
-    /// in RSS as clean page cache until the kernel wants the memory, and dropping them costs
-    /// nothing. What decisions (the verdict, admission, `--memory-budget`) are made with.
+    /// the repacked matrices (llama.cpp reads those pages once, to make its copies) and
+    /// without an untied `token_embd` (read only for the prompt's rows). Both stay in RSS as
+    /// clean page cache until the kernel wants the memory; dropping them costs nothing. What
+    /// decisions (the verdict, admission, `--memory-budget`) are made with.
     pub cpu_needed: u64,
     /// Expected resident set after a short generation: only the pages of the compute buffer a
     /// few tokens touch (counted in `overhead`). This is what `/usr/bin/time` reports.
@@ -180,10 +181,22 @@ pub fn estimate(
     let overhead = runtime_overhead(s);
     let gpu_total = weights_gpu + kv_gpu + compute_gpu;
     let cpu_resident = weights_cpu + repack_cpu + kv_cpu + c.output + overhead;
-    let cpu_total = cpu_resident + compute_cpu;
+    let touched_cpu = if output_on_gpu {
+        c.host_compute
+    } else {
+        c.touched
+    };
+    let cpu_total = cpu_resident + touched_cpu;
     // The repacked copies replace the originals in the working set (same size: the copy is
-    // an interleaving of the same blocks).
-    let cpu_needed = cpu_total - repack_cpu;
+    // an interleaving of the same blocks). An untied `token_embd` (or a tied one whose output
+    // twin is on the GPU) is read only for the rows of the prompt's tokens: its other pages
+    // are cached file pages the kernel may drop at no cost.
+    let cold_embd = if !s.tied_embeddings || output_on_gpu {
+        w.token_embd
+    } else {
+        0
+    };
+    let cpu_needed = cpu_total - repack_cpu - cold_embd.min(cpu_total - repack_cpu);
     MemoryEstimate {
         gpu_layers: g,
         n_layer,

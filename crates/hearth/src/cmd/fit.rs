@@ -55,6 +55,10 @@ pub struct Args {
     /// List the hardware presets and exit.
     #[arg(long)]
     pub list_gpus: bool,
+    /// Count memory with a sequence's context holding this many tokens (default: full, what
+    /// decisions use); for comparing with a measurement of a shorter prompt.
+    #[arg(long)]
+    pub fill: Option<u32>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -107,6 +111,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     p.flash_attn = args.flash_attn;
     p.type_k = args.cache_type;
     p.type_v = args.cache_type;
+    p.fill = args.fill;
 
     let Some(model) = &args.model else {
         let mut rows = catalog_table(&hw, &budget, &p, calib.as_ref());
