@@ -77,6 +77,91 @@ impl Lang {
         })
     }
 
+    /// Guess the language of untagged code from what it contains (shebang, keywords,
+    /// punctuation); `None` when no language stands out.
+    pub fn detect(code: &str) -> Option<Lang> {
+        let first = code.lines().next().unwrap_or("");
+        if first.starts_with("#!") {
+            if first.contains("python") {
+                return Some(Lang::Python);
+            }
+            if first.contains("node") || first.contains("deno") {
+                return Some(Lang::JavaScript);
+            }
+        }
+        let mut score = [0u32; 9];
+        let idx = |l: Lang| Lang::ALL.iter().position(|x| *x == l).unwrap_or(0);
+        let mut add = |l: Lang, n: u32| score[idx(l)] += n;
+        for line in code.lines().map(str::trim) {
+            let starts = |p: &str| line.starts_with(p);
+            if starts("def ")
+                || starts("elif ")
+                || (starts("from ") && line.contains(" import "))
+                || (starts("import ") && !line.ends_with(';'))
+                || (starts("class ") && line.ends_with(':'))
+                || starts("print(")
+                || line.contains("self.")
+            {
+                add(Lang::Python, 2);
+            }
+            if starts("fn ")
+                || starts("pub fn ")
+                || starts("let mut ")
+                || starts("use std::")
+                || starts("impl ")
+                || line.contains("println!(")
+                || line.contains("unwrap()")
+            {
+                add(Lang::Rust, 2);
+            }
+            if starts("package ")
+                || starts("func ")
+                || line.contains(" := ")
+                || line.contains("fmt.")
+            {
+                add(Lang::Go, 2);
+            }
+            if starts("public class ")
+                || starts("import java.")
+                || line.contains("System.out.")
+                || starts("public static void ")
+            {
+                add(Lang::Java, 3);
+            }
+            if starts("#include") || line.contains("printf(") || starts("int main(") {
+                add(Lang::C, 2);
+            }
+            if line.contains("std::")
+                || line.contains("cout <<")
+                || starts("template<")
+                || starts("#include <iostream>")
+            {
+                add(Lang::Cpp, 3);
+            }
+            if starts("function ")
+                || starts("const ")
+                || line.contains("console.log")
+                || line.contains("require(")
+                || line.contains("=> {")
+                || line.contains("document.")
+                || line.contains("innerHTML")
+            {
+                add(Lang::JavaScript, 2);
+            }
+            if starts("interface ") || line.contains(": string") || line.contains(": number") {
+                add(Lang::TypeScript, 3);
+            }
+        }
+        // TypeScript is JavaScript with types: its score needs the JavaScript signals too.
+        let ts = idx(Lang::TypeScript);
+        if score[ts] > 0 {
+            score[ts] += score[idx(Lang::JavaScript)];
+        }
+        let (best, &top) = score.iter().enumerate().max_by_key(|(_, s)| **s)?;
+        let unique = score.iter().filter(|s| **s == top).count() == 1;
+        (top >= 2 && unique).then(|| Lang::ALL[best])
+    }
+
     /// Guess from a file extension.
     pub fn from_path(path: &Path) -> Option<Lang> {
         Lang::from_name(path.extension()?.to_str()?)
@@ -233,49 +318,68 @@ pub struct BlockFindings {
     pub findings: Vec<Finding>,
 }
 
-/// Check every fenced code block (```` ```lang ````) of a markdown answer whose language tag
-/// is known, or `default` for untagged blocks; text outside fences is ignored. This is what
-/// the server's opt-in `"check": true` returns beside generated text.
+/// Check every fenced code block (```` ```lang ````) of a markdown answer: by its language
+/// tag, or for an untagged block `default` or else the language [`Lang::detect`] finds; a
+/// block still open at the end of the text (an answer cut off) is checked too. Text outside
+/// fences is ignored. This is what the server's opt-in `"check": true` returns beside
+/// generated text.
 pub fn check_markdown(text: &str, default: Option<Lang>) -> Vec<BlockFindings> {
+    struct Open {
+        /// The tag's language; `None` for an untagged block (or an unknown tag: `Some(None)`).
+        tagged: Option<Option<Lang>>,
+        start: usize,
+        code: String,
+    }
     let mut out = Vec::new();
     let mut block = 0usize;
-    let mut open: Option<(Option<Lang>, usize, String, String)> = None;
+    let mut open: Option<Open> = None;
+    let finish = |o: Open, block: usize, out: &mut Vec<BlockFindings>| {
+        let lang = match o.tagged {
+            Some(l) => l,
+            None => default.or_else(|| Lang::detect(&o.code)),
+        };
+        if let Some(l) = lang {
+            let mut findings = check(&o.code, l);
+            for f in &mut findings {
+                f.line += o.start - 1;
+            }
+            out.push(BlockFindings {
+                block,
+                start_line: o.start,
+                lang: l,
+                findings,
+            });
+        }
+    };
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         match &mut open {
             None => {
                 if let Some(tag) = trimmed.strip_prefix("```") {
                     let tag = tag.trim().split([' ', '{', ',']).next().unwrap_or("");
-                    let lang = if tag.is_empty() {
-                        default
-                    } else {
-                        Lang::from_name(tag)
-                    };
-                    open = Some((lang, i + 2, String::new(), "```".into()));
+                    let tagged = (!tag.is_empty()).then(|| Lang::from_name(tag));
+                    open = Some(Open {
+                        tagged,
+                        start: i + 2,
+                        code: String::new(),
+                    });
                 }
             }
-            Some((lang, start, code, fence)) => {
-                if trimmed.starts_with(fence.as_str()) {
-                    if let Some(l) = *lang {
-                        let mut findings = check(code, l);
-                        for f in &mut findings {
-                            f.line += *start - 1;
-                        }
-                        out.push(BlockFindings {
-                            block,
-                            start_line: *start,
-                            lang: l,
-                            findings,
-                        });
+            Some(o) => {
+                if trimmed.starts_with("```") {
+                    if let Some(o) = open.take() {
+                        finish(o, block, &mut out);
                     }
                     block += 1;
-                    open = None;
-                } else if code.len() <= MAX_SOURCE_BYTES {
-                    code.push_str(line);
-                    code.push('\n');
+                } else if o.code.len() <= MAX_SOURCE_BYTES {
+                    o.code.push_str(line);
+                    o.code.push('\n');
                 }
             }
         }
+    }
+    if let Some(o) = open {
+        finish(o, block, &mut out);
     }
     out
 }
@@ -298,6 +402,58 @@ mod tests {
         assert_eq!((r[1].block, r[1].lang), (2, Lang::JavaScript));
         assert_eq!(r[1].findings[0].cwe, 79);
         assert_eq!(r[1].findings[0].line, 13);
+    }
+
+    #[test]
+    fn untagged_and_unterminated_blocks_are_checked() {
+        let text = "Try:\n```\nimport os\n\ndef run(d):\n    os.system('ls ' + d)\n```\nand\n```js\nel.innerHTML = x;\n";
+        let r = check_markdown(text, None);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((r[0].lang, r[0].findings[0].cwe), (Lang::Python, 78));
+        assert_eq!(
+            (r[1].block, r[1].lang, r[1].findings[0].cwe),
+            (1, Lang::JavaScript, 79)
+        );
+        // Prose in a fence, or an unknown tag, is left alone.
+        assert!(
+            check_markdown("```\nhello there\n```\n```cobol\nDISPLAY X.\n```\n", None).is_empty()
+        );
+    }
+
+    #[test]
+    fn languages_are_detected() {
+        let d = Lang::detect;
+        assert_eq!(d("#!/usr/bin/env python3\nx = 1\n"), Some(Lang::Python));
+        assert_eq!(d("def f(x):\n    return x\n"), Some(Lang::Python));
+        assert_eq!(
+            d("fn main() {\n    let mut v = vec![];\n    println!(\"{v:?}\");\n}\n"),
+            Some(Lang::Rust)
+        );
+        assert_eq!(
+            d("package main\n\nfunc main() {\n\tx := 1\n}\n"),
+            Some(Lang::Go)
+        );
+        assert_eq!(
+            d("public class A {\n  public static void main(String[] a) {}\n}\n"),
+            Some(Lang::Java)
+        );
+        assert_eq!(
+            d("#include <iostream>\nint main() { std::cout << 1; }\n"),
+            Some(Lang::Cpp)
+        );
+        assert_eq!(
+            d("#include <stdio.h>\nint main() { printf(\"x\"); }\n"),
+            Some(Lang::C)
+        );
+        assert_eq!(
+            d("const x = require('fs');\nconsole.log(x);\n"),
+            Some(Lang::JavaScript)
+        );
+        assert_eq!(
+            d("interface A { n: number }\nconst a: A = { n: 1 };\n"),
+            Some(Lang::TypeScript)
+        );
+        assert_eq!(d("just some words\n"), None);
     }
 
     #[test]

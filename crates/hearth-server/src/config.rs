@@ -38,6 +38,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// `HEARTH_API_KEY` set to nothing but whitespace.
+    #[error("HEARTH_API_KEY is blank: set a real key or unset it")]
+    BlankKey,
     /// A numeric setting that does not parse.
     #[error("invalid value {value:?} for {name}")]
     BadNumber {
@@ -67,6 +70,9 @@ pub struct ServerConfig {
     pub max_prompt_bytes: usize,
     /// Disable pull/create/copy/delete/push.
     pub disable_management: bool,
+    /// Let pulls started over HTTP reach loopback and private addresses (a registry on the
+    /// LAN); off by default so a caller cannot use the server to reach them.
+    pub allow_private_pulls: bool,
     /// Sequences per model.
     pub num_parallel: u32,
     /// Models resident at once.
@@ -94,6 +100,7 @@ impl Default for ServerConfig {
             max_body_bytes: 32 << 20,
             max_prompt_bytes: 4 << 20,
             disable_management: false,
+            allow_private_pulls: false,
             num_parallel: 1,
             max_loaded_models: 3,
             max_queue: 512,
@@ -232,6 +239,10 @@ impl ServerConfig {
             c.bind = parse_host(&h, "OLLAMA_HOST")?;
         }
         if let Some(k) = get("HEARTH_API_KEY").filter(|v| !v.is_empty()) {
+            // A blank key would let in anyone who sends an empty one.
+            if k.trim().is_empty() {
+                return Err(ConfigError::BlankKey);
+            }
             c.api_key = Some(k.trim().to_string());
         } else if let Some(path) = get("HEARTH_API_KEY_FILE").filter(|v| !v.is_empty()) {
             c.api_key = Some(read_key_file(&path)?);
@@ -274,11 +285,17 @@ impl ServerConfig {
         if let Some(v) = get("HEARTH_DISABLE_MANAGEMENT") {
             c.disable_management = matches!(v.trim(), "1" | "true" | "yes");
         }
+        if let Some(v) = get("HEARTH_ALLOW_PRIVATE_PULLS") {
+            c.allow_private_pulls = matches!(v.trim(), "1" | "true" | "yes");
+        }
         Ok(c)
     }
 
     /// Refuse configurations that expose the server without authentication.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err(ConfigError::BlankKey);
+        }
         if !is_loopback(&self.bind) && self.api_key.is_none() && !self.insecure_no_auth {
             return Err(ConfigError::NoAuthOffLoopback { addr: self.bind });
         }
@@ -354,5 +371,19 @@ mod tests {
         c3.api_key = Some("k".into());
         assert!(c3.validate().is_ok());
         assert!(ServerConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn blank_keys_are_refused() {
+        let env = |k: &str| (k == "HEARTH_API_KEY").then(|| "  \t".to_string());
+        assert!(matches!(
+            ServerConfig::from_env(env),
+            Err(ConfigError::BlankKey)
+        ));
+        let c = ServerConfig {
+            api_key: Some(" ".into()),
+            ..ServerConfig::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::BlankKey)));
     }
 }

@@ -34,7 +34,14 @@ async fn root_version_health() {
     let r = send(&s, get("/")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "Ollama is running");
-    let r = send(&s, Request::head("/").body(Body::empty()).unwrap()).await;
+    let r = send(
+        &s,
+        Request::head("/")
+            .header("host", "localhost:11434")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, 200);
     let r = send(&s, get("/api/version")).await;
     assert!(r.json()["version"].as_str().unwrap().starts_with("0."));
@@ -143,6 +150,7 @@ async fn bad_input_is_4xx_and_server_keeps_serving() {
     let r = send(
         &s,
         Request::delete("/api/delete")
+            .header("host", "localhost:11434")
             .body(Body::from(r#"{"model":"nope"}"#))
             .unwrap(),
     )
@@ -221,6 +229,10 @@ async fn host_header_allowlist() {
     )
     .await;
     assert_eq!(r.status, 200);
+    // No Host at all: refused, it cannot be checked.
+    let r = send(&s, Request::get("/api/tags").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("Host"));
 }
 
 #[tokio::test]
@@ -232,6 +244,7 @@ async fn api_key_required_when_set() {
     let (_d, s) = plain(cfg);
     assert_eq!(send(&s, get("/api/tags")).await.status, 401);
     let bad = Request::get("/api/tags")
+        .header("host", "localhost:11434")
         .header("authorization", "Bearer wrong")
         .body(Body::empty())
         .unwrap();
@@ -240,6 +253,7 @@ async fn api_key_required_when_set() {
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["error"]["type"], "authentication_error");
     let ok = Request::get("/api/tags")
+        .header("host", "localhost:11434")
         .header("authorization", "Bearer sekrit")
         .body(Body::empty())
         .unwrap();
@@ -252,6 +266,7 @@ async fn body_limits() {
     let (_d, s) = plain(ServerConfig::default());
     // A declared 100 MB body is refused before it is read.
     let req = Request::post("/api/generate")
+        .header("host", "localhost:11434")
         .header("content-length", (100u64 << 20).to_string())
         .body(Body::from(vec![b' '; 1024]))
         .unwrap();
@@ -265,6 +280,7 @@ async fn body_limits() {
             .collect::<Vec<_>>(),
     );
     let req = Request::post("/api/generate")
+        .header("host", "localhost:11434")
         .body(Body::from_stream(stream))
         .unwrap();
     let r = send(&s, req).await;
@@ -299,6 +315,7 @@ async fn cors_allowlist() {
     let (_d, s) = plain(cfg);
     let with_origin = |o: &str| {
         Request::get("/api/tags")
+            .header("host", "localhost:11434")
             .header("origin", o)
             .body(Body::empty())
             .unwrap()
@@ -320,6 +337,7 @@ async fn cors_allowlist() {
     assert_eq!(r.status, 403);
     assert!(!r.headers.contains_key("access-control-allow-origin"));
     let pre = Request::options("/api/chat")
+        .header("host", "localhost:11434")
         .header("origin", "http://localhost:3000")
         .header("access-control-request-method", "POST")
         .body(Body::empty())
@@ -330,6 +348,25 @@ async fn cors_allowlist() {
         .to_str()
         .unwrap()
         .contains("Authorization"));
+    // Model management never answers a web page, even an allowed one: no pulls, uploads or
+    // deletes from a browser tab (preflight included).
+    for (method, path) in [
+        ("POST", "/api/pull"),
+        ("OPTIONS", "/api/delete"),
+        ("POST", "/api/blobs/sha256:00"),
+        ("POST", "/api/create"),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost:11434")
+            .header("origin", "vscode-webview://1234")
+            .body(Body::from("{}"))
+            .unwrap();
+        let r = send(&s, req).await;
+        assert_eq!(r.status, 403, "{method} {path}");
+        assert!(r.text().contains("web pages"), "{}", r.text());
+    }
 }
 
 #[tokio::test]
@@ -434,6 +471,8 @@ async fn list_show_copy_delete_with_real_model() {
     assert_eq!(j["details"]["format"], "gguf");
     // Imported from a local file: its provenance record says so.
     assert_eq!(j["provenance"]["registry"], "local", "{j}");
+    // ... without the server's file path.
+    assert_eq!(j["provenance"]["url"], "", "{j}");
     assert_eq!(j["provenance"]["name"], "qwen2.5-coder:0.5b");
     assert!(j["provenance"]["digest"]
         .as_str()
@@ -464,6 +503,7 @@ async fn list_show_copy_delete_with_real_model() {
     let r = send(
         &s,
         Request::delete("/api/delete")
+            .header("host", "localhost:11434")
             .header("content-type", "application/json")
             .body(Body::from(r#"{"model":"mine"}"#))
             .unwrap(),
@@ -570,7 +610,10 @@ async fn a_pull_stops_when_its_client_goes_away() {
     use tower::ServiceExt;
     let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reg = trickling_registry(closed.clone());
-    let (_d, s) = plain(ServerConfig::default());
+    let (_d, s) = plain(ServerConfig {
+        allow_private_pulls: true,
+        ..ServerConfig::default()
+    });
     let body = serde_json::json!({"model": format!("http://{reg}/library/slow")}).to_string();
     let resp = hearth_server::app(s.clone())
         .oneshot(post("/api/pull", body))
@@ -606,4 +649,41 @@ async fn a_pull_stops_when_its_client_goes_away() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("the pull went on after its client went away");
+}
+
+/// A pull requested over HTTP reaches only public hosts: the server's loopback (and private
+/// networks) are refused before any connection, unless the operator allows them.
+#[tokio::test]
+async fn pulls_over_http_do_not_reach_loopback() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let host = listener.local_addr().unwrap();
+    let (_d, s) = plain(ServerConfig::default());
+    for model in [
+        format!("http://{host}/library/m"),
+        format!("http://localhost:{}/library/m", host.port()),
+    ] {
+        let r = send(
+            &s,
+            post(
+                "/api/pull",
+                serde_json::json!({"model": model, "stream": false}).to_string(),
+            ),
+        )
+        .await;
+        assert!(
+            r.status.is_client_error() || r.status.is_server_error(),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.text().contains("non-public address"),
+            "{model}: {}",
+            r.text()
+        );
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the loopback server was contacted"
+    );
 }

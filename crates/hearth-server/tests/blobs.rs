@@ -15,6 +15,7 @@ fn head(path: &str) -> axum::http::Request<axum::body::Body> {
     axum::http::Request::builder()
         .method("HEAD")
         .uri(path)
+        .header("host", "127.0.0.1:11434")
         .body(axum::body::Body::empty())
         .unwrap()
 }
@@ -43,12 +44,17 @@ async fn upload_then_create_from_the_blob() {
 
     // Bytes that do not hash to the digest are refused and not kept.
     let other = format!("/api/blobs/sha256:{}", "ab".repeat(32));
-    let r = send(&s, post(&other, "not the model")).await;
+    let r = send(&s, post(&other, "GGUF but not the model")).await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.json()["error"]
         .as_str()
         .unwrap()
         .contains("digest mismatch"));
+    assert_eq!(send(&s, head(&other)).await.status, 404);
+    // A body that is not GGUF is refused at its first bytes, and kept nowhere.
+    let r = send(&s, post(&other, "PK\u{3}\u{4} a zip with a pickle inside")).await;
+    assert!(r.status.is_client_error(), "{}", r.text());
+    assert!(r.text().contains("not a GGUF"), "{}", r.text());
     assert_eq!(send(&s, head(&other)).await.status, 404);
     assert_eq!(send(&s, post("/api/blobs/md5:xyz", "x")).await.status, 400);
 
@@ -97,4 +103,41 @@ async fn upload_then_create_from_the_blob() {
             "{from}"
         );
     }
+
+    // A relative path that also parses as a model name (`etc/passwd` from a server started
+    // in `/`) names a model only: the file beside the server's working directory is never
+    // read, and the answer is the same as for a path that does not exist.
+    let probe = tempfile::Builder::new()
+        .prefix("createprobe")
+        .tempdir_in(".")
+        .unwrap();
+    std::fs::write(probe.path().join("model"), &bytes).unwrap();
+    let dir_name = probe
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut answers = Vec::new();
+    for from in [format!("{dir_name}/model"), format!("{dir_name}/missing")] {
+        let r = send(
+            &s,
+            post(
+                "/api/create",
+                json!({"model": "stolen", "from": from}).to_string(),
+            ),
+        )
+        .await;
+        answers.push((
+            r.status,
+            r.json()["error"].as_str().unwrap().replace(&from, "F"),
+        ));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, 404, "{answers:?}");
+    let tags = send(&s, get("/api/tags")).await.json();
+    assert!(
+        !tags.to_string().contains("stolen"),
+        "a server file became a model: {tags}"
+    );
 }

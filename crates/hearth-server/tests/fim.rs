@@ -174,3 +174,24 @@ async fn keystroke_burst_supersedes_all_but_the_last() {
     assert_eq!(metric(&m, "hearth_requests_waiting"), 0.0, "{m}");
     assert_eq!(metric(&m, "hearth_autocomplete_sessions"), 0.0, "{m}");
 }
+
+/// Repository context counts against the prompt size limit like the prefix and suffix do.
+#[tokio::test]
+async fn input_extra_counts_against_the_prompt_limit() {
+    let Some(model) = test_model(TestModel::Qwen05) else {
+        return;
+    };
+    let (_d, stores) = temp_store();
+    import(&stores, MODEL, &model);
+    let cfg = ServerConfig {
+        threads: Some(2),
+        max_prompt_bytes: 4096,
+        ..ServerConfig::default()
+    };
+    let s = state(cfg, stores, Arc::new(LlamaEngine::default()));
+    let big = "x = 1\n".repeat(1000);
+    let body = json!({"model": MODEL, "input_prefix": "y = ", "input_suffix": "\n",
+        "n_predict": 4, "input_extra": [{"filename": "big.py", "text": big}]});
+    let r = send(&s, post("/infill", body.to_string())).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+}

@@ -470,6 +470,34 @@ async fn check_returns_insecure_code_findings() {
         "options": {"num_predict": 2}});
     let r = send(&s, post("/api/generate", body.to_string())).await;
     assert!(r.json().get("check").is_none());
+
+    // The same extension on OpenAI's chat: `check` beside the choices, and on the last chunk.
+    let oa = json!({"model": MODEL, "check": true, "temperature": 0, "max_tokens": 60,
+        "messages": [{"role": "user", "content": ask}]});
+    let r = send(&s, post("/v1/chat/completions", oa.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert!(
+        j["check"]["blocks"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["cwe"] == 78),
+        "{j}"
+    );
+    let mut streamed = oa.clone();
+    streamed["stream"] = json!(true);
+    let (chunks, _) = sse(
+        &send(&s, post("/v1/chat/completions", streamed.to_string()))
+            .await
+            .body,
+    );
+    let last = chunks
+        .iter()
+        .rev()
+        .find(|c| c["choices"][0]["finish_reason"].is_string())
+        .unwrap();
+    assert!(last["check"]["findings"].as_u64().unwrap() >= 1, "{last}");
 }
 
 /// Ollama's conversational memory: a reply's `context` sent back continues the conversation.

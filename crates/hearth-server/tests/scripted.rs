@@ -306,7 +306,10 @@ fn create(s: &AppState, dir: &std::path::Path, name: &str, modelfile: &str) {
             &mf,
             dir,
             &stores.extra,
-            hearth_store::CreateOptions { link: false },
+            hearth_store::CreateOptions {
+                link: false,
+                names_only: false,
+            },
             &hearth_store::no_progress,
         )
         .unwrap();

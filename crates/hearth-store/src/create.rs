@@ -18,6 +18,10 @@ pub struct CreateOptions {
     /// Hard-link the file into `blobs/` instead of copying it (the blob then shares the
     /// file's inode: editing the file in place would corrupt the store).
     pub link: bool,
+    /// `FROM` may only name a model: the filesystem is never consulted, so a caller over
+    /// HTTP cannot make the server read (or probe for) its files with a relative path that
+    /// also parses as a model name (`etc/passwd`).
+    pub names_only: bool,
 }
 
 impl Store {
@@ -37,7 +41,10 @@ impl Store {
             &mf,
             Path::new("."),
             &[],
-            CreateOptions { link },
+            CreateOptions {
+                link,
+                names_only: false,
+            },
             progress,
         )
     }
@@ -74,12 +81,23 @@ impl Store {
                 });
             }
         }
-        let path = expand_path(&from, base_dir);
+        if opts.names_only && looks_like_path(&from) {
+            return Err(StoreError::Refused {
+                what: "FROM".into(),
+                reason: "must name a model".into(),
+            });
+        }
+        // With `names_only` no path is ever looked at.
+        let path = if opts.names_only {
+            PathBuf::new()
+        } else {
+            expand_path(&from, base_dir)
+        };
         let mut layers: Vec<Layer>;
         let mut base_params = serde_json::Map::new();
         // The new model's provenance: the local file, or the base model's record.
         let origin: Provenance;
-        if path.is_file() {
+        if !opts.names_only && path.is_file() {
             progress(&PullEvent::status(format!(
                 "copying file {}",
                 path.display()
@@ -111,7 +129,7 @@ impl Store {
                 size,
                 from: None,
             }];
-        } else if path.exists() {
+        } else if !opts.names_only && path.exists() {
             return Err(StoreError::Refused {
                 what: path.display().to_string(),
                 reason: "FROM must be a GGUF file or a model name (directories of safetensors are not supported)".into(),
@@ -293,7 +311,7 @@ impl Store {
 
 /// Records whose `registry` is not a network origin (`local` files, `bundle` imports).
 pub(crate) fn is_local(registry: &str) -> bool {
-    registry == LOCAL || registry == crate::provenance::BUNDLE
+    crate::provenance::is_local_registry(registry)
 }
 
 fn looks_like_path(s: &str) -> bool {

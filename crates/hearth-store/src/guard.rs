@@ -90,6 +90,40 @@ pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
     })
 }
 
+/// The scan for a model file about to be served that was not scanned when it was installed
+/// (a read-only Ollama store, a model from before scans were recorded, a file run by path).
+/// Runs once per process for each file (path, size and mtime), the verdict cached; a high or
+/// critical finding refuses the file every time it is asked for.
+pub fn scan_before_serving(path: &Path) -> Result<ScanResult> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+    static SEEN: OnceLock<Mutex<HashMap<Key, std::result::Result<ScanResult, String>>>> =
+        OnceLock::new();
+    let meta = std::fs::metadata(path).map_err(StoreError::io(path))?;
+    let key: Key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
+    let cached = seen.lock().ok().and_then(|m| m.get(&key).cloned());
+    let verdict = match cached {
+        Some(v) => v,
+        None => {
+            tracing::info!(file = %path.display(), "scanning a model not scanned at install");
+            let v = security_scan_model_file(path).map_err(|e| match e {
+                StoreError::Refused { reason, .. } => reason,
+                other => other.to_string(),
+            });
+            if let Ok(mut m) = seen.lock() {
+                m.insert(key, v.clone());
+            }
+            v
+        }
+    };
+    verdict.map_err(|reason| StoreError::Refused {
+        what: path.display().to_string(),
+        reason,
+    })
+}
+
 /// The full check for a layer of `media_type` stored at `path`. Returns the scan result for
 /// model (GGUF) layers, `None` for layers that are not scanned (text, config).
 pub fn check_layer_file(path: &Path, media_type: &str) -> Result<Option<ScanResult>> {

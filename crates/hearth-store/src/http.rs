@@ -24,6 +24,10 @@ pub struct HttpOptions {
     /// A read that waits longer than this fails (a stalled transfer is retried and resumed).
     pub read_timeout: Duration,
     pub user_agent: String,
+    /// Fetch only from hosts that resolve to public addresses (checked on every redirect
+    /// hop): what a pull started by a remote HTTP caller gets, so that it cannot reach the
+    /// server's loopback, private network or cloud metadata service through hearth.
+    pub public_only: bool,
 }
 
 impl Default for HttpOptions {
@@ -35,6 +39,7 @@ impl Default for HttpOptions {
             response_timeout: Duration::from_secs(120),
             read_timeout: Duration::from_secs(60),
             user_agent: format!("hearth/{}", env!("CARGO_PKG_VERSION")),
+            public_only: false,
         }
     }
 }
@@ -163,17 +168,25 @@ impl HttpClient {
     pub fn check_url(&self, url: &str) -> Result<()> {
         let uri = parse_uri(url)?;
         match uri.scheme_str() {
-            Some("https") => Ok(()),
-            Some("http") if self.opts.allow_insecure || is_loopback(&uri) => Ok(()),
-            Some("http") => Err(StoreError::Refused {
-                what: url.to_string(),
-                reason: "plain http to a non-local host (use --insecure to allow)".into(),
-            }),
-            _ => Err(StoreError::Refused {
-                what: url.to_string(),
-                reason: "only http and https URLs are supported".into(),
-            }),
+            Some("https") => {}
+            Some("http") if self.opts.allow_insecure || is_loopback(&uri) => {}
+            Some("http") => {
+                return Err(StoreError::Refused {
+                    what: url.to_string(),
+                    reason: "plain http to a non-local host (use --insecure to allow)".into(),
+                })
+            }
+            _ => {
+                return Err(StoreError::Refused {
+                    what: url.to_string(),
+                    reason: "only http and https URLs are supported".into(),
+                })
+            }
         }
+        if self.opts.public_only {
+            check_public(&uri, url)?;
+        }
+        Ok(())
     }
 
     /// GET `url` with extra headers, following redirects by hand. `credential` is attached
@@ -265,6 +278,80 @@ pub(crate) fn origin(uri: &Uri) -> String {
     format!("{scheme}://{host}:{port}")
 }
 
+/// Refuse a URL whose host resolves to any address that is not public. (The connection
+/// resolves again; a DNS answer that changes in between is not caught here.)
+fn check_public(uri: &Uri, url: &str) -> Result<()> {
+    use std::net::ToSocketAddrs;
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => (host, port)
+            .to_socket_addrs()
+            .map_err(|e| StoreError::Http {
+                url: url.chars().take(300).collect(),
+                reason: format!("cannot resolve {host}: {e}"),
+            })?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    if let Some(bad) = addrs.iter().find(|ip| !is_public(**ip)) {
+        return Err(StoreError::Refused {
+            what: url.chars().take(300).collect(),
+            reason: format!(
+                "{host} is a non-public address ({bad}); pulls started over HTTP reach only \
+                 public hosts (the operator can allow others with HEARTH_ALLOW_PRIVATE_PULLS=1)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `ip` is a public unicast address: not loopback, private (RFC 1918, ULA),
+/// link-local, shared (CGNAT), unspecified, broadcast, multicast, reserved or documentation.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || o[0] >= 240)
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(std::net::IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x64 && s[1] == 0xff9b))
+        }
+    }
+}
+
 fn is_loopback(uri: &Uri) -> bool {
     let host = uri.host().unwrap_or("");
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -295,6 +382,63 @@ fn resolve_location(base: &Uri, location: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_addresses() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!is_public(ip(private)), "{private}");
+        }
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "104.16.0.1",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
+            assert!(is_public(ip(public)), "{public}");
+        }
+        let c = HttpClient::new(HttpOptions {
+            public_only: true,
+            proxy_from_env: false,
+            ..HttpOptions::default()
+        });
+        for url in [
+            "http://127.0.0.1:11434/x",
+            "http://localhost/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/x",
+            "https://10.0.0.8/x",
+        ] {
+            assert!(
+                matches!(c.check_url(url), Err(StoreError::Refused { .. })),
+                "{url}"
+            );
+        }
+        assert!(c.check_url("https://1.1.1.1/x").is_ok());
+    }
 
     #[test]
     fn origins_and_locations() {

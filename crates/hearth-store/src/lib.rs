@@ -66,7 +66,7 @@ pub use manifest::{Layer, Manifest};
 pub use name::{ModelName, Scheme, DEFAULT_HOST, DEFAULT_NAMESPACE, DEFAULT_TAG, HF_HOST};
 pub use progress::{no_progress, Progress, PullEvent};
 pub use provenance::{Policy, Provenance};
-pub use pull::{name_for_url, PullOptions, PullSource};
+pub use pull::{name_for_url, PullOptions, PullSource, RegistryToken};
 pub use show::{format_params, ShowInfo};
 pub use store::{ListEntry, Message, ModelConfig, ResolvedModel, Store, Stores};
 pub use upload::BlobUpload;

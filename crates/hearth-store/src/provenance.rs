@@ -39,6 +39,12 @@ pub const LOCAL: &str = "local";
 /// Registry value of models imported from a bundle.
 pub const BUNDLE: &str = "bundle";
 
+/// Whether a record's `registry` is not a network origin (a `local` file, a `bundle`
+/// import): its `url` is then a path on this machine.
+pub fn is_local_registry(registry: &str) -> bool {
+    registry == LOCAL || registry == BUNDLE
+}
+
 impl Store {
     /// Where the provenance record of `name` lives (it may not exist).
     pub fn provenance_path(&self, name: &ModelName) -> PathBuf {

@@ -27,8 +27,14 @@ pub struct PullOptions {
     pub hf_endpoint: String,
     /// Sent as a Bearer token to the Hugging Face endpoint's origin only (`$HF_TOKEN`).
     pub hf_token: Option<String>,
-    /// Sent as a Bearer token to the registry's origin only.
-    pub registry_token: Option<String>,
+    /// A Bearer token for one registry host: sent only when pulling from that host
+    /// (`$HEARTH_REGISTRY_TOKEN` for `$HEARTH_REGISTRY_TOKEN_HOST`, default the Ollama
+    /// registry), never to a host a model name happens to spell.
+    pub registry_token: Option<RegistryToken>,
+    /// Hosts besides a registry's own that may issue its anonymous tokens (the `realm` of
+    /// its `WWW-Authenticate` challenge): `$HEARTH_REGISTRY_AUTH_HOSTS`, default `ollama.com`
+    /// (the Ollama registry's token service).
+    pub auth_hosts: Vec<String>,
     /// The name to install a plain-URL pull under (default: derived from the file name).
     pub name: Option<ModelName>,
 }
@@ -41,8 +47,30 @@ impl Default for PullOptions {
             hf_endpoint: "https://huggingface.co".into(),
             hf_token: None,
             registry_token: None,
+            auth_hosts: vec!["ollama.com".into()],
             name: None,
         }
+    }
+}
+
+/// A registry credential and the host it belongs to.
+#[derive(Clone)]
+pub struct RegistryToken {
+    /// Registry host (`registry.ollama.ai`, `registry.example:5000`), compared case-blind.
+    pub host: String,
+    pub token: String,
+}
+
+impl std::fmt::Debug for RegistryToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RegistryToken({} <redacted>)", self.host)
+    }
+}
+
+impl RegistryToken {
+    /// Whether this token belongs to the registry `host`.
+    pub fn is_for(&self, host: &str) -> bool {
+        self.host.eq_ignore_ascii_case(host)
     }
 }
 
@@ -55,7 +83,18 @@ impl PullOptions {
             o.hf_endpoint = e.trim_end_matches('/').to_string();
         }
         o.hf_token = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN"));
-        o.registry_token = var("HEARTH_REGISTRY_TOKEN");
+        o.registry_token = var("HEARTH_REGISTRY_TOKEN").map(|token| RegistryToken {
+            host: var("HEARTH_REGISTRY_TOKEN_HOST")
+                .unwrap_or_else(|| crate::name::DEFAULT_HOST.to_string()),
+            token,
+        });
+        if let Some(h) = var("HEARTH_REGISTRY_AUTH_HOSTS") {
+            o.auth_hosts = h
+                .split(',')
+                .map(|x| x.trim().to_ascii_lowercase())
+                .filter(|x| !x.is_empty())
+                .collect();
+        }
         o
     }
 }
@@ -235,12 +274,16 @@ impl Store {
         let manifest_url = format!("{base}/v2/{}/manifests/{}", name.repository(), name.tag);
         let accept = [("Accept", manifest::MANIFEST_MEDIA_TYPE.to_string())];
         let mut cred = match &opts.registry_token {
-            Some(t) => Some(Credential::bearer(&manifest_url, t)?),
+            Some(t) if t.is_for(&name.host) => Some(Credential::bearer(&manifest_url, &t.token)?),
+            Some(t) => {
+                tracing::debug!(token_host = %t.host, host = %name.host, "registry token not sent: another host");
+                None
+            }
             None => None,
         };
         let mut resp = client.get(&manifest_url, &accept, cred.as_ref())?;
         if resp.status() == 401 {
-            if let Some(c) = anonymous_token(client, &resp, &manifest_url)? {
+            if let Some(c) = anonymous_token(client, &resp, &manifest_url, &opts.auth_hosts)? {
                 cred = Some(c);
                 resp = client.get(&manifest_url, &accept, cred.as_ref())?;
             }
@@ -504,7 +547,16 @@ impl Store {
 }
 
 /// Docker-style anonymous token: `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`.
-fn anonymous_token(client: &HttpClient, resp: &Fetched, url: &str) -> Result<Option<Credential>> {
+///
+/// The realm is followed only on the registry's own origin, or over https on an allowed auth
+/// host: a registry must not steer hearth at another server (a token service on an internal
+/// address, or one that collects what hearth sends).
+fn anonymous_token(
+    client: &HttpClient,
+    resp: &Fetched,
+    url: &str,
+    auth_hosts: &[String],
+) -> Result<Option<Credential>> {
     let Some(h) = resp.header("www-authenticate") else {
         return Ok(None);
     };
@@ -524,6 +576,7 @@ fn anonymous_token(client: &HttpClient, resp: &Fetched, url: &str) -> Result<Opt
     let Some(realm) = get("realm") else {
         return Ok(None);
     };
+    realm_allowed(&realm, url, auth_hosts)?;
     let mut token_url = realm.clone();
     let mut sep = if realm.contains('?') { '&' } else { '?' };
     for k in ["service", "scope"] {
@@ -552,6 +605,33 @@ fn anonymous_token(client: &HttpClient, resp: &Fetched, url: &str) -> Result<Opt
     }
 }
 
+/// A challenge's `realm` may be the registry's own origin, or https on an allowed host.
+fn realm_allowed(realm: &str, registry_url: &str, auth_hosts: &[String]) -> Result<()> {
+    let refuse = |reason: &str| StoreError::Refused {
+        what: format!(
+            "token realm {}",
+            realm.chars().take(200).collect::<String>()
+        ),
+        reason: reason.to_string(),
+    };
+    let r = crate::http::parse_uri(realm).map_err(|_| refuse("not an absolute URL"))?;
+    let reg = crate::http::parse_uri(registry_url)?;
+    if crate::http::origin(&r) == crate::http::origin(&reg) {
+        return Ok(());
+    }
+    let host = r.host().unwrap_or("").to_ascii_lowercase();
+    if r.scheme_str() != Some("https") {
+        return Err(refuse("a token service on another host must use https"));
+    }
+    if !auth_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
+        return Err(refuse(
+            "the registry sent hearth to a token service on another host (allow it with \
+             HEARTH_REGISTRY_AUTH_HOSTS)",
+        ));
+    }
+    Ok(())
+}
+
 fn query_escape(s: &str) -> String {
     let mut o = String::new();
     for b in s.bytes() {
@@ -567,6 +647,25 @@ fn query_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realms_only_on_the_registry_or_allowed_https_hosts() {
+        let allow = vec!["ollama.com".to_string()];
+        let reg = "http://127.0.0.1:5000/v2/ns/m/manifests/latest";
+        assert!(realm_allowed("http://127.0.0.1:5000/token", reg, &allow).is_ok());
+        assert!(realm_allowed("http://localhost:5000/token", reg, &allow).is_err());
+        assert!(realm_allowed("http://127.0.0.1:5001/token", reg, &allow).is_err());
+        assert!(realm_allowed("https://ollama.com/token", reg, &allow).is_ok());
+        assert!(realm_allowed("http://ollama.com/token", reg, &allow).is_err());
+        assert!(realm_allowed("https://evil.example/token", reg, &allow).is_err());
+        assert!(realm_allowed("/token", reg, &allow).is_err());
+        let t = RegistryToken {
+            host: "Registry.Example:5000".into(),
+            token: "s3cr3t".into(),
+        };
+        assert!(t.is_for("registry.example:5000") && !t.is_for("registry.example"));
+        assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
 
     #[test]
     fn sources() {

@@ -400,11 +400,12 @@ impl Store {
     /// required keys.
     fn enforce_load_policy(&self, r: &ResolvedModel) -> Result<()> {
         let digest = r.manifest.model_layer().map(|l| l.digest.to_string());
-        let registry = r
-            .provenance
-            .as_ref()
-            .map(|p| p.registry.as_str())
-            .filter(|reg| !crate::create::is_local(reg));
+        // Where the model came from: the install record, else (a model hearth did not
+        // install, e.g. in an Ollama store) the registry host its manifest is filed under.
+        let registry = match &r.provenance {
+            Some(p) => Some(p.registry.as_str()).filter(|reg| !crate::create::is_local(reg)),
+            None => Some(r.name.host.as_str()),
+        };
         let keys = r
             .provenance
             .as_ref()
@@ -589,9 +590,19 @@ impl Stores {
     /// Look in the primary store, then the extra stores.
     pub fn resolve(&self, name: &str) -> Result<ResolvedModel> {
         let parsed = ModelName::parse(name)?;
-        for s in std::iter::once(&self.primary).chain(&self.extra) {
+        for (i, s) in std::iter::once(&self.primary)
+            .chain(&self.extra)
+            .enumerate()
+        {
             if let Some(found) = s.find(&parsed) {
-                return s.resolve_name(&found);
+                let r = s.resolve_name(&found)?;
+                // hearth scans what it installs; a model it did not install (an Ollama
+                // store), or installed before scans were recorded, is scanned before use.
+                let scanned = i == 0 && r.provenance.as_ref().is_some_and(|p| p.scan.is_some());
+                if !scanned && !r.gguf_path.as_os_str().is_empty() {
+                    crate::guard::scan_before_serving(&r.gguf_path)?;
+                }
+                return Ok(r);
             }
         }
         Err(StoreError::NotFound(parsed.display_shortest()))

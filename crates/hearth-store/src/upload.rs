@@ -1,7 +1,9 @@
 //! Blob uploads (what `ollama create` does before creating a model: `HEAD` then
 //! `POST /api/blobs/sha256:…`): the bytes go to a temporary file in the store's blobs folder,
-//! hashed as they arrive, and are installed under their digest only if they hash to it. A
-//! failed or abandoned upload leaves nothing behind.
+//! hashed as they arrive, and are installed under their digest only if they hash to it and
+//! pass the same checks as a pulled model file (GGUF validation, the security scan). A body
+//! that does not start like a GGUF file is refused at its first bytes; the size is capped and
+//! free disk space watched as it grows. A failed or abandoned upload leaves nothing behind.
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,8 +22,17 @@ pub struct BlobUpload {
     file: File,
     hasher: Sha256,
     size: u64,
+    /// The first bytes, for the magic check.
+    head: Vec<u8>,
+    /// Size at the last free-space check.
+    checked_at: u64,
     cleanup: RemoveOnDrop,
 }
+
+/// Free space is checked again after every this many bytes.
+const SPACE_CHECK_EVERY: u64 = 256 << 20;
+/// What must stay free on the store's disk while an upload grows.
+const KEEP_FREE: u64 = 512 << 20;
 
 impl Store {
     /// Whether the blob is in this store.
@@ -45,6 +56,8 @@ impl Store {
             file,
             hasher: Sha256::new(),
             size: 0,
+            head: Vec::with_capacity(4),
+            checked_at: 0,
         })
     }
 }
@@ -64,11 +77,34 @@ fn rand_suffix() -> u64 {
 impl BlobUpload {
     /// Append bytes.
     pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.head.len() < 4 {
+            let take = (4 - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+            if !b"GGUF".starts_with(&self.head) {
+                return Err(StoreError::Refused {
+                    what: "uploaded blob".into(),
+                    reason: "not a GGUF model file (hearth serves GGUF only)".into(),
+                });
+            }
+        }
+        let size = self.size.saturating_add(chunk.len() as u64);
+        if size > crate::manifest::MAX_BLOB_BYTES {
+            return Err(StoreError::TooLarge {
+                what: "uploaded blob".into(),
+                size,
+                limit: crate::manifest::MAX_BLOB_BYTES,
+            });
+        }
+        if size - self.checked_at >= SPACE_CHECK_EVERY {
+            self.checked_at = size;
+            let dir = self.tmp.parent().unwrap_or(&self.tmp);
+            fsutil::check_free_space(dir, KEEP_FREE)?;
+        }
         self.file
             .write_all(chunk)
             .map_err(StoreError::io(&self.tmp))?;
         self.hasher.update(chunk);
-        self.size = self.size.saturating_add(chunk.len() as u64);
+        self.size = size;
         Ok(())
     }
 
@@ -82,6 +118,7 @@ impl BlobUpload {
             hasher,
             size,
             cleanup,
+            ..
         } = self;
         let actual = Digest::from_hasher(hasher);
         if actual != digest {
@@ -93,6 +130,8 @@ impl BlobUpload {
         }
         fsutil::sync_file(&file, &tmp)?;
         drop(file);
+        // What a pulled model file passes: GGUF validation and the security scan.
+        crate::guard::check_layer_file(&tmp, crate::manifest::MEDIA_MODEL)?;
         std::fs::rename(&tmp, &dest).map_err(StoreError::io(&dest))?;
         cleanup.disarm();
         Ok(size)
@@ -107,7 +146,7 @@ mod tests {
     fn upload_installs_only_matching_bytes() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(d.path()).unwrap();
-        let bytes = b"hello blob".to_vec();
+        let bytes = hearth_gguf::writer::tiny_llama().to_bytes();
         let digest = Digest::from_bytes(&bytes);
         assert!(!store.has_blob(&digest));
         let mut up = store.begin_upload(&digest).unwrap();
@@ -118,7 +157,7 @@ mod tests {
         // Wrong bytes: refused, nothing left behind.
         let other = Digest::from_bytes(b"other");
         let mut up = store.begin_upload(&other).unwrap();
-        up.write(b"not it").unwrap();
+        up.write(b"GGUF not it").unwrap();
         assert!(matches!(
             up.finish(),
             Err(StoreError::DigestMismatch { .. })
@@ -128,6 +167,22 @@ mod tests {
         assert_eq!(left.len(), 1, "{left:?}");
         // Abandoned: dropped without finish.
         drop(store.begin_upload(&other).unwrap());
+        assert_eq!(std::fs::read_dir(store.blobs_dir()).unwrap().count(), 1);
+        // Not GGUF: refused at the first bytes; a GGUF header over broken contents is
+        // refused at the end.
+        let mut up = store.begin_upload(&other).unwrap();
+        assert!(matches!(
+            up.write(b"PK\x03\x04"),
+            Err(StoreError::Refused { .. })
+        ));
+        drop(up);
+        let broken = b"GGUF\x03\x00\x00\x00garbage".to_vec();
+        let d = Digest::from_bytes(&broken);
+        let mut up = store.begin_upload(&d).unwrap();
+        up.write(&broken[..2]).unwrap();
+        up.write(&broken[2..]).unwrap();
+        assert!(up.finish().is_err());
+        assert!(!store.has_blob(&d));
         assert_eq!(std::fs::read_dir(store.blobs_dir()).unwrap().count(), 1);
     }
 }

@@ -190,6 +190,59 @@ fn ollama_store_is_listed_and_resolved_read_only() {
     assert_eq!(files_under(&t.path().join("ollama")).len(), 4);
 }
 
+/// A model in an Ollama store was never scanned by hearth: it is scanned when first asked
+/// for, and a hostile chat template refuses it.
+#[test]
+fn ollama_store_models_are_scanned_before_use() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("ollama");
+    ollama_store(&root);
+    let stores = Stores {
+        primary: Store::open(t.path().join("hearth")).unwrap(),
+        extra: vec![Store::open_read_only(&root).unwrap()],
+    };
+    let r = stores.resolve("qwen2.5-coder:1.5b").unwrap();
+    // Replace the blob with a model whose template escapes the Jinja sandbox.
+    let mut w = hearth_gguf::writer::tiny_llama();
+    w.metadata.retain(|(k, _)| k != "tokenizer.chat_template");
+    let evil = w
+        .kv(
+            "tokenizer.chat_template",
+            hearth_gguf::Value::String("{{ ''.__class__.__mro__[1].__subclasses__() }}".into()),
+        )
+        .to_bytes();
+    std::fs::write(&r.gguf_path, &evil).unwrap();
+    let err = stores.resolve("qwen2.5-coder:1.5b").unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Refused { reason, .. } if reason.contains("template")),
+        "{err}"
+    );
+}
+
+/// `allowed_registries` holds for models hearth did not install: an Ollama-store model filed
+/// under registry.ollama.ai is refused when only another registry is allowed.
+#[test]
+fn registry_policy_covers_ollama_store_models() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("ollama");
+    ollama_store(&root);
+    let policy = |allowed: &str| hearth_store::Policy {
+        allowed_registries: vec![allowed.into()],
+        ..hearth_store::Policy::default()
+    };
+    let ro = Store::open_read_only(&root)
+        .unwrap()
+        .with_policy(policy("huggingface.co"));
+    assert!(matches!(
+        ro.resolve("qwen2.5-coder:1.5b"),
+        Err(StoreError::Policy(_)) | Err(StoreError::Refused { .. })
+    ));
+    let ro = Store::open_read_only(&root)
+        .unwrap()
+        .with_policy(policy("registry.ollama.ai"));
+    assert!(ro.resolve("qwen2.5-coder:1.5b").is_ok());
+}
+
 #[test]
 fn export_import_round_trip_is_byte_identical() {
     let t = tempfile::tempdir().unwrap();

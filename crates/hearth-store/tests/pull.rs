@@ -680,3 +680,70 @@ fn blobs_of_another_store_are_copied_not_downloaded() {
     assert_eq!(srv.bytes_sent(&format!("/blobs/{d}")), gguf.len() as u64);
     assert_eq!(std::fs::read(st2.blob_path(&d)).unwrap(), gguf);
 }
+
+/// A registry token belongs to its host: a pull from another host (a model name can spell
+/// any) does not carry it.
+#[test]
+fn registry_token_goes_only_to_its_host() {
+    let srv = Server::start();
+    let gguf = tiny_gguf();
+    let d = Digest::from_bytes(&gguf);
+    serve_registry_model(&srv, "ns/m", "latest", Body::Bytes(gguf.into()), &d, &[]);
+    let (_t, st) = store();
+    let mut o = opts();
+    o.registry_token = Some(hearth_store::RegistryToken {
+        host: "registry.example".into(),
+        token: "s3cr3t".into(),
+    });
+    st.pull(&format!("http://{}/ns/m", srv.host()), &o, &|_| {})
+        .unwrap();
+    assert!(
+        srv.seen()
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization")),
+        "the token went to {}",
+        srv.host()
+    );
+    // The same token configured for this host is sent to it.
+    let (_t2, st2) = store();
+    o.registry_token = Some(hearth_store::RegistryToken {
+        host: srv.host(),
+        token: "s3cr3t".into(),
+    });
+    st2.pull(&format!("http://{}/ns/m", srv.host()), &o, &|_| {})
+        .unwrap();
+    assert!(srv
+        .seen()
+        .iter()
+        .any(|r| r.headers.get("authorization").map(String::as_str) == Some("Bearer s3cr3t")));
+}
+
+/// A bearer challenge whose realm is on another host is not followed: the token service
+/// there never sees a request.
+#[test]
+fn realm_on_a_foreign_host_is_refused() {
+    let srv = Server::start();
+    let other = Server::start();
+    other.bytes("/token", br#"{"token":"tok"}"#.to_vec());
+    let gguf = tiny_gguf();
+    let d = Digest::from_bytes(&gguf);
+    serve_registry_model(&srv, "ns/m", "latest", Body::Bytes(gguf.into()), &d, &[]);
+    let manifest = srv.take("/v2/ns/m/manifests/latest");
+    srv.route(
+        "/v2/ns/m/manifests/latest",
+        Route::Auth {
+            token: "tok".into(),
+            challenge: format!("Bearer realm=\"{}/token\",service=\"reg\"", other.base),
+            inner: Box::new(manifest),
+        },
+    );
+    let (_t, st) = store();
+    let err = st
+        .pull(&format!("http://{}/ns/m", srv.host()), &opts(), &|_| {})
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Refused { .. }), "{err}");
+    assert!(
+        other.seen().is_empty(),
+        "the foreign token service was asked"
+    );
+}

@@ -41,6 +41,13 @@ fn scan_exit_codes_and_formats() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("template.unknown"));
 
+    // A file in no model format was not checked: its own exit code, never "clean".
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"just text").unwrap();
+    let out = hearth().arg("scan").arg(&notes).output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("format.unknown"));
+
     let out = hearth()
         .args(["scan", "--json"])
         .arg(&evil)

@@ -82,7 +82,8 @@ impl Drop for Serve {
 
 fn serve(home: &Path, host: &str, models: &Path) -> Serve {
     let mut c = command(home, host, models);
-    c.args(["serve", "--ctx-size", "1024"])
+    // The tests' registry is on loopback: allow the server to pull from it.
+    c.args(["serve", "--ctx-size", "1024", "--allow-private-pulls"])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let mut s = Serve(c.spawn().unwrap());

@@ -133,18 +133,32 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
         .map(str::to_string);
     let resp = async {
         let cfg = &s.cfg;
-        if let Some(host) = req.headers().get(header::HOST) {
-            let host = host.to_str().unwrap_or("");
-            if !host_allowed(cfg, host) {
-                tracing::warn!(host, "rejected Host header");
+        // Every HTTP/1.1 request names its host; one without cannot be checked against
+        // DNS rebinding, so it is refused (as Go's server and Ollama do).
+        let Some(host) = req.headers().get(header::HOST) else {
+            return err(&path, StatusCode::BAD_REQUEST, "missing Host header");
+        };
+        let host = host.to_str().unwrap_or("");
+        if !host_allowed(cfg, host) {
+            tracing::warn!(host, "rejected Host header");
+            return err(
+                &path,
+                StatusCode::FORBIDDEN,
+                format!("host {host:?} is not allowed"),
+            );
+        }
+        if let Some(o) = &origin {
+            // A web page (any origin, even an allowed editor webview) may chat, never manage
+            // models: pulls, creates, uploads and deletes come from the CLI and API clients,
+            // which send no Origin.
+            if is_management(&path) {
+                tracing::warn!(origin = %o, "refused a cross-origin model-management request");
                 return err(
                     &path,
                     StatusCode::FORBIDDEN,
-                    format!("host {host:?} is not allowed"),
+                    "model management is not available to web pages (cross-origin requests)",
                 );
             }
-        }
-        if let Some(o) = &origin {
             if !origin_allowed(cfg, o) {
                 tracing::warn!(origin = %o, "rejected Origin");
                 return err(

@@ -109,7 +109,13 @@ pub(crate) async fn show(
             "capabilities": caps,
             "modified_at": rfc3339(r.modified),
             // Where the model came from (null: installed before hearth recorded provenance).
-            "provenance": r.provenance,
+            // A local file's path is the server's business: only the CLI shows it.
+            "provenance": r.provenance.clone().map(|mut p| {
+                if hearth_store::provenance::is_local_registry(&p.registry) {
+                    p.url = String::new();
+                }
+                p
+            }),
         }))
     })
     .await?;
@@ -172,15 +178,17 @@ pub(crate) async fn pull(
     let gone = Arc::new(AtomicBool::new(false));
     let service = s.service.clone();
     let cancel = gone.clone();
+    let public_only = !s.cfg.allow_private_pulls;
     let task = tokio::task::spawn_blocking(move || {
-        let opts = hearth_store::PullOptions::from_env();
+        let mut opts = hearth_store::PullOptions::from_env();
+        // A remote caller must not reach the server's own network through a pull.
+        opts.http.public_only = public_only;
         let sink = std::sync::Mutex::new(tx.clone());
         let progress = |e: &hearth_store::PullEvent| {
             if let Ok(t) = sink.lock() {
                 let _ = t.send(serde_json::to_value(e).unwrap_or(Value::Null));
             }
         };
-        let mut opts = opts;
         opts.download.cancel = Some(cancel);
         let res = service
             .stores()
@@ -232,12 +240,14 @@ pub(crate) async fn create(
     if req.quantize.as_deref().is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::bad_request("quantize is not supported"));
     }
-    let from = match (&req.from, &req.files) {
-        // A client over HTTP names models, never the server's files.
+    // A client over HTTP names models, never the server's files: `from` is looked up only
+    // as a model name (one answer for every path, existing or not); a model file comes as an
+    // uploaded blob, whose path the server builds itself.
+    let (from, names_only) = match (&req.from, &req.files) {
         (Some(f), _) if looks_like_path(f) => return Err(ApiError::bad_request(
             "from must name a model; send a model file with POST /api/blobs/{digest} and `files`",
         )),
-        (Some(f), _) if !f.is_empty() => f.clone(),
+        (Some(f), _) if !f.is_empty() => (f.clone(), true),
         // Ollama's form: the one GGUF file, uploaded before as a blob.
         (_, Some(files)) if files.len() == 1 => {
             let digest = files.values().next().cloned().unwrap_or_default();
@@ -248,7 +258,7 @@ pub(crate) async fn create(
                     "blob {digest} was not uploaded (POST /api/blobs/{digest} first)"
                 )));
             }
-            blob.display().to_string()
+            (blob.display().to_string(), false)
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -271,7 +281,10 @@ pub(crate) async fn create(
                 &mf,
                 std::path::Path::new("."),
                 &stores.extra,
-                hearth_store::CreateOptions { link: false },
+                hearth_store::CreateOptions {
+                    link: false,
+                    names_only,
+                },
                 &hearth_store::no_progress,
             )
             .map_err(|e| ServiceError::store(&from, e))?;

@@ -95,6 +95,12 @@ impl ServiceError {
                 model: model.to_string(),
                 source,
             },
+            // What an upstream server wrote stays in the log: a pull may have been pointed
+            // at a server whose answers the caller should not read through hearth.
+            hearth_store::StoreError::HttpStatus { url, status, body } => {
+                tracing::warn!(%url, status, %body, "upstream error");
+                Self::StoreFailed(format!("model \"{model}\": {url}: HTTP status {status}"))
+            }
             other => Self::StoreFailed(format!("model \"{model}\": {other}")),
         }
     }

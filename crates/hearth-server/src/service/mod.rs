@@ -287,7 +287,15 @@ impl Service {
                 "format cannot be combined with fill-in-the-middle (suffix)".into(),
             ));
         }
-        let bytes = built.prompt.len();
+        // Repository context sent beside a FIM request (`/infill`'s `input_extra`) is prompt
+        // text too.
+        let extra: usize = built.fim.as_ref().map_or(0, |f| {
+            f.extra_files
+                .iter()
+                .map(|(name, text)| name.len() + text.len())
+                .sum()
+        });
+        let bytes = built.prompt.len().saturating_add(extra);
         if bytes > self.inner.limits.max_prompt_bytes {
             return Err(ServiceError::PromptTooLarge {
                 bytes,

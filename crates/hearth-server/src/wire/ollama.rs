@@ -293,7 +293,7 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    fn of(blocks: Vec<hearth_codecheck::BlockFindings>) -> Self {
+    pub(crate) fn of(blocks: Vec<hearth_codecheck::BlockFindings>) -> Self {
         let findings = blocks.iter().map(|b| b.findings.len()).sum();
         CheckReport { blocks, findings }
     }

@@ -178,6 +178,10 @@ pub(crate) struct ChatCompletionRequest {
     /// A GBNF grammar for the output (llama.cpp's extension).
     #[serde(default)]
     pub(crate) grammar: Option<String>,
+    /// Hearth extension: insecure-code findings for the answer's code blocks, as on
+    /// Ollama's chat (`check` beside the choices, and on the last chunk when streamed).
+    #[serde(default)]
+    pub(crate) check: bool,
 }
 
 /// `prompt` of `/v1/completions`: a string or a list holding exactly one string.
@@ -405,6 +409,7 @@ impl ChatCompletionRequest {
         g.options = options;
         g.grammar = grammar;
         g.think = self.think()?;
+        g.check = self.check;
         Ok(g)
     }
 

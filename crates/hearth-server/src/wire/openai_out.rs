@@ -132,6 +132,9 @@ pub(crate) struct ChatCompletion {
     pub(crate) system_fingerprint: &'static str,
     pub(crate) choices: Vec<ChatChoice>,
     pub(crate) usage: Usage,
+    /// Insecure-code findings, when the request asked (`"check": true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) check: Option<crate::wire::ollama::CheckReport>,
 }
 
 /// `delta` of a chunk.
@@ -167,6 +170,9 @@ pub(crate) struct ChatChunk {
     pub(crate) choices: Vec<ChunkChoice>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) usage: Option<Usage>,
+    /// On the last chunk, when the request asked for the code check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) check: Option<Box<crate::wire::ollama::CheckReport>>,
 }
 
 /// Any object of a chat completion stream.
@@ -212,6 +218,7 @@ impl ChatEncoder {
                 logprobs: None,
             }],
             usage: None,
+            check: None,
         })
     }
 }
@@ -246,6 +253,7 @@ impl frame::Encoder for ChatEncoder {
                 logprobs: None,
             }],
             usage: Usage::of(&out.done),
+            check: out.done.check.map(crate::wire::ollama::CheckReport::of),
         }
     }
 
@@ -290,7 +298,14 @@ impl frame::Encoder for ChatEncoder {
                 } else {
                     finish_reason(d.finish)
                 };
-                let mut out = vec![self.chunk(Delta::default(), Some(finish))];
+                let mut last = self.chunk(Delta::default(), Some(finish));
+                if let ChatFrame::Chunk(c) = &mut last {
+                    c.check = d
+                        .check
+                        .clone()
+                        .map(|b| Box::new(crate::wire::ollama::CheckReport::of(b)));
+                }
+                let mut out = vec![last];
                 if self.include_usage {
                     if let ChatFrame::Chunk(mut c) = self.chunk(Delta::default(), None) {
                         c.choices.clear();

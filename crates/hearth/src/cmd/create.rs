@@ -38,7 +38,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         &mf,
         &base,
         &stores.extra,
-        CreateOptions { link: args.link },
+        CreateOptions {
+            link: args.link,
+            names_only: false,
+        },
         &|e| view.event(e),
     )?;
     Ok(ExitCode::SUCCESS)

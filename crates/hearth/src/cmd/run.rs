@@ -98,6 +98,8 @@ fn local(args: &Args, file: bool) -> anyhow::Result<(Backend, String)> {
         let path = std::path::Path::new(&args.model);
         hearth_gguf::GgufFile::open(path)
             .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
+        // A file by path was never scanned at install: scan it before it is used.
+        hearth_store::guard::scan_before_serving(path)?;
         server.add_file(path)
     } else {
         args.model.clone()

@@ -5,6 +5,7 @@
 //! and the output names the model.
 //!
 //! Exit code: 0 when the worst finding is info or low, 3 medium, 4 high, 5 critical;
+//! 6 when a file is not a recognised model format and nothing was checked (never "clean");
 //! 1 when a file could not be read, 2 for usage errors.
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ pub struct Args {
     pub no_render: bool,
 }
 
+/// Exit code for "not a recognised model format: nothing was checked".
+const NOT_SCANNED: u8 = 6;
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = ScanOptions {
         render_templates: !args.no_render,
@@ -48,7 +52,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         reports.push(scan_path(&blob, &opts)?);
         models.push(Some(model));
     }
-    let code = reports.iter().map(|r| r.exit_code()).max().unwrap_or(0);
+    let mut code = reports.iter().map(|r| r.exit_code()).max().unwrap_or(0);
+    // A file nothing could be checked in is not clean: say so with its own code.
+    if code == 0
+        && reports
+            .iter()
+            .any(|r| r.format == hearth_guard::Format::Unknown)
+    {
+        code = NOT_SCANNED;
+    }
     let json_of = |r: &hearth_guard::Report, model: &Option<String>| {
         let mut v = r.to_json();
         if let (Some(m), Some(obj)) = (model, v.as_object_mut()) {

@@ -54,6 +54,10 @@ pub struct Args {
     /// Refuse pull/create/copy/delete/push.
     #[arg(long)]
     pub disable_management: bool,
+    /// Let pulls requested over HTTP reach loopback and private-network hosts (a registry on
+    /// your LAN); HEARTH_ALLOW_PRIVATE_PULLS=1.
+    #[arg(long)]
+    pub allow_private_pulls: bool,
     /// Extra CORS origins, comma-separated (HEARTH_ORIGINS / OLLAMA_ORIGINS).
     #[arg(long)]
     pub origins: Option<String>,
@@ -91,6 +95,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.memory_budget = b;
     }
     cfg.disable_management |= args.disable_management;
+    cfg.allow_private_pulls |= args.allow_private_pulls;
     if let Some(o) = &args.origins {
         cfg.allowed_origins.extend(
             o.split(',')
