@@ -15,7 +15,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::scheduler::{Command, Shared};
+use crate::scheduler::{self, Command, Shared};
 use crate::types::{EngineError, Token};
 
 /// Most sequences in one embedding batch.
@@ -48,14 +48,9 @@ pub(crate) fn run(
     commands: mpsc::Receiver<Command>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
-    let mut ctx = match model.new_context(backend, cparams) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
+    let Some(mut ctx) = scheduler::open_context(model, backend, cparams, &ready) else {
+        return;
     };
-    let _ = ready.send(Ok(()));
     let mut batch = LlamaBatch::new(cfg.n_batch as usize, 1);
     while let Ok(cmd) = commands.recv() {
         match cmd {

@@ -502,6 +502,17 @@ impl Model {
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let cancel = req.cancel.clone();
+        self.send(Command::Generate {
+            req: Box::new(req),
+            events: tx,
+            received: Instant::now(),
+            heal,
+        })?;
+        Ok(Generation { events: rx, cancel })
+    }
+
+    /// Queue a command on the model's worker thread, counted as queued until it picks it up.
+    fn send(&self, cmd: Command) -> Result<(), EngineError> {
         let commands = self
             .inner
             .commands
@@ -509,19 +520,11 @@ impl Model {
             .map_err(|_| EngineError::SchedulerGone)?;
         let sender = commands.as_ref().ok_or(EngineError::SchedulerGone)?;
         self.inner.shared.queued_add(1);
-        if sender
-            .send(Command::Generate {
-                req: Box::new(req),
-                events: tx,
-                received: Instant::now(),
-                heal,
-            })
-            .is_err()
-        {
+        if sender.send(cmd).is_err() {
             self.inner.shared.queued_add(-1);
             return Err(EngineError::SchedulerGone);
         }
-        Ok(Generation { events: rx, cancel })
+        Ok(())
     }
 
     /// Pooled embeddings of whole token sequences (embedding models only). Each input must be
@@ -551,19 +554,7 @@ impl Model {
             return Ok(Embeddings::default());
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
-        {
-            let commands = self
-                .inner
-                .commands
-                .lock()
-                .map_err(|_| EngineError::SchedulerGone)?;
-            let sender = commands.as_ref().ok_or(EngineError::SchedulerGone)?;
-            self.inner.shared.queued_add(1);
-            if sender.send(Command::Embed { inputs, reply }).is_err() {
-                self.inner.shared.queued_add(-1);
-                return Err(EngineError::SchedulerGone);
-            }
-        }
+        self.send(Command::Embed { inputs, reply })?;
         rx.await.map_err(|_| EngineError::SchedulerGone)?
     }
 

@@ -131,6 +131,25 @@ struct Slot {
     job: Option<Job>,
 }
 
+/// Create a worker thread's context and tell the loading thread how it went.
+pub(crate) fn open_context<'m>(
+    model: &'m LlamaModel,
+    backend: &LlamaBackend,
+    cparams: LlamaContextParams,
+    ready: &mpsc::Sender<Result<(), String>>,
+) -> Option<LlamaContext<'m>> {
+    match model.new_context(backend, cparams) {
+        Ok(c) => {
+            let _ = ready.send(Ok(()));
+            Some(c)
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            None
+        }
+    }
+}
+
 /// Entry point of the scheduler thread.
 pub(crate) fn run(
     model: &LlamaModel,
@@ -141,14 +160,9 @@ pub(crate) fn run(
     commands: mpsc::Receiver<Command>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
-    let ctx = match model.new_context(backend, cparams) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
+    let Some(ctx) = open_context(model, backend, cparams, &ready) else {
+        return;
     };
-    let _ = ready.send(Ok(()));
     let mut s = Scheduler {
         model,
         ctx,
