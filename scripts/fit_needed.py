@@ -92,10 +92,11 @@ def drop_cache(path):
 def run(model, ctx, text, procs=None, timeout=None):
     """(ok, decode tok/s, peak RSS bytes, seconds, prompt tokens) of one answer, inside the
     cgroup when given."""
-    # The model's pages and the binary's: charged to the run that reads them, not to an
-    # earlier one outside the cgroup.
+    # The model's pages are charged to the run that reads them, not to an earlier one outside
+    # the cgroup. The hearth binary's stay where they are: a debug build's code (tens of MiB,
+    # poorly packed) is not what a model needs, and evicting it under a tight limit slows
+    # decode for reasons that have nothing to do with the model.
     drop_cache(model)
-    drop_cache(RUN_BIN)
     cmd = ["/usr/bin/time", "-v", RUN_BIN, "run", "--local", "--verbose", model, text, "--raw",
            "-c", str(ctx), "-n", str(N_PREDICT), "--temperature", "0", "-t", "2"]
     if procs:
