@@ -113,7 +113,8 @@ pub(crate) struct Running {
     pub(crate) memory: Option<Memory>,
     /// Check the answer's code at the end.
     pub(crate) check: bool,
-    /// The raw output so far, kept when `memory`, `check` or the thinking count need it.
+    /// The raw output so far, kept when `memory` or `check` need it, and up to the end of a
+    /// thinking block for the thinking count.
     answer: String,
     pub(crate) metrics: Arc<Metrics>,
     pending: VecDeque<Event>,
@@ -199,7 +200,10 @@ impl Running {
             }
             match self.raw_next().await {
                 Some(GenEvent::Text(t)) => {
-                    if self.memory.is_some() || self.check || self.think.is_some() {
+                    // The raw text is kept for Ollama's context and the code check (all of
+                    // it), and for the thinking count (only until the answer begins).
+                    let thinking = self.think.as_ref().is_some_and(ThinkSplit::may_think);
+                    if self.memory.is_some() || self.check || thinking {
                         self.answer.push_str(&t);
                     }
                     let pieces = match &mut self.think {

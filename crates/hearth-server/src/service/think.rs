@@ -59,6 +59,12 @@ impl ThinkSplit {
         }
     }
 
+    /// Whether output still to come may be thinking: before the block could open, or inside
+    /// it. Once the answer has begun, the raw text is not needed for [`Self::thinking_part`].
+    pub(crate) fn may_think(&self) -> bool {
+        matches!(self.state, State::Start | State::Inside)
+    }
+
     /// The part of the raw `output` that was thinking: up to and including `</think>` (all of
     /// it while the block is still open); empty without a block. What `reasoning_tokens`
     /// counts.
@@ -185,12 +191,17 @@ mod tests {
     fn thinking_part_is_the_block_with_its_tags() {
         let out = "<think>\nplan</think>\n\nAnswer";
         let mut split = ThinkSplit::new(false, true);
-        split.push(out);
+        assert!(split.may_think());
+        split.push("<think>\npl");
+        assert!(split.may_think());
+        split.push("an</think>\n\nAnswer");
+        assert!(!split.may_think(), "the answer has begun");
         assert_eq!(split.thinking_part(out), "<think>\nplan</think>");
         let opened = ThinkSplit::new(true, false);
         assert_eq!(opened.thinking_part("still thinking"), "still thinking");
         let mut plain = ThinkSplit::new(false, true);
         plain.push("Answer </think>");
+        assert!(!plain.may_think());
         assert_eq!(plain.thinking_part("Answer </think>"), "");
     }
 
