@@ -72,22 +72,8 @@ impl Service {
             EmbedInput::Texts(t) => t.iter().map(String::len).sum(),
             EmbedInput::Tokens(t) => t.iter().map(|v| v.len() * 4).sum(),
         };
-        if bytes > self.inner.limits.max_prompt_bytes {
-            return Err(ServiceError::PromptTooLarge {
-                bytes,
-                limit: self.inner.limits.max_prompt_bytes,
-            });
-        }
-        req.options.clone().check()?;
-        let resolved = self.resolve(&req.model).await?;
-        let entry = resolved.entry;
-        let opts = req
-            .options
-            .or(super::options::Options::from_params(
-                &entry.name,
-                &entry.parameters,
-            )?)
-            .check()?;
+        self.check_prompt_bytes(bytes)?;
+        let (entry, opts) = self.resolve_with_options(&req.model, req.options).await?;
         let lease = self
             .inner
             .sched

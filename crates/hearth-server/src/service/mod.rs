@@ -224,6 +224,30 @@ impl Service {
         Ok(false)
     }
 
+    /// The model and the checked options: the request's own checked before anything is looked
+    /// up, then the Modelfile's as defaults.
+    pub(crate) async fn resolve_with_options(
+        &self,
+        model: &str,
+        options: Options,
+    ) -> Result<(ModelEntry, Checked), ServiceError> {
+        options.clone().check()?;
+        let Resolved { entry, .. } = self.resolve(model).await?;
+        let opts = options
+            .or(Options::from_params(&entry.name, &entry.parameters)?)
+            .check()?;
+        Ok((entry, opts))
+    }
+
+    /// Refuse prompt text (all of a request's inputs together) over the size limit.
+    pub(crate) fn check_prompt_bytes(&self, bytes: usize) -> Result<(), ServiceError> {
+        let limit = self.inner.limits.max_prompt_bytes;
+        if bytes > limit {
+            return Err(ServiceError::PromptTooLarge { bytes, limit });
+        }
+        Ok(())
+    }
+
     /// What a request needs before it runs: the model, the checked options (the request's
     /// own checked before anything is looked up, then the Modelfile's as defaults), the prompt
     /// facts, and the input made into prompt text (rendering a long conversation is work too:
@@ -235,11 +259,7 @@ impl Service {
         input: Input,
         think: Option<bool>,
     ) -> Result<(ModelEntry, Checked, Arc<PromptInfo>, Built), ServiceError> {
-        options.clone().check()?;
-        let Resolved { entry, .. } = self.resolve(model).await?;
-        let opts = options
-            .or(Options::from_params(&entry.name, &entry.parameters)?)
-            .check()?;
+        let (entry, opts) = self.resolve_with_options(model, options).await?;
         let info = self.prompt_info(&entry.path).await?;
         if info.embedding {
             return Err(ServiceError::Invalid(format!(
@@ -295,13 +315,7 @@ impl Service {
                 .map(|(name, text)| name.len() + text.len())
                 .sum()
         });
-        let bytes = built.prompt.len().saturating_add(extra);
-        if bytes > self.inner.limits.max_prompt_bytes {
-            return Err(ServiceError::PromptTooLarge {
-                bytes,
-                limit: self.inner.limits.max_prompt_bytes,
-            });
-        }
+        self.check_prompt_bytes(built.prompt.len().saturating_add(extra))?;
         let ticket = built.session.map(|k| self.inner.sessions.begin(k));
         let acquire = async {
             let lease = self
