@@ -152,9 +152,7 @@ impl Model {
         let file_size = gguf.file_size;
         let n_ctx_train_meta = hp.context_length.unwrap_or(0);
         // An embedding model names its pooling; encoders also say their attention is not causal.
-        let pooling = meta
-            .get_u64(&format!("{architecture}.pooling_type"))
-            .and_then(Pooling::from_gguf);
+        let pooling = meta.embedding_pooling().and_then(Pooling::from_gguf);
         let causal = meta
             .get_bool(&format!("{architecture}.attention.causal"))
             .unwrap_or(true);

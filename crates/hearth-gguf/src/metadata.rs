@@ -334,6 +334,15 @@ impl Metadata {
         self.get_str("general.architecture")
     }
 
+    /// llama.cpp's `{arch}.pooling_type` when it pools a sequence into one vector (1 mean,
+    /// 2 CLS, 3 last token): what marks an embedding model. `None` without one, and for
+    /// none (0) or rank (4, rerankers).
+    pub fn embedding_pooling(&self) -> Option<u64> {
+        self.arch_key("pooling_type")
+            .and_then(Value::as_u64)
+            .filter(|p| (1..=3).contains(p))
+    }
+
     /// An architecture-scoped key: `arch_key("block_count")` reads `{arch}.block_count`.
     pub fn arch_key(&self, suffix: &str) -> Option<&Value> {
         let arch = self.architecture()?;
@@ -466,4 +475,30 @@ pub struct TokenizerInfo {
     pub add_bos_token: Option<bool>,
     pub add_eos_token: Option<bool>,
     pub chat_template: Option<String>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::writer::tiny_llama;
+    use crate::Value;
+
+    #[test]
+    fn embedding_pooling_is_mean_cls_or_last() {
+        let pooling = |v: Option<u32>| {
+            let mut w = tiny_llama();
+            if let Some(v) = v {
+                w = w.kv("llama.pooling_type", Value::U32(v));
+            }
+            crate::parse(&w.to_bytes())
+                .unwrap()
+                .metadata
+                .embedding_pooling()
+        };
+        assert_eq!(pooling(None), None);
+        assert_eq!(pooling(Some(0)), None);
+        assert_eq!(pooling(Some(1)), Some(1));
+        assert_eq!(pooling(Some(3)), Some(3));
+        assert_eq!(pooling(Some(4)), None, "rank pooling is a reranker");
+    }
 }

@@ -32,7 +32,7 @@ pub(crate) struct PromptInfo {
     pub(crate) thinking: bool,
     /// Whether the template has a thinking switch (`enable_thinking`).
     think_switch: bool,
-    /// An embedding model (a pooling type in the file, as the engine decides): it embeds and
+    /// An embedding model (`Metadata::embedding_pooling`, the engine's rule too): it embeds and
     /// never generates.
     pub(crate) embedding: bool,
     /// `{arch}.context_length`: the context the model was trained with.
@@ -77,10 +77,7 @@ impl PromptCache {
         let thinking =
             think_switch || source.contains("<think>") || source.contains("reasoning_content");
         let (bos, eos) = hearth_prompt::chat::special_tokens(md);
-        let embedding = md.architecture().is_some_and(|a| {
-            md.get_u64(&format!("{a}.pooling_type"))
-                .is_some_and(|p| (1..=3).contains(&p))
-        });
+        let embedding = md.embedding_pooling().is_some();
         let info = Arc::new(PromptInfo {
             chat,
             fim: FimFormat::detect(md),
