@@ -272,28 +272,32 @@ pub(crate) fn parse_uri(url: &str) -> Result<Uri> {
 pub(crate) fn origin(uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("");
     let host = uri.host().unwrap_or("").to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "http" { 80 } else { 443 });
-    format!("{scheme}://{host}:{port}")
+    format!("{scheme}://{host}:{}", port(uri))
+}
+
+/// The URL's port, the scheme's default made explicit.
+fn port(uri: &Uri) -> u16 {
+    uri.port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        })
+}
+
+/// The URL's host without an IPv6 literal's brackets.
+fn bare_host(uri: &Uri) -> &str {
+    uri.host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
 }
 
 /// Refuse a URL whose host resolves to any address that is not public. (The connection
 /// resolves again; a DNS answer that changes in between is not caught here.)
 fn check_public(uri: &Uri, url: &str) -> Result<()> {
     use std::net::ToSocketAddrs;
-    let host = uri
-        .host()
-        .unwrap_or("")
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("http") {
-            80
-        } else {
-            443
-        });
+    let (host, port) = (bare_host(uri), port(uri));
     let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => (host, port)
@@ -353,8 +357,7 @@ pub fn is_public(ip: std::net::IpAddr) -> bool {
 }
 
 fn is_loopback(uri: &Uri) -> bool {
-    let host = uri.host().unwrap_or("");
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = bare_host(uri);
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
