@@ -129,7 +129,7 @@ pub fn mark_recommendations(rows: &mut [FitRow]) {
 fn pick(group: &[FitRow]) -> Option<(usize, String)> {
     let decode = |r: &FitRow| r.speed.map_or(0.0, |s| s.decode_tok_s);
     let fits = |r: &FitRow| r.verdict != Verdict::DoesNotFit;
-    let headroom = |r: &FitRow| crate::human_bytes(r.estimate.needed());
+    let needed = |r: &FitRow| crate::human_bytes(r.memory);
     if let Some((k, r)) = group
         .iter()
         .enumerate()
@@ -141,7 +141,7 @@ fn pick(group: &[FitRow]) -> Option<(usize, String)> {
             format!(
                 "{}: the highest quality that runs entirely on the GPU ({} needed)",
                 r.quant,
-                headroom(r)
+                needed(r)
             ),
         ));
     }
@@ -198,7 +198,7 @@ fn pick(group: &[FitRow]) -> Option<(usize, String)> {
                 r.quant,
                 decode(r),
                 r.quant.ppl_increase() * 100.0,
-                headroom(r)
+                needed(r)
             ),
         ));
     }
