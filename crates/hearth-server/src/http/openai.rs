@@ -7,11 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::backend::ModelEntry;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiJson;
 use crate::http::respond::answer;
 use crate::http::state::AppState;
 use crate::service::error::{blocking, ServiceError};
+use crate::service::scheduler::PsEntry;
 use crate::service::Service;
 use crate::wire::frame::Framing;
 use crate::wire::openai::{ChatCompletionRequest, CompletionRequest, ModelMeta, ModelObject};
@@ -59,34 +61,28 @@ fn model_object(id: String, modified: SystemTime) -> ModelObject {
 }
 
 /// `model_object` with the context a request gets and the file's facts (blocking: the first
-/// look at a model reads its GGUF header). A model that cannot be read is listed without them.
-fn described(service: &Service, id: String, modified: SystemTime) -> ModelObject {
-    let mut m = model_object(id, modified);
-    let Ok(r) = service.resolve_blocking(&m.id) else {
+/// look at a model reads its GGUF header); `loaded` is `/api/ps`'s list, taken once per
+/// answer. A model whose file cannot be read is listed without them.
+fn described(service: &Service, loaded: &[PsEntry], id: String, entry: &ModelEntry) -> ModelObject {
+    let mut m = model_object(id, entry.modified);
+    let Ok(info) = service.prompt_info_blocking(&entry.path) else {
         return m;
     };
-    let Ok(info) = service.prompt_info_blocking(&r.entry.path) else {
-        return m;
-    };
-    let loaded = service
-        .sched()
-        .ps()
-        .into_iter()
-        .find(|p| p.name == r.entry.name)
+    let in_use = loaded
+        .iter()
+        .find(|p| p.name == entry.name)
         .map(|p| p.context_length);
     let default = service.sched().default_num_ctx();
-    m.context_length = Some(loaded.unwrap_or_else(|| {
+    m.context_length = Some(in_use.unwrap_or_else(|| {
         // An embedding model is loaded with at most its training context (the engine's rule).
         match (info.embedding, info.n_ctx_train) {
             (true, Some(t)) => default.min(u32::try_from(t).unwrap_or(u32::MAX)),
             _ => default,
         }
     }));
-    let mut caps = info.capabilities();
-    caps.dedup();
     m.meta = Some(ModelMeta {
         n_ctx_train: info.n_ctx_train,
-        capabilities: caps,
+        capabilities: info.capabilities(),
     });
     m
 }
@@ -99,9 +95,17 @@ pub(crate) async fn list_models(State(s): State<AppState>) -> Result<Response, A
             .stores()
             .list_all()
             .map_err(|e| ServiceError::store("(all)", e))?;
+        let loaded = service.sched().ps();
         Ok(list
             .into_iter()
-            .map(|e| described(&service, e.name.display_shortest(), e.modified))
+            .map(|e| {
+                let id = e.name.display_shortest();
+                match service.resolve_blocking(&id) {
+                    Ok(r) => described(&service, &loaded, id, &r.entry),
+                    // Listed all the same (the policy may refuse loading it): no file facts.
+                    Err(_) => model_object(id, e.modified),
+                }
+            })
             .collect::<Vec<_>>())
     })
     .await?;
@@ -115,6 +119,10 @@ pub(crate) async fn get_model(
 ) -> Result<Response, ApiError> {
     let r = s.service.resolve(&id).await?;
     let service = s.service.clone();
-    let m = blocking(move || Ok(described(&service, id, r.entry.modified))).await?;
+    let m = blocking(move || {
+        let loaded = service.sched().ps();
+        Ok(described(&service, &loaded, id, &r.entry))
+    })
+    .await?;
     Ok(Json(m).into_response())
 }
