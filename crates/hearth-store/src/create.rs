@@ -87,12 +87,8 @@ impl Store {
                 reason: "must name a model".into(),
             });
         }
-        // With `names_only` no path is ever looked at.
-        let path = if opts.names_only {
-            PathBuf::new()
-        } else {
-            expand_path(&from, base_dir)
-        };
+        // With `names_only` the path is never looked at (expanding it touches nothing).
+        let path = expand_path(&from, base_dir);
         let mut layers: Vec<Layer>;
         let mut base_params = serde_json::Map::new();
         // The new model's provenance: the local file, or the base model's record.
@@ -288,7 +284,8 @@ impl Store {
         }
         let m = Manifest::new(config, layers);
         let model_digest = m.model_layer().map(|l| l.digest.to_string());
-        let registry = Some(origin.registry.as_str()).filter(|r| !is_local(r));
+        let registry =
+            Some(origin.registry.as_str()).filter(|r| !crate::provenance::is_local_registry(r));
         if let Err(e) = self.enforce_policy(
             Stage::Create,
             name,
@@ -307,11 +304,6 @@ impl Store {
         progress(&PullEvent::status("success"));
         Ok(m)
     }
-}
-
-/// Records whose `registry` is not a network origin (`local` files, `bundle` imports).
-pub(crate) fn is_local(registry: &str) -> bool {
-    crate::provenance::is_local_registry(registry)
 }
 
 fn looks_like_path(s: &str) -> bool {

@@ -403,7 +403,9 @@ impl Store {
         // Where the model came from: the install record, else (a model hearth did not
         // install, e.g. in an Ollama store) the registry host its manifest is filed under.
         let registry = match &r.provenance {
-            Some(p) => Some(p.registry.as_str()).filter(|reg| !crate::create::is_local(reg)),
+            Some(p) => {
+                Some(p.registry.as_str()).filter(|reg| !crate::provenance::is_local_registry(reg))
+            }
             None => Some(r.name.host.as_str()),
         };
         let keys = r
