@@ -57,6 +57,18 @@ pub enum OutType {
 }
 
 impl OutType {
+    /// Every type, by its name on the command line.
+    pub const ALL: [OutType; 3] = [OutType::F32, OutType::F16, OutType::Q8_0];
+
+    /// `f32`, `f16` or `q8_0`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutType::F32 => "f32",
+            OutType::F16 => "f16",
+            OutType::Q8_0 => "q8_0",
+        }
+    }
+
     /// GGUF `general.file_type` (llama_ftype).
     fn file_type(self) -> u32 {
         match self {
@@ -70,12 +82,10 @@ impl OutType {
 impl std::str::FromStr for OutType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" => Ok(OutType::F32),
-            "f16" => Ok(OutType::F16),
-            "q8_0" => Ok(OutType::Q8_0),
-            other => Err(format!("unknown type {other:?}; expected f32, f16 or q8_0")),
-        }
+        OutType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown type {s:?}; expected f32, f16 or q8_0"))
     }
 }
 

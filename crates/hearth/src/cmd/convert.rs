@@ -42,14 +42,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         name: args.name,
     };
     let converted = convert_dir(&args.dir, &opts)?;
-    let type_name = match args.out_type {
-        OutType::F32 => "f32",
-        OutType::F16 => "f16",
-        OutType::Q8_0 => "q8_0",
-    };
-    let out = args
-        .output
-        .unwrap_or_else(|| PathBuf::from(format!("{}-{type_name}.gguf", converted.name)));
+    let out = args.output.unwrap_or_else(|| {
+        PathBuf::from(format!("{}-{}.gguf", converted.name, args.out_type.name()))
+    });
     converted.write(&out)?;
     let file = hearth_gguf::GgufFile::open(&out)?;
     println!(
