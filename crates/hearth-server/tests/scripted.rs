@@ -706,3 +706,89 @@ async fn a_full_queue_is_a_counted_503() {
     assert_eq!(r.json()["error"]["code"], "server_busy");
     assert_eq!(metric(&s, "hearth_requests_rejected_total").await, 2.0);
 }
+
+#[tokio::test]
+async fn autocomplete_requests_take_fim_defaults_and_an_empty_suffix_is_fim() {
+    let (dir, s, runner) = setup(&["x"], 4096);
+    // Ollama's suffix, present but empty (typing at the end of a file): autocomplete, not a
+    // chat answer; no repetition penalty unless asked for.
+    let gen = |extra: Value| {
+        let mut b = json!({"model": MODEL, "prompt": "def f():\n", "stream": false});
+        b.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        post("/api/generate", b.to_string())
+    };
+    let r = send(
+        &s,
+        gen(json!({"suffix": "", "options": {"temperature": 0}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = runner.last();
+    assert_eq!(p.fim.expect("an empty suffix is FIM").suffix, "");
+    assert_eq!(p.sampling.repeat_penalty, Some(1.0));
+    assert_eq!(p.sampling.frequency_penalty, Some(0.0));
+    assert_eq!(p.sampling.presence_penalty, Some(0.0));
+    // A penalty the request sets is kept.
+    let r = send(
+        &s,
+        gen(json!({"suffix": "\n", "options": {"repeat_penalty": 1.3}})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(runner.last().sampling.repeat_penalty, Some(1.3));
+    // Without `suffix` it is a prompt in the chat template, with the engine's defaults.
+    let r = send(&s, gen(json!({}))).await;
+    assert_eq!(r.status, 200);
+    let p = runner.last();
+    assert!(p.fim.is_none());
+    assert_eq!(p.sampling.repeat_penalty, None);
+
+    // OpenAI: an empty suffix is FIM too; a client-built FIM prompt keeps its text and takes
+    // the autocomplete defaults.
+    let complete = |body: Value| post("/v1/completions", body.to_string());
+    let r = send(
+        &s,
+        complete(json!({"model": MODEL, "prompt": "a", "suffix": "", "temperature": 0})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(runner.last().fim.is_some());
+    let raw = "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>";
+    let r = send(
+        &s,
+        complete(json!({"model": MODEL, "prompt": raw, "temperature": 0})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let p = runner.last();
+    assert_eq!(p.prompt, raw);
+    assert_eq!(p.sampling.repeat_penalty, Some(1.0));
+    let r = send(&s, complete(json!({"model": MODEL, "prompt": "a"}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(runner.last().sampling.repeat_penalty, None);
+
+    // A model without FIM tokens answers an empty suffix as a plain prompt; a real suffix is
+    // still refused.
+    let plain = dir.path().join("plain.gguf");
+    std::fs::write(&plain, hearth_gguf::writer::tiny_llama().to_bytes()).unwrap();
+    create(
+        &s,
+        dir.path(),
+        "plain",
+        &format!("FROM {}\n", plain.display()),
+    );
+    let ask = |suffix: &str| {
+        post(
+            "/api/generate",
+            json!({"model": "plain", "prompt": "Q", "suffix": suffix, "stream": false}).to_string(),
+        )
+    };
+    let r = send(&s, ask("")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let p = runner.last();
+    assert!(p.fim.is_none());
+    assert_eq!(p.prompt, "Q");
+    assert_eq!(send(&s, ask("tail")).await.status, 400);
+}

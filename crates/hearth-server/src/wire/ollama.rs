@@ -123,8 +123,10 @@ pub struct GenerateRequest {
     pub name: Option<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub prompt: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub suffix: String,
+    /// Text after the cursor: present (even empty, the cursor at the end of a file) makes the
+    /// request fill-in-the-middle for a model with FIM tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -590,7 +592,7 @@ impl GenerateRequest {
         let options = self.options.clone().unwrap_or_default();
         let grammar = format_grammar(&self.format)?;
         let keep_alive = self.keep_alive.map(|k| k.0);
-        if self.prompt.is_empty() && self.suffix.is_empty() {
+        if self.prompt.is_empty() && self.suffix.as_deref().unwrap_or_default().is_empty() {
             return Ok(Ask::Load(LoadRequest {
                 model: name,
                 options,
@@ -602,10 +604,13 @@ impl GenerateRequest {
                 prompt: self.prompt.clone(),
                 session: Some(session),
             }
-        } else if !self.suffix.is_empty() {
+        } else if let Some(suffix) = &self.suffix {
+            // Ollama's templates test `.Suffix`, so an empty suffix (typing at the end of a
+            // file) got the chat template and a chat answer; the field's presence is the
+            // editor saying "autocomplete".
             Input::Fim {
                 prefix: self.prompt.clone(),
-                suffix: self.suffix.clone(),
+                suffix: suffix.clone(),
                 extra_files: Vec::new(),
                 time_budget: crate::service::FIM_TIME_BUDGET,
                 session,

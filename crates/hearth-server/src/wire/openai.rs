@@ -460,7 +460,8 @@ impl CompletionRequest {
             self.n,
         )?;
         let input = match self.suffix.as_deref() {
-            Some(suffix) if !suffix.is_empty() => Input::Fim {
+            // Present, even empty (the cursor at the end of a file): autocomplete.
+            Some(suffix) => Input::Fim {
                 prefix: prompt,
                 suffix: suffix.to_string(),
                 extra_files: Vec::new(),
