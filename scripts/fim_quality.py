@@ -81,7 +81,7 @@ def psm(prefix, suffix):
 
 
 def request(path, task, suite, sampling, bases):
-    """One completion through `path`; returns the text to insert at the cursor."""
+    """One completion through `path`: (text to insert at the cursor, why it ended)."""
     line = suite in ("single", "midline")
     max_tokens = 48 if line else 128
     samp = dict(EXPLICIT) if sampling == "explicit" else {"temperature": 0.0}
@@ -90,21 +90,21 @@ def request(path, task, suite, sampling, bases):
         r = post(bases["hearth"] + "/api/generate",
                  {"model": MODEL, "prompt": pre, "suffix": suf, "stream": False,
                   "options": dict(samp, num_predict=max_tokens)})
-        return r["response"]
+        return r["response"], r.get("done_reason")
     if path == "openai":
         r = post(bases["hearth"] + "/v1/completions",
                  dict(samp, model=MODEL, prompt=pre, suffix=suf, max_tokens=max_tokens))
-        return r["choices"][0]["text"]
+        return r["choices"][0]["text"], r["choices"][0].get("finish_reason")
     if path == "infill":
         r = post(bases["hearth"] + "/infill",
                  dict(samp, model=MODEL, input_prefix=pre, input_suffix=suf, n_predict=max_tokens))
-        return r["content"]
+        return r["content"], r.get("stop_type")
     # Raw PSM prompt written by the client, the same bytes to both servers.
     stops = (["\n"] if line else []) + FIM_STOPS
     base = bases["hearth"] if path == "raw" else bases["llama"]
     r = post(base + "/v1/completions",
              dict(samp, model=MODEL, prompt=psm(pre, suf), max_tokens=max_tokens, stop=stops))
-    return r["choices"][0]["text"]
+    return r["choices"][0]["text"], r["choices"][0].get("finish_reason")
 
 
 def norm(s):
@@ -209,9 +209,9 @@ def main():
                     t0 = time.time()
                     rows = []
                     for i, t in enumerate(tasks):
-                        c = request(path, t, suite, sampling, bases)
+                        c, finish = request(path, t, suite, sampling, bases)
                         ins = answer(c, suite)
-                        rows.append({"id": t["id"], "completion": c,
+                        rows.append({"id": t["id"], "completion": c, "finish": finish,
                                      "exact": norm(ins) == norm(t["middle"])})
                         if (i + 1) % 50 == 0:
                             print(f"  {suite} {key}: {i + 1}/{len(tasks)}", file=sys.stderr)
@@ -224,12 +224,14 @@ def main():
                     n = len(rows)
                     ex = sum(r["exact"] for r in rows)
                     ps = sum(r.get("pass", False) for r in rows)
+                    cut = sum(r["finish"] == "length" for r in rows)
                     summary.append({"suite": suite, "path": path, "sampling": sampling, "n": n,
                                     "exact": ex, "pass": None if a.no_exec else ps,
+                                    "length_cut": cut,
                                     "seconds": round(secs, 1)})
                     pas = "" if a.no_exec else f"  pass@1 {ps}/{n} ({100 * ps / n:.1f}%)"
                     print(f"{suite:8} {key:22} exact {ex}/{n} ({100 * ex / n:.1f}%){pas}  "
-                          f"[{secs:.0f} s]", flush=True)
+                          f"ended by length/time {cut}  [{secs:.0f} s]", flush=True)
             with open(os.path.join(a.out, f"{suite}.jsonl"), "w") as f:
                 for i, t in enumerate(tasks):
                     row = {"id": t["id"], "middle": t["middle"]}
