@@ -17,13 +17,21 @@ pub enum Scope {
     Block,
 }
 
-/// [`Scope::Line`] when text other than whitespace follows the cursor on its line.
-pub fn scope_for(_prefix: &str, suffix: &str) -> Scope {
-    if rest_of_line(suffix).trim().is_empty() {
+/// [`Scope::Line`] when text other than whitespace follows the cursor on its line, except at
+/// the very start of such a line, where whole lines are inserted before it ([`Scope::Block`]).
+pub fn scope_for(prefix: &str, suffix: &str) -> Scope {
+    if rest_of_line(suffix).trim().is_empty() || inserts_lines(prefix, suffix) {
         Scope::Block
     } else {
         Scope::Line
     }
+}
+
+/// The cursor is at column 0 of a line with text: a completion there is whole lines inserted
+/// before that line (what multi-line infilling asks, and where the model's middle ends with a
+/// line break), so it may span lines and always ends with one.
+fn inserts_lines(prefix: &str, suffix: &str) -> bool {
+    split_current_line(prefix).1.is_empty() && !rest_of_line(suffix).trim().is_empty()
 }
 
 /// `suffix` up to (not including) its first newline.
@@ -171,6 +179,12 @@ pub fn shape(completion: &str, prefix: &str, suffix: &str, scope: Option<Scope>)
     };
     let cut = drop_repeated_suffix(cut, suffix);
     let mut out = trim_trailing_whitespace(cut);
+    if scope == Scope::Block && inserts_lines(prefix, suffix) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        return out;
+    }
     let typed = split_current_line(prefix).1;
     let line_continues = !rest_of_line(suffix).trim().is_empty();
     if scope == Scope::Line
@@ -250,6 +264,9 @@ mod tests {
         assert_eq!(scope_for("def f():\n    ", "\n\nx = 1"), Scope::Block);
         assert_eq!(scope_for("x", "   \ny"), Scope::Block);
         assert_eq!(scope_for("x", ""), Scope::Block);
+        // Column 0 of a line with text: lines inserted before it; in its indentation: the line.
+        assert_eq!(scope_for("def f():\n", "    return 1\n"), Scope::Block);
+        assert_eq!(scope_for("def f():\n    ", "return 1\n"), Scope::Line);
     }
 
     #[test]
@@ -327,11 +344,27 @@ mod tests {
             ),
             "urn x"
         );
-        // Cursor at the start of a non-empty line: keep the line break the model wrote.
+        // Cursor at column 0 of a non-empty line: whole lines before it, ending with a line
+        // break; a line that repeats the one after the cursor ends them.
         assert_eq!(
             shape("import os\nimport sys", "", "import re\n", None),
-            "import os\n"
+            "import os\nimport sys\n"
         );
+        assert_eq!(
+            shape(
+                "    x = 1\n    y = 2\n    return x + y\n",
+                "def f():\n",
+                "    return x + y\n",
+                None
+            ),
+            "    x = 1\n    y = 2\n"
+        );
+        assert_eq!(
+            shape("    return x + y\n", "def f():\n", "    return x + y\n", None),
+            ""
+        );
+        // In the indentation, the line's own completion.
+        assert_eq!(shape("y = 2\n    z", "def f():\n    ", "return y\n", None), "y = 2\n");
         assert_eq!(shape("", "x", ")", None), "");
     }
 
