@@ -360,11 +360,19 @@ mod tests {
             "    x = 1\n    y = 2\n"
         );
         assert_eq!(
-            shape("    return x + y\n", "def f():\n", "    return x + y\n", None),
+            shape(
+                "    return x + y\n",
+                "def f():\n",
+                "    return x + y\n",
+                None
+            ),
             ""
         );
         // In the indentation, the line's own completion.
-        assert_eq!(shape("y = 2\n    z", "def f():\n    ", "return y\n", None), "y = 2\n");
+        assert_eq!(
+            shape("y = 2\n    z", "def f():\n    ", "return y\n", None),
+            "y = 2\n"
+        );
         assert_eq!(shape("", "x", ")", None), "");
     }
 
