@@ -4,12 +4,9 @@
 //! `/api/show`'s capability, and the refusals.
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use hearth_gguf::testing::{test_model, TestModel};
 use hearth_server::config::ServerConfig;
-use hearth_server::engine_adapter::LlamaEngine;
 use hearth_server::AppState;
 use serde_json::{json, Value};
 
@@ -19,15 +16,12 @@ const CHAT: &str = "smollm2:135m";
 fn setup() -> Option<(tempfile::TempDir, AppState)> {
     let minilm = test_model(TestModel::MiniLm)?;
     let smol = test_model(TestModel::SmolLm2)?;
-    let (dir, stores) = temp_store();
-    import(&stores, MODEL, &minilm);
-    import(&stores, CHAT, &smol);
     let cfg = ServerConfig {
         threads: Some(2),
         default_num_ctx: 2048,
         ..ServerConfig::default()
     };
-    Some((dir, state(cfg, stores, Arc::new(LlamaEngine::default()))))
+    Some(serve_models(&[(MODEL, &minilm), (CHAT, &smol)], cfg))
 }
 
 fn floats(v: &Value) -> Vec<f32> {

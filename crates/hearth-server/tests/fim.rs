@@ -3,13 +3,11 @@
 //! `/infill` all go through the autocomplete path (prefix reuse, shaping, superseding).
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use hearth_gguf::testing::{test_model, TestModel};
 use hearth_server::config::ServerConfig;
-use hearth_server::engine_adapter::LlamaEngine;
 use hearth_server::AppState;
 use serde_json::{json, Value};
 
@@ -17,14 +15,12 @@ const MODEL: &str = "qwen2.5-coder:0.5b";
 
 fn setup() -> Option<(tempfile::TempDir, AppState)> {
     let model = test_model(TestModel::Qwen05)?;
-    let (dir, stores) = temp_store();
-    import(&stores, MODEL, &model);
     let cfg = ServerConfig {
         threads: Some(2),
         default_num_ctx: 2048,
         ..ServerConfig::default()
     };
-    Some((dir, state(cfg, stores, Arc::new(LlamaEngine::default()))))
+    Some(serve_models(&[(MODEL, &model)], cfg))
 }
 
 const PREFIX: &str =
@@ -181,14 +177,12 @@ async fn input_extra_counts_against_the_prompt_limit() {
     let Some(model) = test_model(TestModel::Qwen05) else {
         return;
     };
-    let (_d, stores) = temp_store();
-    import(&stores, MODEL, &model);
     let cfg = ServerConfig {
         threads: Some(2),
         max_prompt_bytes: 4096,
         ..ServerConfig::default()
     };
-    let s = state(cfg, stores, Arc::new(LlamaEngine::default()));
+    let (_d, s) = serve_models(&[(MODEL, &model)], cfg);
     let big = "x = 1\n".repeat(1000);
     let body = json!({"model": MODEL, "input_prefix": "y = ", "input_suffix": "\n",
         "n_predict": 4, "input_extra": [{"filename": "big.py", "text": big}]});

@@ -9,12 +9,10 @@ mod common;
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use common::*;
 use hearth_gguf::testing::{models_required, test_model, TestModel};
 use hearth_server::config::ServerConfig;
-use hearth_server::engine_adapter::LlamaEngine;
 use serde_json::{json, Value};
 
 const MODEL: &str = "qwen2.5-coder:0.5b";
@@ -36,10 +34,6 @@ fn data_file() -> Option<PathBuf> {
         .ancestors()
         .map(|a| a.join("shared/data/human-eval-infilling").join(name))
         .find(|p| p.is_file())
-}
-
-fn normalized(s: &str) -> String {
-    s.trim().to_string()
 }
 
 #[tokio::test]
@@ -65,14 +59,12 @@ async fn single_line_infilling_stays_above_its_floor() {
         .collect();
     assert_eq!(tasks.len(), 1033, "{}", file.display());
 
-    let (_dir, stores) = temp_store();
-    import(&stores, MODEL, &model);
     let cfg = ServerConfig {
         threads: Some(2),
         default_num_ctx: 2048,
         ..ServerConfig::default()
     };
-    let s = state(cfg, stores, Arc::new(LlamaEngine::default()));
+    let (_dir, s) = serve_models(&[(MODEL, &model)], cfg);
     let mut exact = Vec::new();
     let mut missed = Vec::new();
     for t in tasks.iter().step_by(STRIDE) {
@@ -84,7 +76,7 @@ async fn single_line_infilling_stays_above_its_floor() {
         let first = got.split('\n').next().unwrap_or_default();
         let want = t["canonical_solution"].as_str().unwrap();
         let id = t["task_id"].as_str().unwrap().to_string();
-        if normalized(first) == normalized(want) {
+        if first.trim() == want.trim() {
             exact.push(id);
         } else {
             missed.push(format!("{id}: want {:?}, got {got:?}", want.trim_end()));

@@ -3,13 +3,11 @@
 //! models are absent, failing under HEARTH_REQUIRE_TEST_MODELS=1).
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use hearth_gguf::testing::{test_model, TestModel};
 use hearth_server::config::ServerConfig;
-use hearth_server::engine_adapter::LlamaEngine;
 use hearth_server::{app, AppState};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -19,14 +17,12 @@ const MODEL: &str = "qwen2.5-coder:0.5b";
 
 fn setup(cfg: ServerConfig) -> Option<(tempfile::TempDir, AppState)> {
     let model = test_model(TestModel::Qwen05)?;
-    let (dir, stores) = temp_store();
-    import(&stores, MODEL, &model);
     let cfg = ServerConfig {
         threads: Some(2),
         default_num_ctx: 2048,
         ..cfg
     };
-    Some((dir, state(cfg, stores, Arc::new(LlamaEngine::default()))))
+    Some(serve_models(&[(MODEL, &model)], cfg))
 }
 
 fn ndjson(body: &[u8]) -> Vec<Value> {

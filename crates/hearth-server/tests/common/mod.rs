@@ -36,6 +36,21 @@ pub(crate) fn import(stores: &hearth_store::Stores, name: &str, gguf: &Path) {
         .unwrap();
 }
 
+/// A server on the real llama.cpp engine whose store holds `models` (name, GGUF file;
+/// hard-linked).
+#[cfg(feature = "llama")]
+pub(crate) fn serve_models(
+    models: &[(&str, &Path)],
+    cfg: ServerConfig,
+) -> (tempfile::TempDir, AppState) {
+    let (dir, stores) = temp_store();
+    for (name, gguf) in models {
+        import(&stores, name, gguf);
+    }
+    let engine = Arc::new(hearth_server::engine_adapter::LlamaEngine::default());
+    (dir, state(cfg, stores, engine))
+}
+
 pub(crate) fn state(
     cfg: ServerConfig,
     stores: hearth_store::Stores,
