@@ -177,22 +177,19 @@ pub fn shape(completion: &str, prefix: &str, suffix: &str, scope: Option<Scope>)
         Scope::Line => stop_at_line_end(completion),
         Scope::Block => stop_at_block_end(completion, prefix),
     };
-    let cut = drop_repeated_suffix(cut, suffix);
-    let mut out = trim_trailing_whitespace(cut);
-    if scope == Scope::Block && inserts_lines(prefix, suffix) {
-        if !out.is_empty() {
-            out.push('\n');
-        }
+    let mut out = trim_trailing_whitespace(drop_repeated_suffix(cut, suffix));
+    // Before text on the cursor's line, nothing but whitespace typed: what is inserted must end
+    // its own line. Whole lines (column 0, block scope) always do; a line completion does when
+    // the model ended the line.
+    let typed = split_current_line(prefix).1;
+    if out.is_empty() || !typed.trim().is_empty() || rest_of_line(suffix).trim().is_empty() {
         return out;
     }
-    let typed = split_current_line(prefix).1;
-    let line_continues = !rest_of_line(suffix).trim().is_empty();
-    if scope == Scope::Line
-        && typed.trim().is_empty()
-        && line_continues
-        && !out.is_empty()
-        && completion[stop_at_line_end(completion).len()..].starts_with('\n')
-    {
+    let ends_line = match scope {
+        Scope::Block => typed.is_empty(),
+        Scope::Line => completion[stop_at_line_end(completion).len()..].starts_with('\n'),
+    };
+    if ends_line {
         out.push('\n');
     }
     out
