@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use ureq::http::{Response, Uri};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
 use ureq::Body;
 
 use crate::error::{Result, StoreError};
@@ -158,10 +160,20 @@ impl HttpClient {
         if !opts.proxy_from_env {
             b = b.proxy(None);
         }
-        HttpClient {
-            agent: b.build().new_agent(),
-            opts,
-        }
+        let config = b.build();
+        let agent = if opts.public_only {
+            // The URL check resolves the host once; the connection resolves it again. A DNS
+            // answer that changes in between (rebinding) must not reach a private address,
+            // so the connection's own resolver drops every non-public address too.
+            ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                PublicOnly(DefaultResolver::default()),
+            )
+        } else {
+            config.new_agent()
+        };
+        HttpClient { agent, opts }
     }
 
     /// Check that a URL may be fetched at all (scheme and host).
@@ -294,7 +306,8 @@ fn bare_host(uri: &Uri) -> &str {
 }
 
 /// Refuse a URL whose host resolves to any address that is not public. (The connection
-/// resolves again; a DNS answer that changes in between is not caught here.)
+/// resolves again, through [`PublicOnly`], so a DNS answer that changes in between does not
+/// reach a private address either.)
 fn check_public(uri: &Uri, url: &str) -> Result<()> {
     use std::net::ToSocketAddrs;
     let (host, port) = (bare_host(uri), port(uri));
@@ -353,6 +366,42 @@ pub fn is_public(ip: std::net::IpAddr) -> bool {
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
                 || (s[0] == 0x64 && s[1] == 0xff9b))
         }
+    }
+}
+
+/// A resolver that keeps only public addresses of the hosts a request connects to. A proxy
+/// the operator configured is resolved as is (it fetches the target itself, and the URL was
+/// checked before the request).
+#[derive(Debug)]
+struct PublicOnly<R>(R);
+
+impl<R: Resolver> Resolver for PublicOnly<R> {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.0.resolve(uri, config, timeout)?;
+        let is_proxy = config
+            .proxy()
+            .is_some_and(|p| p.uri().authority() == uri.authority());
+        if is_proxy {
+            return Ok(addrs);
+        }
+        let mut kept = self.0.empty();
+        for a in addrs.iter().filter(|a| is_public(a.ip())) {
+            kept.push(*a);
+        }
+        if kept.is_empty() {
+            let host = uri.host().unwrap_or("");
+            tracing::warn!(host, ?addrs, "refused a connection to a non-public address");
+            return Err(ureq::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{host} resolved to a non-public address at connect time"),
+            )));
+        }
+        Ok(kept)
     }
 }
 
@@ -463,6 +512,70 @@ mod tests {
         assert!(is_loopback(&parse_uri("http://127.0.0.1:1/").unwrap()));
         assert!(is_loopback(&parse_uri("http://[::1]:1/").unwrap()));
         assert!(!is_loopback(&parse_uri("http://10.0.0.1/").unwrap()));
+    }
+
+    /// A name server that answers a public address first and loopback afterwards.
+    #[derive(Debug)]
+    struct Rebinding(std::net::SocketAddr);
+
+    impl Resolver for Rebinding {
+        fn resolve(
+            &self,
+            _uri: &Uri,
+            _config: &ureq::config::Config,
+            _timeout: NextTimeout,
+        ) -> std::result::Result<ResolvedSocketAddrs, ureq::Error> {
+            let mut v = self.empty();
+            v.push(self.0);
+            Ok(v)
+        }
+    }
+
+    #[test]
+    fn connect_time_resolution_keeps_only_public_addresses() {
+        use std::io::{Read, Write};
+        // A loopback server that records whether anything connected.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = ureq::Agent::config_builder()
+            .proxy(None)
+            .http_status_as_error(false)
+            .build();
+        // The pre-check saw a public address; at connect time the name points at loopback.
+        let agent = ureq::Agent::with_parts(
+            config.clone(),
+            ureq::unversioned::transport::DefaultConnector::new(),
+            PublicOnly(Rebinding(addr)),
+        );
+        let err = agent.get("http://rebind.example/blob").call().unwrap_err();
+        assert!(err.to_string().contains("non-public"), "{err}");
+        assert!(
+            listener.accept().is_err(),
+            "the loopback server was reached"
+        );
+
+        // Without the filter the same resolver reaches it (the test's own control).
+        let open = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            Rebinding(addr),
+        );
+        let t = std::thread::spawn(move || {
+            let _ = open.get("http://rebind.example/blob").call();
+        });
+        let mut stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut buf = [0u8; 64];
+        let n = stream.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"GET /blob"));
+        let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+        t.join().unwrap();
     }
 
     #[test]
