@@ -18,6 +18,7 @@ use crate::guard;
 use crate::manifest::{Manifest, MAX_BLOB_BYTES, MAX_MANIFEST_BYTES};
 use crate::name::ModelName;
 use crate::provenance::{Stage, BUNDLE};
+use crate::space;
 use crate::store::Store;
 
 const BLOCK: usize = 512;
@@ -81,7 +82,7 @@ impl Store {
         };
         let file = File::open(bundle).map_err(StoreError::io(bundle))?;
         let len = file.metadata().map_err(StoreError::io(bundle))?.len();
-        fsutil::check_free_space(&self.blobs_dir(), len)?;
+        space::check_free_space(&self.blobs_dir(), len)?;
         let mut r = BufReader::new(file);
         let mut created: Vec<PathBuf> = Vec::new();
         let result = self.import_entries(&mut r, bundle, &mut created, &bad);

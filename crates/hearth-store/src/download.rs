@@ -23,6 +23,7 @@ use crate::fsutil::{self, FileLock, RemoveOnDrop};
 use crate::guard;
 use crate::http::{Credential, HttpClient};
 use crate::progress::{Progress, PullEvent};
+use crate::space;
 
 /// Tuning for blob downloads.
 #[derive(Debug, Clone)]
@@ -509,7 +510,7 @@ impl Downloader<'_> {
                             });
                         }
                         if spec.size.is_none() {
-                            fsutil::check_free_space(self.blobs, n)?;
+                            space::check_free_space(self.blobs, n)?;
                         }
                         total = Some(n);
                     }

@@ -95,22 +95,6 @@ pub fn free_space(path: &Path) -> Result<u64> {
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
-/// Fail unless `needed` bytes (plus a 64 MiB margin) fit on the file system of `path`.
-pub fn check_free_space(path: &Path, needed: u64) -> Result<()> {
-    if needed == 0 {
-        return Ok(());
-    }
-    let available = free_space(path)?;
-    if needed.saturating_add(64 << 20) > available {
-        return Err(StoreError::DiskSpace {
-            path: path.to_path_buf(),
-            needed,
-            available,
-        });
-    }
-    Ok(())
-}
-
 /// Removes a path when dropped unless disarmed: the temp file is gone on every failure path.
 #[derive(Debug)]
 pub(crate) struct RemoveOnDrop {
@@ -146,7 +130,7 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
         assert!(free_space(d.path()).unwrap() > 0);
-        let e = check_free_space(d.path(), 1 << 40).unwrap_err();
+        let e = crate::space::check_free_space(d.path(), 1 << 40).unwrap_err();
         assert!(matches!(e, StoreError::DiskSpace { .. }), "{e}");
     }
 

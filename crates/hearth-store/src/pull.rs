@@ -8,7 +8,6 @@ use std::path::Path;
 use crate::digest::Digest;
 use crate::download::{BlobOutcome, BlobSpec, DownloadOptions, Downloader};
 use crate::error::{Result, StoreError};
-use crate::fsutil;
 use crate::guard;
 use crate::hf;
 use crate::http::{Credential, Fetched, HttpClient, HttpOptions};
@@ -16,6 +15,7 @@ use crate::manifest::{self, Layer, Manifest, MAX_BLOB_BYTES, MAX_MANIFEST_BYTES}
 use crate::name::ModelName;
 use crate::progress::{Progress, PullEvent};
 use crate::provenance::{url_host, Stage};
+use crate::space;
 use crate::store::{ModelConfig, Store};
 
 /// Everything a pull can be told.
@@ -310,7 +310,7 @@ impl Store {
             Some(&model_digest.to_string()),
             &[],
         )?;
-        self.check_space(
+        let _space = self.reserve_space(
             &m.all_layers()
                 .iter()
                 .map(|l| (&l.digest, l.size))
@@ -377,13 +377,20 @@ impl Store {
         Ok(scan)
     }
 
-    /// Refuse before downloading when the missing blobs cannot fit.
-    fn check_space(&self, layers: &[(&Digest, u64)]) -> Result<()> {
-        let needed = layers
+    /// Refuse before downloading when the missing blobs cannot fit beside what concurrent
+    /// pulls have reserved; hold their space until the returned reservation is dropped.
+    fn reserve_space(&self, layers: &[(&Digest, u64)]) -> Result<space::Reservation> {
+        let blobs = self.blobs_dir();
+        let wants = layers
             .iter()
             .filter(|(d, _)| !self.blob_path(d).is_file())
-            .fold(0u64, |a, (_, s)| a.saturating_add(*s));
-        fsutil::check_free_space(&self.blobs_dir(), needed)
+            .map(|(d, size)| space::Want {
+                partial: blobs.join(format!("{}-partial", d.file_name())),
+                dest: self.blob_path(d),
+                size: *size,
+            })
+            .collect();
+        space::reserve(&blobs, wants)
     }
 
     fn pull_hf(
@@ -420,10 +427,13 @@ impl Store {
                 &[],
             )?;
         }
-        match &file.sha256 {
-            Some(d) => self.check_space(&[(d, file.size)])?,
-            None => fsutil::check_free_space(&self.blobs_dir(), file.size)?,
-        }
+        let _space = match &file.sha256 {
+            Some(d) => Some(self.reserve_space(&[(d, file.size)])?),
+            None => {
+                space::check_free_space(&self.blobs_dir(), file.size)?;
+                None
+            }
+        };
         let blobs = self.blobs_dir();
         let dl = self.downloader(client, opts, progress, &blobs);
         let out = dl.fetch(&BlobSpec {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use sha2::{Digest as _, Sha256};
 
 use crate::fsutil::{self, RemoveOnDrop};
+use crate::space;
 use crate::{Digest, Result, Store, StoreError};
 
 /// An upload in progress.
@@ -98,7 +99,7 @@ impl BlobUpload {
         if size - self.checked_at >= SPACE_CHECK_EVERY {
             self.checked_at = size;
             let dir = self.tmp.parent().unwrap_or(&self.tmp);
-            fsutil::check_free_space(dir, KEEP_FREE)?;
+            space::check_free_space(dir, KEEP_FREE)?;
         }
         self.file
             .write_all(chunk)
