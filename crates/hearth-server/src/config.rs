@@ -41,6 +41,15 @@ pub enum ConfigError {
     /// `HEARTH_API_KEY` set to nothing but whitespace.
     #[error("HEARTH_API_KEY is blank: set a real key or unset it")]
     BlankKey,
+    /// `--management key` with no key to require.
+    #[error(
+        "--management key needs a key: set HEARTH_MANAGEMENT_KEY (or HEARTH_MANAGEMENT_KEY_FILE) \
+         or HEARTH_API_KEY"
+    )]
+    ManagementNeedsKey,
+    /// A `--management` value that is not `open`, `key` or `off`.
+    #[error("invalid management mode {0:?}: expected open, key or off")]
+    BadManagement(String),
     /// A numeric setting that does not parse.
     #[error("invalid value {value:?} for {name}")]
     BadNumber {
@@ -49,6 +58,31 @@ pub enum ConfigError {
         /// Value.
         value: String,
     },
+}
+
+/// Who may manage models (pull, push, create, blobs, copy, delete) over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Management {
+    /// Like any other endpoint: open on loopback, behind the API key when one is set.
+    #[default]
+    Open,
+    /// Only with a key, on every bind, loopback included: the management key when one is
+    /// set (so inference can stay keyless for local editors), else the API key.
+    Key,
+    /// Refused.
+    Off,
+}
+
+impl std::str::FromStr for Management {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(Management::Open),
+            "key" => Ok(Management::Key),
+            "off" => Ok(Management::Off),
+            _ => Err(ConfigError::BadManagement(s.to_string())),
+        }
+    }
 }
 
 /// Everything `hearth serve` is configured with.
@@ -68,11 +102,16 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Prompt (all text fields together) limit in bytes.
     pub max_prompt_bytes: usize,
-    /// Disable pull/create/copy/delete/push.
-    pub disable_management: bool,
+    /// Who may pull, push, create, upload blobs, copy and delete.
+    pub management: Management,
+    /// The key `Management::Key` requires (falls back to `api_key`).
+    pub management_key: Option<String>,
     /// Let pulls started over HTTP reach loopback and private addresses (a registry on the
     /// LAN); off by default so a caller cannot use the server to reach them.
     pub allow_private_pulls: bool,
+    /// Directories whose GGUF files `/api/create` may name by server path (`from`); none by
+    /// default, so a caller over HTTP cannot make the server read its files.
+    pub allow_models_from: Vec<std::path::PathBuf>,
     /// Sequences per model.
     pub num_parallel: u32,
     /// Models resident at once.
@@ -99,8 +138,10 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             max_body_bytes: 32 << 20,
             max_prompt_bytes: 4 << 20,
-            disable_management: false,
+            management: Management::Open,
+            management_key: None,
             allow_private_pulls: false,
+            allow_models_from: Vec::new(),
             num_parallel: 1,
             max_loaded_models: 3,
             max_queue: 512,
@@ -282,8 +323,31 @@ impl ServerConfig {
         if let Some(v) = get("HEARTH_MAX_BODY_BYTES").filter(|v| !v.is_empty()) {
             c.max_body_bytes = num("HEARTH_MAX_BODY_BYTES", v)?.min(1 << 34) as usize;
         }
-        if let Some(v) = get("HEARTH_DISABLE_MANAGEMENT") {
-            c.disable_management = matches!(v.trim(), "1" | "true" | "yes");
+        if let Some(k) = get("HEARTH_MANAGEMENT_KEY").filter(|v| !v.is_empty()) {
+            if k.trim().is_empty() {
+                return Err(ConfigError::BlankKey);
+            }
+            c.management_key = Some(k.trim().to_string());
+        } else if let Some(path) = get("HEARTH_MANAGEMENT_KEY_FILE").filter(|v| !v.is_empty()) {
+            c.management_key = Some(read_key_file(&path)?);
+        }
+        if c.management_key.is_some() {
+            // A management key that nothing asks for would be a surprise: setting one means it
+            // is required.
+            c.management = Management::Key;
+        }
+        if let Some(v) = get("HEARTH_MANAGEMENT").filter(|v| !v.trim().is_empty()) {
+            c.management = v.parse()?;
+        }
+        if get("HEARTH_DISABLE_MANAGEMENT")
+            .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+        {
+            c.management = Management::Off;
+        }
+        if let Some(v) = get("HEARTH_ALLOW_MODELS_FROM") {
+            c.allow_models_from = std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
         }
         if let Some(v) = get("HEARTH_ALLOW_PRIVATE_PULLS") {
             c.allow_private_pulls = matches!(v.trim(), "1" | "true" | "yes");
@@ -296,10 +360,25 @@ impl ServerConfig {
         if self.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
             return Err(ConfigError::BlankKey);
         }
+        if self
+            .management_key
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            return Err(ConfigError::BlankKey);
+        }
         if !is_loopback(&self.bind) && self.api_key.is_none() && !self.insecure_no_auth {
             return Err(ConfigError::NoAuthOffLoopback { addr: self.bind });
         }
+        if self.management == Management::Key && self.management_credential().is_none() {
+            return Err(ConfigError::ManagementNeedsKey);
+        }
         Ok(())
+    }
+
+    /// The key a model-management request must carry in `Management::Key` mode.
+    pub fn management_credential(&self) -> Option<&str> {
+        self.management_key.as_deref().or(self.api_key.as_deref())
     }
 }
 
@@ -385,5 +464,48 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(matches!(c.validate(), Err(ConfigError::BlankKey)));
+    }
+
+    #[test]
+    fn management_modes() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = ServerConfig::from_env(env(&[])).unwrap();
+        assert_eq!(c.management, Management::Open);
+        let c = ServerConfig::from_env(env(&[("HEARTH_MANAGEMENT", "key")])).unwrap();
+        assert_eq!(c.management, Management::Key);
+        // Key mode with no key at all cannot start.
+        assert_eq!(c.validate(), Err(ConfigError::ManagementNeedsKey));
+        let c = ServerConfig::from_env(env(&[
+            ("HEARTH_MANAGEMENT", "key"),
+            ("HEARTH_API_KEY", "a"),
+        ]))
+        .unwrap();
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.management_credential(), Some("a"));
+        // A management key alone means key mode, and it is the one required.
+        let c = ServerConfig::from_env(env(&[
+            ("HEARTH_MANAGEMENT_KEY", " m "),
+            ("HEARTH_API_KEY", "a"),
+        ]))
+        .unwrap();
+        assert_eq!(c.management, Management::Key);
+        assert_eq!(c.management_credential(), Some("m"));
+        let c = ServerConfig::from_env(env(&[("HEARTH_DISABLE_MANAGEMENT", "1")])).unwrap();
+        assert_eq!(c.management, Management::Off);
+        assert_eq!(
+            ServerConfig::from_env(env(&[("HEARTH_MANAGEMENT", "closed")])).unwrap_err(),
+            ConfigError::BadManagement("closed".into())
+        );
+        assert_eq!(
+            ServerConfig::from_env(env(&[("HEARTH_MANAGEMENT_KEY", " ")])).unwrap_err(),
+            ConfigError::BlankKey
+        );
     }
 }

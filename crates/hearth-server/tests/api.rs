@@ -372,7 +372,7 @@ async fn cors_allowlist() {
 #[tokio::test]
 async fn management_can_be_disabled() {
     let cfg = ServerConfig {
-        disable_management: true,
+        management: hearth_server::config::Management::Off,
         ..ServerConfig::default()
     };
     let (_d, s) = plain(cfg);
@@ -388,6 +388,61 @@ async fn management_can_be_disabled() {
         assert_eq!(r.status, 403, "{path}");
     }
     assert_eq!(send(&s, get("/api/tags")).await.status, 200);
+}
+
+#[tokio::test]
+async fn management_behind_its_own_key() {
+    use hearth_server::config::Management;
+    // Inference stays keyless for local editors; management needs the management key, on
+    // loopback too.
+    let cfg = ServerConfig {
+        management: Management::Key,
+        management_key: Some("admin".into()),
+        ..ServerConfig::default()
+    };
+    let (_d, s) = plain(cfg);
+    let with = |path: &str, key: Option<&str>| {
+        let mut b = Request::post(path).header("host", "localhost:11434");
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        b.body(Body::from(
+            r#"{"model":"x","source":"x","destination":"y"}"#,
+        ))
+        .unwrap()
+    };
+    for path in ["/api/pull", "/api/create", "/api/copy", "/api/push"] {
+        for key in [None, Some("wrong")] {
+            let r = send(&s, with(path, key)).await;
+            assert_eq!(r.status, 401, "{path} {key:?}");
+            assert!(r.headers.contains_key("www-authenticate"));
+        }
+        // With the key the request reaches the handler (which then finds no model "x").
+        let r = send(&s, with(path, Some("admin"))).await;
+        assert_ne!(r.status, 401, "{path}: {}", r.text());
+        assert_ne!(r.status, 403, "{path}: {}", r.text());
+    }
+    assert_eq!(send(&s, get("/api/tags")).await.status, 200);
+
+    // With an API key as well, each kind of request takes its own key.
+    let cfg = ServerConfig {
+        api_key: Some("user".into()),
+        management: Management::Key,
+        management_key: Some("admin".into()),
+        ..ServerConfig::default()
+    };
+    let (_d, s) = plain(cfg);
+    assert_eq!(send(&s, with("/api/copy", Some("user"))).await.status, 401);
+    assert_ne!(send(&s, with("/api/copy", Some("admin"))).await.status, 401);
+    let tags = |k: &str| {
+        Request::get("/api/tags")
+            .header("host", "localhost:11434")
+            .header("authorization", format!("Bearer {k}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&s, tags("user")).await.status, 200);
+    assert_eq!(send(&s, tags("admin")).await.status, 401);
 }
 
 #[tokio::test]

@@ -141,3 +141,70 @@ async fn upload_then_create_from_the_blob() {
         "a server file became a model: {tags}"
     );
 }
+
+#[tokio::test]
+async fn create_from_a_path_only_inside_allowed_directories() {
+    let (dir, stores) = temp_store();
+    let allowed = tempfile::tempdir().unwrap();
+    let model = tiny_model(allowed.path());
+    let runner = ScriptedRunner::new(&["ok"], 600);
+    let cfg = ServerConfig {
+        allow_models_from: vec![allowed.path().to_path_buf()],
+        ..ServerConfig::default()
+    };
+    let s = state(cfg, stores, Arc::new(ScriptedEngine(runner)));
+    let blobs_dir = dir.path().join("blobs");
+    let blobs = || {
+        let mut v: Vec<_> = std::fs::read_dir(&blobs_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = blobs();
+    // Everything that is not a model file inside the allowed directory gets one answer and
+    // copies nothing: a readable system file, a device that never ends, a missing path, a
+    // symlink out of the directory, a relative escape.
+    std::os::unix::fs::symlink("/etc/passwd", allowed.path().join("p.gguf")).unwrap();
+    let escape = format!("{}/../../etc/passwd", allowed.path().display());
+    let link = allowed.path().join("p.gguf").display().to_string();
+    let mut answers = Vec::new();
+    for from in [
+        "/etc/passwd",
+        "/dev/zero",
+        "/nonexistent/m.gguf",
+        link.as_str(),
+        escape.as_str(),
+    ] {
+        let r = send(
+            &s,
+            post(
+                "/api/create",
+                json!({"model": "x", "from": from, "stream": false}).to_string(),
+            ),
+        )
+        .await;
+        answers.push((r.status, r.text()));
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:#?}");
+    assert_eq!(answers[0].0, 400);
+    assert!(!answers[0].1.contains("root:"), "file bytes in the answer");
+    assert_eq!(blobs(), before, "something was copied");
+
+    // A GGUF in the allowed directory becomes a model.
+    let r = send(
+        &s,
+        post(
+            "/api/create",
+            json!({"model": "local", "from": model.display().to_string(), "stream": false})
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let tags = send(&s, get("/api/tags")).await.json();
+    assert!(tags.to_string().contains("local:latest"), "{tags}");
+}

@@ -306,6 +306,38 @@ impl Store {
     }
 }
 
+/// A model file a remote caller may name: `path` is absolute, lies (after resolving every
+/// symlink) under one of `allowed` directories, is a regular file, and is a valid GGUF that
+/// passes the security scan, checked in place before anything is copied. `None` for every
+/// other path, whatever the reason, so that the answer says nothing about files outside the
+/// allowed directories; the reason goes to the log.
+pub fn allowed_model_file(path: &str, allowed: &[PathBuf]) -> Option<PathBuf> {
+    let p = Path::new(path);
+    if allowed.is_empty() || !p.is_absolute() {
+        return None;
+    }
+    let real = std::fs::canonicalize(p).ok()?;
+    let inside = allowed
+        .iter()
+        .any(|dir| std::fs::canonicalize(dir).is_ok_and(|d| real.starts_with(&d) && real != d));
+    if !inside {
+        tracing::warn!(
+            path,
+            "create: refused a path outside the allowed model directories"
+        );
+        return None;
+    }
+    if !std::fs::metadata(&real).is_ok_and(|m| m.file_type().is_file()) {
+        tracing::warn!(path, "create: not a regular file");
+        return None;
+    }
+    if let Err(e) = crate::guard::check_layer_file(&real, manifest::MEDIA_MODEL) {
+        tracing::warn!(path, "create: refused model file: {e}");
+        return None;
+    }
+    Some(real)
+}
+
 fn looks_like_path(s: &str) -> bool {
     s.starts_with(['.', '/', '~']) || s.to_ascii_lowercase().ends_with(".gguf") || s.contains('\\')
 }

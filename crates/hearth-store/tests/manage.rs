@@ -410,3 +410,44 @@ fn hostile_bundles_are_rejected_and_nothing_escapes() {
     );
     assert!(files_under(&st.manifests_dir()).is_empty());
 }
+
+#[test]
+fn only_model_files_under_allowed_directories_may_be_named() {
+    use hearth_store::create::allowed_model_file;
+    let t = tempfile::tempdir().unwrap();
+    let allowed = t.path().join("models");
+    std::fs::create_dir_all(&allowed).unwrap();
+    let good = allowed.join("tiny.gguf");
+    std::fs::write(&good, tiny_gguf()).unwrap();
+    std::fs::write(allowed.join("notes.gguf"), b"GGUF but not really a model").unwrap();
+    std::fs::write(t.path().join("outside.gguf"), tiny_gguf()).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", allowed.join("passwd.gguf")).unwrap();
+    std::os::unix::fs::symlink(t.path().join("outside.gguf"), allowed.join("out.gguf")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", allowed.join("zero.gguf")).unwrap();
+    let dirs = vec![allowed.clone()];
+    let real = allowed_model_file(good.to_str().unwrap(), &dirs).unwrap();
+    assert_eq!(real, std::fs::canonicalize(&good).unwrap());
+    // A symlink inside an allowed directory to a model inside it is fine.
+    std::os::unix::fs::symlink(&good, allowed.join("link.gguf")).unwrap();
+    assert!(allowed_model_file(allowed.join("link.gguf").to_str().unwrap(), &dirs).is_some());
+    let outside = t.path().join("outside.gguf");
+    let traversal = format!("{}/../outside.gguf", allowed.display());
+    for refused in [
+        "/etc/passwd",
+        "/dev/zero",
+        "/nonexistent/model.gguf",
+        outside.to_str().unwrap(),
+        traversal.as_str(),
+        allowed.join("passwd.gguf").to_str().unwrap(),
+        allowed.join("out.gguf").to_str().unwrap(),
+        allowed.join("zero.gguf").to_str().unwrap(),
+        allowed.join("notes.gguf").to_str().unwrap(),
+        allowed.join("missing.gguf").to_str().unwrap(),
+        allowed.to_str().unwrap(),
+        "tiny.gguf",
+    ] {
+        assert_eq!(allowed_model_file(refused, &dirs), None, "{refused}");
+    }
+    // No allowed directories: nothing is.
+    assert_eq!(allowed_model_file(good.to_str().unwrap(), &[]), None);
+}

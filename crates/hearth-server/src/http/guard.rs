@@ -1,6 +1,6 @@
 //! The security and observability middleware every request passes: request id and tracing
 //! span, Host allowlist (DNS rebinding), CORS allowlist, API key, body size, the management
-//! switch, and per-route metrics labelled by the matched route pattern.
+//! mode (open, key, off), and per-route metrics labelled by the matched route pattern.
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -10,12 +10,20 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::config::ServerConfig;
+use crate::config::{Management, ServerConfig};
 use crate::http::error::{ApiError, Flavor};
 use crate::http::state::AppState;
 
 fn err(path: &str, status: StatusCode, msg: impl Into<String>) -> Response {
     ApiError::new(status, msg).render(Flavor::of_path(path))
+}
+
+/// A 401 that tells the client to send a bearer token.
+fn unauthorized(path: &str, msg: &str) -> Response {
+    let mut r = err(path, StatusCode::UNAUTHORIZED, msg);
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
 }
 
 /// Host names always accepted in the Host header.
@@ -171,17 +179,36 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
                 return StatusCode::NO_CONTENT.into_response();
             }
         }
-        if let Some(key) = &cfg.api_key {
-            let open = matches!(path.as_str(), "/" | "/health");
-            if !open && !key_ok(req.headers(), key) {
-                let mut r = err(
+        let managing = is_management(&path);
+        match cfg.management {
+            Management::Off if managing => {
+                return err(
                     &path,
-                    StatusCode::UNAUTHORIZED,
+                    StatusCode::FORBIDDEN,
+                    "model management is disabled on this server",
+                );
+            }
+            Management::Key if managing => {
+                // Validated at startup: key mode always has a key to require.
+                let key = cfg.management_credential().unwrap_or_default();
+                if key.is_empty() || !key_ok(req.headers(), key) {
+                    return unauthorized(
+                        &path,
+                        "model management needs the management key (Authorization: Bearer <key>)",
+                    );
+                }
+            }
+            _ => {}
+        }
+        // In key mode a management request was authorised by its own key above.
+        let checked = managing && cfg.management == Management::Key;
+        if let Some(key) = &cfg.api_key {
+            let open = matches!(path.as_str(), "/" | "/health") || checked;
+            if !open && !key_ok(req.headers(), key) {
+                return unauthorized(
+                    &path,
                     "missing or invalid API key (Authorization: Bearer <key>)",
                 );
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return r;
             }
         }
         let declared = req
@@ -194,13 +221,6 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
                 &path,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body is larger than {} bytes", cfg.max_body_bytes),
-            );
-        }
-        if cfg.disable_management && is_management(&path) {
-            return err(
-                &path,
-                StatusCode::FORBIDDEN,
-                "model management is disabled on this server",
             );
         }
         next.run(req).await

@@ -240,13 +240,23 @@ pub(crate) async fn create(
     if req.quantize.as_deref().is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::bad_request("quantize is not supported"));
     }
-    // A client over HTTP names models, never the server's files: `from` is looked up only
-    // as a model name (one answer for every path, existing or not); a model file comes as an
-    // uploaded blob, whose path the server builds itself.
+    // A client over HTTP names models, never the server's files: `from` is looked up as a
+    // model name, or as a GGUF file under a directory the operator allowed
+    // (`--allow-models-from`); every other path gets one answer, existing or not. A model file
+    // comes as an uploaded blob, whose path the server builds itself.
     let (from, names_only) = match (&req.from, &req.files) {
-        (Some(f), _) if looks_like_path(f) => return Err(ApiError::bad_request(
-            "from must name a model; send a model file with POST /api/blobs/{digest} and `files`",
-        )),
+        (Some(f), _) if looks_like_path(f) => {
+            let (f, dirs) = (f.clone(), s.cfg.allow_models_from.clone());
+            let found =
+                blocking(move || Ok(hearth_store::create::allowed_model_file(&f, &dirs))).await?;
+            match found {
+                Some(p) => (p.display().to_string(), false),
+                None => return Err(ApiError::bad_request(
+                    "from must name a model, or a GGUF file in a directory this server allows \
+                     (--allow-models-from); send a model file with POST /api/blobs/{digest} and `files`",
+                )),
+            }
+        }
         (Some(f), _) if !f.is_empty() => (f.clone(), true),
         // Ollama's form: the one GGUF file, uploaded before as a blob.
         (_, Some(files)) if files.len() == 1 => {

@@ -3,7 +3,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use hearth_server::config::{parse_host, parse_keep_alive, read_key_file, ServerConfig};
+use hearth_server::config::{
+    parse_host, parse_keep_alive, read_key_file, Management, ServerConfig,
+};
 use hearth_server::engine_adapter::LlamaEngine;
 
 #[derive(Debug, clap::Args)]
@@ -51,13 +53,27 @@ pub struct Args {
     /// an agent's next turn restores its long prefix instead of evaluating it again. `0` off.
     #[arg(long, value_parser = parse_budget, default_value = "2G", env = "HEARTH_CACHE_RAM")]
     pub cache_ram: u64,
-    /// Refuse pull/create/copy/delete/push.
+    /// Who may pull, push, create, upload blobs, copy and delete over HTTP: `open` (like any
+    /// endpoint), `key` (only with HEARTH_MANAGEMENT_KEY, or the API key, on every bind,
+    /// loopback included), `off`; HEARTH_MANAGEMENT.
+    #[arg(long, value_parser = parse_management)]
+    pub management: Option<Management>,
+    /// Read the management key from this file (implies `--management key`);
+    /// HEARTH_MANAGEMENT_KEY also works.
+    #[arg(long)]
+    pub management_key_file: Option<String>,
+    /// Same as `--management off`.
     #[arg(long)]
     pub disable_management: bool,
     /// Let pulls requested over HTTP reach loopback and private-network hosts (a registry on
     /// your LAN); HEARTH_ALLOW_PRIVATE_PULLS=1.
     #[arg(long)]
     pub allow_private_pulls: bool,
+    /// A directory whose GGUF files `/api/create` may name by path (`"from": "/models/x.gguf"`);
+    /// repeatable; HEARTH_ALLOW_MODELS_FROM (colon-separated). None by default: clients upload
+    /// model files with `/api/blobs`, as `ollama create` does.
+    #[arg(long, value_name = "DIR")]
+    pub allow_models_from: Vec<std::path::PathBuf>,
     /// Extra CORS origins, comma-separated (HEARTH_ORIGINS / OLLAMA_ORIGINS).
     #[arg(long)]
     pub origins: Option<String>,
@@ -94,8 +110,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(b) = args.memory_budget {
         cfg.memory_budget = b;
     }
-    cfg.disable_management |= args.disable_management;
+    if let Some(f) = &args.management_key_file {
+        cfg.management_key = Some(read_key_file(f)?);
+        cfg.management = Management::Key;
+    }
+    if let Some(m) = args.management {
+        cfg.management = m;
+    }
+    if args.disable_management {
+        cfg.management = Management::Off;
+    }
     cfg.allow_private_pulls |= args.allow_private_pulls;
+    cfg.allow_models_from
+        .extend(args.allow_models_from.iter().cloned());
     if let Some(o) = &args.origins {
         cfg.allowed_origins.extend(
             o.split(',')
@@ -112,6 +139,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     hearth_server::serve::run_blocking(cfg, stores, Arc::new(engine))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_management(s: &str) -> Result<Management, String> {
+    s.parse()
+        .map_err(|e: hearth_server::config::ConfigError| e.to_string())
 }
 
 fn parse_budget(s: &str) -> Result<u64, String> {
