@@ -6,14 +6,19 @@
 //! {
 //!   "allowed_registries": ["registry.ollama.ai", "huggingface.co"],
 //!   "pinned": { "qwen2.5-coder:0.5b": "sha256:1d96...ff32" },
-//!   "required_keys": ["RWQBAgMEBQYHCA..."],
-//!   "refuse_pickle": true
+//!   "required_keys": ["RWQBAgMEBQYHCA...", "oms:sha256:5c1f...9a"],
+//!   "oms_keys": ["keys/release-signer.pem"]
 //! }
 //! ```
 //! An empty `allowed_registries` allows every registry; `required_keys` empty means no
 //! signature is required. A `required_keys` entry is a minisign public key (base64 line) or
 //! an OpenSSF model-signing P-256 key as `oms:sha256:<hex sha256 of its PEM>`
-//! ([`crate::oms::OmsKey::policy_id`], the same digest OMS bundles carry as their key hint).
+//! ([`crate::oms::OmsKey::policy_id`], the same digest OMS bundles carry as their key hint);
+//! the PEM files of those keys are listed in `oms_keys` (paths relative to the policy file).
+//!
+//! `refuse_pickle` is accepted for compatibility and must be `true` (its default): hearth
+//! installs and serves only GGUF files and refuses pickle-based formats unconditionally, so a
+//! policy asking to allow them is an error rather than a setting silently not honoured.
 //! The store calls [`Policy::enforce`] at pull, create and load.
 
 use std::collections::BTreeMap;
@@ -31,7 +36,7 @@ pub enum Stage {
 }
 
 /// The trust policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
@@ -43,12 +48,31 @@ pub struct Policy {
     /// must have signed the model.
     #[serde(default)]
     pub required_keys: Vec<String>,
+    /// PEM public keys (P-256) that `oms:` entries of `required_keys` name, so an OMS bundle
+    /// beside a model can be verified; relative paths are taken from the policy file's
+    /// directory.
+    #[serde(default)]
+    pub oms_keys: Vec<PathBuf>,
+    /// Always `true` (pickles are never installed); `false` is refused at load.
     #[serde(default = "yes")]
     pub refuse_pickle: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+impl Default for Policy {
+    /// Everything allowed except pickles.
+    fn default() -> Self {
+        Policy {
+            allowed_registries: Vec::new(),
+            pinned: BTreeMap::new(),
+            required_keys: Vec::new(),
+            oms_keys: Vec::new(),
+            refuse_pickle: true,
+        }
+    }
 }
 
 /// What is being installed or loaded.
@@ -106,6 +130,8 @@ pub enum PolicyError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
 }
 
 fn norm_digest(d: &str) -> String {
@@ -147,10 +173,7 @@ impl Policy {
     pub fn load_or_default() -> Result<Policy, PolicyError> {
         match Self::default_path() {
             Some(p) if p.exists() => Policy::load(&p),
-            _ => Ok(Policy {
-                refuse_pickle: true,
-                ..Policy::default()
-            }),
+            _ => Ok(Policy::default()),
         }
     }
 
@@ -160,10 +183,48 @@ impl Policy {
             path: path.into(),
             source,
         })?;
-        serde_json::from_slice(&text).map_err(|source| PolicyError::Json {
-            path: path.into(),
-            source,
-        })
+        let mut policy: Policy =
+            serde_json::from_slice(&text).map_err(|source| PolicyError::Json {
+                path: path.into(),
+                source,
+            })?;
+        if !policy.refuse_pickle {
+            return Err(PolicyError::Invalid {
+                path: path.into(),
+                reason: "refuse_pickle: false cannot be honoured: hearth installs only GGUF \
+                         files and always refuses pickle-based formats (remove the field)"
+                    .into(),
+            });
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        for k in &mut policy.oms_keys {
+            if k.is_relative() {
+                *k = base.join(&*k);
+            }
+        }
+        Ok(policy)
+    }
+
+    /// The OMS keys of `oms_keys` that `required_keys` names (by [`crate::oms::OmsKey::policy_id`]).
+    /// A key file that cannot be read or parsed is an error: a policy that names a key must
+    /// be able to check it.
+    pub fn required_oms_keys(&self) -> Result<Vec<crate::oms::OmsKey>, PolicyError> {
+        let mut out = Vec::new();
+        for path in &self.oms_keys {
+            let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let key = crate::oms::OmsKey::from_pem(&text).map_err(|e| PolicyError::Invalid {
+                path: path.clone(),
+                reason: format!("oms_keys: {e}"),
+            })?;
+            let id = key.policy_id();
+            if self.required_keys.iter().any(|r| r.trim() == id) {
+                out.push(key);
+            }
+        }
+        Ok(out)
     }
 
     /// The pinned digest for a model name, trying `name:tag` then `name` as written.

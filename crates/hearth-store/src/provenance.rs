@@ -133,20 +133,31 @@ impl Store {
             .map_err(|e| StoreError::Policy(e.to_string()))
     }
 
-    /// The policy's required keys whose minisign signature `<source>.minisig` (beside the
-    /// file a model is created from) verifies over `blob`, the installed copy (so the bytes
-    /// checked are the bytes installed). No signature file: no keys. A signature by one of
-    /// those keys that does not verify refuses the file.
+    /// The policy's required keys that signed `blob`, the installed copy of the file a model
+    /// is created from (so the bytes checked are the bytes installed): a minisign signature
+    /// `<source>.minisig`, and an OpenSSF model-signing bundle `<source>.sig` (or `model.sig`,
+    /// `model_signing`'s default name, beside it) checked with the policy's `oms_keys`. No
+    /// signature file: no keys. A signature by a required key that does not verify refuses
+    /// the file.
     pub(crate) fn verified_keys(&self, source: &Path, blob: &Path) -> Result<Vec<String>> {
+        let policy = self.policy()?;
+        let mut out = self.minisign_keys(&policy, source, blob)?;
+        out.extend(oms_keys(&policy, source, blob)?);
+        Ok(out)
+    }
+
+    fn minisign_keys(&self, policy: &Policy, source: &Path, blob: &Path) -> Result<Vec<String>> {
         let sig_path = hearth_guard::sign::signature_path(source);
         let text = match std::fs::read_to_string(&sig_path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(StoreError::io(&sig_path)(e)),
         };
-        let policy = self.policy()?;
         let mut out = Vec::new();
         for k in &policy.required_keys {
+            if k.trim().starts_with("oms:") {
+                continue;
+            }
             let key = match PublicKey::parse(k) {
                 Ok(key) => key,
                 Err(e) => {
@@ -199,6 +210,64 @@ impl Store {
                 reason: format!("trust policy: {v}"),
             })
     }
+}
+
+/// The `oms:` ids of the policy's required OMS keys whose bundle beside `source` verifies
+/// over `blob`. `<source>.sig` belongs to this file: when none of the required keys verifies
+/// it and one of them failed for another reason than being a different signer (the bundle's
+/// key hint), the file is refused. `model.sig` may cover something else in the directory, so
+/// a failure there is only logged.
+fn oms_keys(policy: &Policy, source: &Path, blob: &Path) -> Result<Vec<String>> {
+    use hearth_guard::oms::{verify_model, OmsError, VerifyOptions};
+    let own = PathBuf::from(format!("{}.sig", source.display()));
+    let shared = source.parent().map(|d| d.join("model.sig"));
+    let bundles: Vec<(PathBuf, bool)> = [Some((own, true)), shared.map(|p| (p, false))]
+        .into_iter()
+        .flatten()
+        .filter(|(p, _)| p.is_file())
+        .collect();
+    if bundles.is_empty()
+        || !policy
+            .required_keys
+            .iter()
+            .any(|k| k.trim().starts_with("oms:"))
+    {
+        return Ok(Vec::new());
+    }
+    let keys = policy
+        .required_oms_keys()
+        .map_err(|e| StoreError::Policy(e.to_string()))?;
+    let mut out = Vec::new();
+    for (bundle, is_own) in &bundles {
+        let mut failure = None;
+        let before = out.len();
+        for key in &keys {
+            match verify_model(blob, bundle, key, &VerifyOptions::default()) {
+                Ok(_) => out.push(key.policy_id()),
+                // Signed by some other key (the hint says so before any signature check).
+                Err(OmsError::KeyMismatch { .. }) => {}
+                Err(e) => failure = Some((key.policy_id(), e)),
+            }
+        }
+        match failure {
+            Some((id, e)) if out.len() == before && *is_own => {
+                return Err(StoreError::Refused {
+                    what: bundle.display().to_string(),
+                    reason: format!(
+                        "model-signing bundle for {} with required key {id}: {e}",
+                        source.display()
+                    ),
+                })
+            }
+            Some((id, e)) if out.len() == before => {
+                tracing::info!(bundle = %bundle.display(), "does not sign {} with {id}: {e}", source.display());
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 fn provenance_error(e: hearth_guard::provenance::ProvenanceError) -> StoreError {

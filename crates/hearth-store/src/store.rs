@@ -394,10 +394,9 @@ impl Store {
         Ok(r)
     }
 
-    /// The trust policy at load: the model layer's digest against its pin (the blob was
-    /// hashed when installed; its name is that digest and its size is checked above), the
-    /// recorded registry against the allowed ones, and the recorded signatures against the
-    /// required keys.
+    /// The trust policy at load: the model layer's digest against its pin, the recorded
+    /// registry against the allowed ones, the recorded signatures against the required keys,
+    /// and, when a pin or a required key applies, the blob hashed again against its digest.
     fn enforce_load_policy(&self, r: &ResolvedModel) -> Result<()> {
         let digest = r.manifest.model_layer().map(|l| l.digest.to_string());
         // Where the model came from: the install record, else (a model hearth did not
@@ -419,7 +418,19 @@ impl Store {
             registry,
             digest.as_deref(),
             keys,
-        )
+        )?;
+        // A pin or a signature vouches for the bytes installed; the blob's name is only the
+        // digest it had then. When the policy relies on them, the file is hashed again (once
+        // per process while it stays unchanged) so a blob altered in place is not trusted.
+        let policy = self.policy()?;
+        let relies = !policy.required_keys.is_empty()
+            || policy.pinned_digest(&r.name.display_shortest()).is_some();
+        if relies {
+            if let Some(l) = r.manifest.model_layer() {
+                l.digest.verify_file_once(&r.gguf_path)?;
+            }
+        }
+        Ok(())
     }
 
     /// A small layer's bytes, checked against its size limit and digest.

@@ -372,3 +372,135 @@ fn required_keys_need_a_verified_signature_beside_the_file() {
         });
     assert!(open.resolve("tiny").is_ok());
 }
+
+/// An OpenSSF model-signing bundle over one file, shaped like `model_signing sign key`'s.
+fn oms_bundle(file_bytes: &[u8], sk: &p256::ecdsa::SigningKey) -> Vec<u8> {
+    use hearth_guard::oms::{pae, OmsKey, BUNDLE_MEDIA_TYPE, PAYLOAD_TYPE};
+    use hearth_guard::sign::base64_encode;
+    use p256::ecdsa::signature::Signer;
+    let digest = hearth_guard::sha256_hex(file_bytes);
+    let raw: Vec<u8> = (0..digest.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digest[i..i + 2], 16).unwrap())
+        .collect();
+    // The subject's digest is the sha256 of the resources' digests in order.
+    let root = hearth_guard::sha256_hex(&raw);
+    let statement = serde_json::json!({
+        "_type": hearth_guard::oms::STATEMENT_TYPE,
+        "subject": [{"name": "tiny.gguf", "digest": {"sha256": root}}],
+        "predicateType": hearth_guard::oms::PREDICATE_TYPE,
+        "predicate": {
+            "serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": false, "ignore_paths": []},
+            "resources": [{"name": ".", "algorithm": "sha256", "digest": digest}]
+        }
+    });
+    let payload = serde_json::to_vec(&statement).unwrap();
+    let sig: p256::ecdsa::DerSignature = sk.sign(&pae(&payload));
+    let key = OmsKey::from_verifying_key(*sk.verifying_key()).unwrap();
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": key.pem_sha256()}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64_encode(&payload),
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"sig": base64_encode(sig.as_bytes()), "keyid": ""}]
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn oms_required_keys_are_checked_at_create() {
+    use hearth_guard::oms::OmsKey;
+    let sk = p256::ecdsa::SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+    let other = p256::ecdsa::SigningKey::from_bytes(&[8u8; 32].into()).unwrap();
+    let key = OmsKey::from_verifying_key(*sk.verifying_key()).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    // The policy names the key by id and lists its PEM (relative to the policy file).
+    let policy_dir = t.path().join("conf");
+    std::fs::create_dir_all(policy_dir.join("keys")).unwrap();
+    let pem = {
+        use p256::pkcs8::EncodePublicKey;
+        sk.verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap()
+    };
+    std::fs::write(policy_dir.join("keys/signer.pem"), pem).unwrap();
+    std::fs::write(
+        policy_dir.join("policy.json"),
+        serde_json::json!({
+            "required_keys": [key.policy_id()],
+            "oms_keys": ["keys/signer.pem"],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let policy = Policy::load(&policy_dir.join("policy.json")).unwrap();
+    let st = Store::open(t.path().join("m")).unwrap().with_policy(policy);
+    let gguf = tiny_gguf();
+    let bundle = t.path().join("tiny.gguf.sig");
+
+    // Unsigned: refused by the policy.
+    let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("no signature from a required key"),
+        "{e}"
+    );
+    // Signed by a key the policy does not require: still unsigned.
+    std::fs::write(&bundle, oms_bundle(&gguf, &other)).unwrap();
+    let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
+    assert!(
+        e.to_string().contains("no signature from a required key"),
+        "{e}"
+    );
+    // Signed by the required key over other bytes: refused as a bad bundle.
+    std::fs::write(&bundle, oms_bundle(b"other bytes", &sk)).unwrap();
+    let e = create_from_file(&st, "tiny", t.path()).unwrap_err();
+    assert!(e.to_string().contains("model-signing bundle"), "{e}");
+    assert!(files_under(&st.blobs_dir()).is_empty());
+    // A good bundle: installed, the key id recorded, and it loads.
+    std::fs::write(&bundle, oms_bundle(&gguf, &sk)).unwrap();
+    create_from_file(&st, "tiny", t.path()).unwrap();
+    let p = st.read_provenance(&n("tiny")).unwrap().unwrap();
+    assert_eq!(p.signed_by, vec![key.policy_id()]);
+    assert!(st.resolve("tiny").is_ok());
+}
+
+#[test]
+fn a_policy_cannot_allow_pickles() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("policy.json");
+    std::fs::write(&f, r#"{"refuse_pickle": false}"#).unwrap();
+    let e = Policy::load(&f).unwrap_err();
+    assert!(e.to_string().contains("refuse_pickle"), "{e}");
+}
+
+#[test]
+fn a_pinned_blob_altered_in_place_is_refused_at_load() {
+    let t = tempfile::tempdir().unwrap();
+    let gguf = tiny_gguf();
+    let d = Digest::from_bytes(&gguf);
+    let st = Store::open(t.path().join("m"))
+        .unwrap()
+        .with_policy(Policy {
+            pinned: [("tiny".to_string(), d.to_string())].into_iter().collect(),
+            ..Policy::default()
+        });
+    create_from_file(&st, "tiny", t.path()).unwrap();
+    let r = st.resolve("tiny").unwrap();
+    // Hashed once, then remembered while the file is unchanged.
+    assert!(st.resolve("tiny").is_ok());
+    // The same size, one byte different, at the end of the file (past the GGUF header, so
+    // only the hash can tell).
+    let mut bytes = std::fs::read(&r.gguf_path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&r.gguf_path, &bytes).unwrap();
+    let e = st.resolve("tiny").unwrap_err();
+    assert!(matches!(e, StoreError::DigestMismatch { .. }), "{e}");
+    // Without a pin or required keys nothing is re-hashed (the blob is trusted as stored).
+    let open = Store::open(t.path().join("m"))
+        .unwrap()
+        .with_policy(Policy::default());
+    assert!(open.resolve("tiny").is_ok());
+}
