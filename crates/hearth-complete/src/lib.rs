@@ -294,14 +294,45 @@ impl Completer {
             req.prefix_step.max(1),
         );
         let suffix = hearth_prompt::fim::window_suffix(&req.suffix, req.suffix_bytes);
-        let input = FimInput {
+        let mut input = FimInput {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
-            extra_files: req.extra_files.clone(),
+            extra_files: Vec::new(),
             repo_name: req.repo_name.clone(),
             file_path: req.file_path.clone(),
         };
-        let p = self.fim.build(&input, req.layout);
+        // Room in the sequence's context for the prompt and the completion together.
+        let room = (self.model.info().n_ctx_seq as usize)
+            .saturating_sub(req.max_tokens as usize)
+            .saturating_sub(1);
+        input.extra_files = self.extra_files_that_fit(&input, req, room)?;
+        let (tokens, heal) = loop {
+            let (tokens, heal) = self.tokenize_fim(&input, req, add_bos)?;
+            // The estimate counts files apart; if the joined prompt is still too long, the
+            // file farthest from the cursor goes next.
+            if tokens.len() <= room || input.extra_files.is_empty() {
+                break (tokens, heal);
+            }
+            input.extra_files.remove(0);
+        };
+        Ok(PreparedPrompt {
+            tokens,
+            heal,
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            raw: false,
+        })
+    }
+
+    /// The prompt tokens of `input`, with the last `req.heal_tokens` tokens of the typed text
+    /// left out and returned as bytes to heal.
+    fn tokenize_fim(
+        &self,
+        input: &FimInput,
+        req: &FimRequest,
+        add_bos: bool,
+    ) -> Result<(Vec<Token>, Vec<u8>), CompleteError> {
+        let p = self.fim.build(input, req.layout);
         let mut tokens = self.model.tokenize(&p.before, add_bos, true)?;
         // The typed text is user text: FIM marker spellings in it are not special tokens.
         let typed = self.model.tokenize(&p.healable, false, false)?;
@@ -320,13 +351,49 @@ impl Completer {
         };
         tokens.extend_from_slice(&typed[..keep]);
         tokens.extend(self.model.tokenize(&p.after, false, true)?);
-        Ok(PreparedPrompt {
-            tokens,
-            heal,
-            prefix: prefix.to_owned(),
-            suffix: suffix.to_owned(),
-            raw: false,
-        })
+        Ok((tokens, heal))
+    }
+
+    /// The repository files (`/infill`'s `input_extra`) that fit in `room` tokens beside the
+    /// prompt `base` builds: the last ones, whole, as llama.cpp's server keeps the end of the
+    /// extra context (clients send the files nearest the cursor last).
+    fn extra_files_that_fit(
+        &self,
+        base: &FimInput,
+        req: &FimRequest,
+        room: usize,
+    ) -> Result<Vec<(String, String)>, CompleteError> {
+        if req.extra_files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let p = self.fim.build(base, req.layout);
+        let used = [&p.before, &p.healable, &p.after]
+            .iter()
+            .map(|t| self.model.tokenize(t, false, true).map(|v| v.len()))
+            .sum::<Result<usize, _>>()?;
+        let mut left = room.saturating_sub(used);
+        let mut keep = Vec::new();
+        for (path, text) in req.extra_files.iter().rev() {
+            // A file separator token, the path, a line break or two.
+            let cost = self.model.tokenize(path, false, false)?.len()
+                + self.model.tokenize(text, false, false)?.len()
+                + 4;
+            if cost > left {
+                break;
+            }
+            left -= cost;
+            keep.push((path.clone(), text.clone()));
+        }
+        keep.reverse();
+        if keep.len() < req.extra_files.len() {
+            tracing::debug!(
+                sent = req.extra_files.len(),
+                kept = keep.len(),
+                room,
+                "repository context trimmed to the context window"
+            );
+        }
+        Ok(keep)
     }
 
     /// Start a completion. Await [`CompletionStream::finish`] (async) or call

@@ -343,3 +343,48 @@ fn different_sessions_do_not_supersede_each_other() {
     assert_ne!(a.reason, FinishReason::Superseded);
     assert_ne!(b.reason, FinishReason::Superseded);
 }
+
+/// `/infill`'s repository files are trimmed to the context window: the files sent last (the
+/// nearest to the cursor) are kept whole, the rest dropped, and the completion runs instead
+/// of failing with a prompt that does not fit.
+#[test]
+fn repository_files_are_trimmed_to_the_context() {
+    let Some(path) = test_model(TestModel::Qwen05) else {
+        return;
+    };
+    let _g = heavy();
+    let opts = LoadOptions {
+        n_ctx: 1024,
+        n_parallel: 1,
+        threads: Some(1),
+        ..LoadOptions::default()
+    };
+    let model = Model::load(&path, opts).expect("load model");
+    let c = Completer::open(model).expect("qwen has FIM");
+    // Each far file alone is ~1,000 tokens; the near one is small.
+    let far: String = (0..120)
+        .map(|i| format!("def helper_{i}(x):\n    return x * {i}\n"))
+        .collect();
+    let near = "def circle_area(r):\n    return 3.14159 * r * r\n".to_string();
+    let (prefix, suffix) = split(CASES[0].1);
+    let req = FimRequest {
+        max_tokens: 16,
+        extra_files: vec![
+            ("far1.py".into(), far.clone()),
+            ("far2.py".into(), far),
+            ("geometry.py".into(), near),
+        ],
+        ..FimRequest::new(prefix, suffix)
+    };
+    let prepared = c.prepare(&req).unwrap();
+    assert!(
+        prepared.tokens.len() + 16 < 1024,
+        "{} prompt tokens",
+        prepared.tokens.len()
+    );
+    let text = c.model().detokenize(&prepared.tokens).unwrap();
+    assert!(text.contains("circle_area"), "the nearest file was dropped");
+    assert!(!text.contains("helper_119"), "a far file was kept");
+    let done = c.complete(req).unwrap().wait().unwrap();
+    assert!(done.stats.prompt_tokens > 0);
+}
