@@ -1,7 +1,8 @@
 //! `hearth-guard`: treat every model file as untrusted.
 //!
-//! * [`scan_path`] inspects a GGUF, pickle (raw, PyTorch zip, legacy PyTorch), or safetensors
-//!   file and returns a [`Report`] of [`Finding`]s. Nothing is ever unpickled or executed:
+//! * [`scan_path`] inspects a GGUF, pickle (raw, PyTorch zip, legacy PyTorch), safetensors,
+//!   NumPy (`.npy`, `.npz`: object arrays are pickles) or Keras (`.keras`, `.h5`: Lambda layers
+//!   and custom objects) file and returns a [`Report`] of [`Finding`]s. Nothing is ever unpickled or executed:
 //!   pickle streams are disassembled by [`pickle`], chat templates are parsed by minijinja
 //!   without loaders or capabilities and rendered only with fuel and an output cap.
 //! * [`sign`] makes and checks minisign-compatible Ed25519 signatures over a manifest of file
@@ -16,7 +17,9 @@
 pub mod diff;
 mod gguf_scan;
 pub mod gguf_walk;
+pub mod keras;
 pub mod known_templates;
+pub mod npy;
 pub mod oms;
 pub mod pickle;
 pub mod policy;
@@ -157,11 +160,22 @@ pub fn scan_bytes(bytes: &[u8], opts: &ScanOptions) -> Report {
             safetensors::scan(bytes, opts, &mut findings);
             Format::Safetensors
         }
+        Format::Npy => {
+            npy::scan(bytes, 0, "npy", opts, &mut findings);
+            Format::Npy
+        }
+        Format::Hdf5 => {
+            keras::scan_hdf5(bytes, &mut findings);
+            Format::Hdf5
+        }
+        // Told apart from a plain zip by their members.
+        Format::Npz | Format::Keras => zip::scan_archive(bytes, opts, &mut findings),
         Format::Unknown => {
             findings.push(Finding::new(
                 "format.unknown",
                 Severity::Info,
-                "not a recognised model format (GGUF, pickle, PyTorch, safetensors); nothing checked",
+                "not a recognised model format (GGUF, pickle, PyTorch, safetensors, NumPy, \
+                 Keras); nothing checked",
                 Location::offset(0),
             ));
             Format::Unknown
@@ -196,6 +210,12 @@ pub fn detect(bytes: &[u8]) -> Format {
     }
     if safetensors::looks_like(bytes) {
         return Format::Safetensors;
+    }
+    if npy::looks_like(bytes) {
+        return Format::Npy;
+    }
+    if keras::looks_like_hdf5(bytes) {
+        return Format::Hdf5;
     }
     if pickle::looks_like_protocol0(bytes) {
         return Format::Pickle;

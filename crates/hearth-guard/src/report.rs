@@ -160,6 +160,14 @@ pub enum Format {
     PytorchLegacy,
     PytorchTar,
     Safetensors,
+    /// NumPy `.npy` array.
+    Npy,
+    /// NumPy `.npz` archive (a zip of `.npy` arrays).
+    Npz,
+    /// Keras v3 `.keras` archive.
+    Keras,
+    /// HDF5 (legacy Keras `.h5`).
+    Hdf5,
     Unknown,
 }
 
@@ -173,6 +181,10 @@ impl Format {
             Format::PytorchLegacy => "legacy PyTorch (pickle sequence)",
             Format::PytorchTar => "legacy PyTorch tar archive",
             Format::Safetensors => "safetensors",
+            Format::Npy => "NumPy array (.npy)",
+            Format::Npz => "NumPy archive (.npz)",
+            Format::Keras => "Keras archive (.keras)",
+            Format::Hdf5 => "HDF5 (Keras .h5)",
             Format::Unknown => "unknown",
         }
     }

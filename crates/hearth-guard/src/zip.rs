@@ -247,12 +247,18 @@ fn read_entry(
     Ok((crc.finalize(), total, kept, false))
 }
 
-/// Scan a zip archive; returns [`Format::PytorchZip`] when it holds a `data.pkl`.
+/// Scan a zip archive; returns [`Format::PytorchZip`] when it holds a `data.pkl`,
+/// [`Format::Keras`] for a `.keras` archive, [`Format::Npz`] when every member is an `.npy`.
 pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>) -> Format {
     let list = entries(b, opts, out);
     let is_torch = list
         .iter()
         .any(|e| e.name == "data.pkl" || e.name.ends_with("/data.pkl"));
+    let is_keras = list.iter().any(|e| e.name == "config.json")
+        && list
+            .iter()
+            .any(|e| e.name == "model.weights.h5" || e.name == "metadata.json");
+    let is_npz = !list.is_empty() && list.iter().all(|e| e.name.ends_with(".npy"));
     let mut names = std::collections::HashSet::new();
     let mut spans: Vec<(u64, u64, usize)> = Vec::new();
     let mut inflate_budget: u64 = 1 << 30;
@@ -329,7 +335,9 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
             continue;
         }
         let is_pkl = e.name.ends_with(".pkl");
-        let keep = if is_pkl {
+        let is_npy = e.name.ends_with(".npy");
+        let is_keras_config = is_keras && e.name == "config.json";
+        let keep = if is_pkl || is_npy || is_keras_config {
             opts.max_inflate_bytes as usize
         } else {
             8
@@ -417,6 +425,12 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
                         ));
                     }
                     pickle::scan_stream_sequence(&kept, base, &f, opts, out);
+                } else if is_npy && crate::npy::looks_like(&kept) {
+                    let base = if e.method == 0 { start } else { 0 };
+                    crate::npy::scan(&kept, base, &field, opts, out);
+                } else if is_keras_config {
+                    let base = if e.method == 0 { start } else { 0 };
+                    crate::keras::scan_config(&kept, base, &field, out);
                 } else if is_torch && e.name.contains("/code/") && e.name.ends_with(".py") {
                     out.push(Finding::new("zip.torchscript-code", Severity::Medium, "TorchScript code inside the archive runs when the model is loaded with torch.jit.load", loc(start)));
                 }
@@ -449,6 +463,10 @@ pub(crate) fn scan_archive(b: &[u8], opts: &ScanOptions, out: &mut Vec<Finding>)
     }
     if is_torch {
         Format::PytorchZip
+    } else if is_keras {
+        Format::Keras
+    } else if is_npz {
+        Format::Npz
     } else {
         Format::Zip
     }
