@@ -16,7 +16,8 @@
 //!   unix sockets outside the sandbox;
 //! - a seccomp BPF filter (written here, no libseccomp) that checks the architecture and
 //!   denies with `EPERM` ptrace, mount, bpf, keyctl, perf_event_open, io_uring, unshare, setns,
-//!   module loading, AF_INET/AF_INET6 sockets, namespace-creating clone flags and more.
+//!   module loading, `socket()` of every family (AF_INET/6, AF_UNIX, AF_NETLINK, AF_VSOCK,
+//!   AF_PACKET; `socketpair(AF_UNIX)` stays), namespace-creating clone flags and more.
 //!
 //! # Kernel support and fallbacks
 //!
@@ -114,6 +115,14 @@ impl Protection {
         Protection::RlimitNproc,
         Protection::RlimitCore,
     ];
+
+    /// The protection with this [`Protection::name`].
+    pub fn from_name(name: &str) -> Option<Protection> {
+        Protection::ALL
+            .iter()
+            .copied()
+            .find(|p| p.name() == name.trim())
+    }
 
     /// Stable short name.
     pub fn name(self) -> &'static str {
@@ -241,19 +250,32 @@ pub struct SandboxConfig {
     pub required: Vec<Protection>,
 }
 
+/// What of `/etc` a sandboxed program sees by default: what the dynamic linker, the time zone
+/// and Debian's alternatives need. The rest (users, hosts, credentials, service configs) stays
+/// hidden; add `/etc` (or a file in it) to [`SandboxConfig::read_only_paths`] to expose more.
+pub const ETC_FILES: &[&str] = &[
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/alternatives",
+];
+
 /// Uid/gid of `nobody` on Debian-like and most other systems.
 pub const NOBODY: (u32, u32) = (65534, 65534);
 
 impl SandboxConfig {
     /// Defaults: 10 s wall clock, 10 s CPU, 1 GiB address space, 64 MiB files, 64 open files,
-    /// 64 processes, `nobody` when root, every layer on, best effort (nothing required).
+    /// 64 processes, `nobody` when root, the system paths without `/etc` (only
+    /// [`ETC_FILES`]), every layer on, best effort (nothing required; the CLI requires all).
     pub fn new(scratch_dir: impl Into<PathBuf>) -> SandboxConfig {
         let scratch_dir = scratch_dir.into();
         SandboxConfig {
             read_only_paths: [
-                "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+                "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
             ]
             .iter()
+            .chain(ETC_FILES)
             .map(PathBuf::from)
             .collect(),
             timeout: Duration::from_secs(10),

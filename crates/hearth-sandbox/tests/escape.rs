@@ -577,3 +577,155 @@ fn staying_root_reports_rlimit_nproc_as_ineffective() {
         o.protections
     );
 }
+
+/// Sockets a program could reach the host with besides the network: a UNIX socket a host
+/// daemon listens on (docker.sock, D-Bus), netlink (the kernel's routing and audit), vsock
+/// (the hypervisor), packet sockets. Each line: `<kind> <errno or OPEN/CONNECTED>`.
+const HOST_SOCKETS: &str = r#"
+import socket, errno, sys
+def name(e): return errno.errorcode.get(e.errno, str(e.errno))
+try:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1]); print("unix CONNECTED")
+    except OSError as e: print("unix", name(e))
+except OSError as e: print("unix", name(e))
+for kind, fam, typ, proto in [("netlink", 16, socket.SOCK_RAW, 0), ("vsock", 40, socket.SOCK_STREAM, 0), ("packet", 17, socket.SOCK_RAW, 0)]:
+    try:
+        socket.socket(fam, typ, proto); print(kind, "OPEN")
+    except OSError as e: print(kind, name(e))
+a, b = socket.socketpair(); a.send(b"x"); print("socketpair", b.recv(1).decode())
+"#;
+
+#[test]
+fn host_sockets_are_unreachable_in_every_mode() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    // A host UNIX socket outside the scratch dir, world-connectable, so that only the sandbox
+    // can stop the connection.
+    let path = e.outside.join("host.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    type Mode = (&'static str, fn(&mut SandboxConfig));
+    let modes: [Mode; 4] = [
+        ("full", |_| {}),
+        ("user namespace", |c| {
+            c.namespaces = NamespaceMode::UserNamespace
+        }),
+        ("no namespaces", |c| c.namespaces = NamespaceMode::None),
+        ("no new root", |c| c.new_root = false),
+    ];
+    for (mode, set) in modes {
+        let mut c = config(&e);
+        set(&mut c);
+        let o = match Sandbox::new(c).run(
+            PY,
+            &["-c".into(), HOST_SOCKETS.into(), path.display().to_string()],
+        ) {
+            Ok(o) => o,
+            Err(err) => {
+                // Only the user-namespace path may be refused by the kernel here.
+                assert_eq!(mode, "user namespace", "{err}");
+                continue;
+            }
+        };
+        let lines: Vec<String> = o.stdout_str().lines().map(str::to_string).collect();
+        assert_eq!(lines.len(), 5, "{mode}: {}", show(&o));
+        for l in &lines[..4] {
+            assert!(l.ends_with(" EPERM"), "{mode}: {l}");
+        }
+        assert_eq!(lines[4], "socketpair x", "{mode}");
+        assert!(
+            listener.accept().is_err(),
+            "{mode}: reached the host socket"
+        );
+    }
+}
+
+#[test]
+fn host_process_environment_is_unreadable() {
+    use std::os::unix::process::CommandExt;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to start a host process as the sandbox's uid");
+        return;
+    }
+    let e = env();
+    // A host process running as the sandbox's own uid, holding a secret in its environment:
+    // plain Unix permissions let that uid read /proc/PID/environ, so only the sandbox can
+    // stop it.
+    let mut host = std::process::Command::new("/bin/sleep")
+        .arg("60")
+        .env("HOST_SECRET", "s3cr3t-value")
+        .uid(hearth_sandbox::NOBODY.0)
+        .gid(hearth_sandbox::NOBODY.1)
+        .spawn()
+        .unwrap();
+    let script = format!(
+        "tr '\\0' '\\n' < /proc/{}/environ 2>/dev/null | grep -c HOST_SECRET || true",
+        host.id()
+    );
+    // Control: the same uid outside the sandbox reads it.
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .uid(hearth_sandbox::NOBODY.0)
+        .gid(hearth_sandbox::NOBODY.1)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "control");
+    for ns in [
+        NamespaceMode::Auto,
+        NamespaceMode::UserNamespace,
+        NamespaceMode::None,
+    ] {
+        let mut c = config(&e);
+        c.namespaces = ns;
+        let o = match Sandbox::new(c).run("/bin/sh", &["-c".into(), script.clone()]) {
+            Ok(o) => o,
+            // Only the user-namespace path may be refused by the kernel here.
+            Err(err) if ns == NamespaceMode::UserNamespace => {
+                eprintln!("user namespaces unavailable: {err}");
+                continue;
+            }
+            Err(err) => panic!("{ns:?}: {err}"),
+        };
+        assert_eq!(o.stdout_str().trim(), "0", "{ns:?}: {}", show(&o));
+    }
+    let _ = host.kill();
+    let _ = host.wait();
+}
+
+#[test]
+fn etc_is_hidden_unless_asked_for() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = env();
+    // Opened, not just `test -r` (access(2) looks at the mode bits only, not at Landlock).
+    let probe = "cat /etc/passwd >/dev/null 2>&1 && echo PASSWD || echo NO-PASSWD; \
+                 cat /etc/ld.so.cache >/dev/null 2>&1 && echo LDCACHE || echo NO-LDCACHE";
+    // Python still starts (the dynamic linker finds its libraries without the rest of /etc).
+    let o = py(config(&e).require_all_enabled(), "print('py ok')");
+    assert_eq!(o.stdout_str().trim(), "py ok", "{}", show(&o));
+    for ns in [NamespaceMode::Auto, NamespaceMode::None] {
+        let mut c = config(&e);
+        c.namespaces = ns;
+        let o = sh(c.clone(), probe);
+        assert_eq!(
+            o.stdout_str().split_whitespace().collect::<Vec<_>>(),
+            ["NO-PASSWD", "LDCACHE"],
+            "{ns:?}: {}",
+            show(&o)
+        );
+        // Asked for, it is there: the check above can fail.
+        c.read_only_paths.push("/etc".into());
+        let o = sh(c, probe);
+        assert_eq!(
+            o.stdout_str().split_whitespace().collect::<Vec<_>>(),
+            ["PASSWD", "LDCACHE"],
+            "{ns:?} with /etc: {}",
+            show(&o)
+        );
+    }
+}

@@ -103,6 +103,14 @@ impl FsPlan {
                     dst: c(&inside)?,
                     ro_flags: Some(mount_flags(p) | libc::MS_NOSUID | libc::MS_NODEV),
                 });
+            } else if md.is_file() {
+                // One file (e.g. /etc/ld.so.cache without the rest of /etc).
+                plan.files.push(c(&inside)?);
+                plan.binds.push(Bind {
+                    src: c(p)?,
+                    dst: c(&inside)?,
+                    ro_flags: Some(mount_flags(p) | libc::MS_NOSUID | libc::MS_NODEV),
+                });
             }
         }
         for d in [

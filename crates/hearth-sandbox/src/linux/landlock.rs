@@ -172,7 +172,13 @@ pub(crate) fn build(scratch: &Path, read_only: &[&Path]) -> Result<Ruleset, Stri
         .map_err(|e| format!("landlock rule for {}: {e}", scratch.display()))?;
     let ro = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR;
     for p in read_only {
-        match add_rule(&fd, p, ro) {
+        // A rule on a file may carry only file rights.
+        let rights = if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
+            ro
+        } else {
+            FS_EXECUTE | FS_READ_FILE
+        };
+        match add_rule(&fd, p, rights) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(format!("landlock rule for {}: {e}", p.display())),

@@ -2,7 +2,8 @@
 //!
 //! Layout: check `seccomp_data.arch` (anything else is killed, so a 32-bit syscall ABI cannot
 //! be used to dodge the numbers below), deny x32 numbers on x86_64, then one `nr == X -> EPERM`
-//! test per denied syscall, then argument checks for `socket`, `clone` and `ioctl`, then allow.
+//! test per denied syscall, then `socket` denied for every family, argument checks for
+//! `socketpair` (AF_UNIX only), `clone` and `ioctl`, then allow.
 
 use libc::{c_long, sock_filter};
 
@@ -155,14 +156,21 @@ pub(crate) fn build_filter() -> Option<Vec<sock_filter>> {
         libc::SYS_clone3,
         vec![stmt(BPF_RET_K, errno(libc::ENOSYS))],
     );
-    // socket(AF_INET | AF_INET6, ...) -> EPERM.
+    // socket(...) of every family -> EPERM: no AF_INET/AF_INET6 (the network), AF_UNIX (a
+    // host daemon's socket: docker.sock, D-Bus), AF_NETLINK, AF_VSOCK (the hypervisor),
+    // AF_PACKET. What programs need between their own processes comes from socketpair.
     guarded(
         &mut p,
         libc::SYS_socket,
+        vec![stmt(BPF_RET_K, errno(libc::EPERM))],
+    );
+    // socketpair(AF_UNIX, ...) only: a connected pair that reaches nothing outside.
+    guarded(
+        &mut p,
+        libc::SYS_socketpair,
         vec![
             stmt(BPF_LD_W_ABS, off_arg_lo(0)),
-            jump(BPF_JEQ_K, libc::AF_INET as u32, 2, 0),
-            jump(BPF_JEQ_K, libc::AF_INET6 as u32, 1, 0),
+            jump(BPF_JEQ_K, libc::AF_UNIX as u32, 0, 1),
             stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
             stmt(BPF_RET_K, errno(libc::EPERM)),
         ],
@@ -251,10 +259,20 @@ mod tests {
         let inet6 = [libc::AF_INET6 as u32, 2, 0, 0, 0, 0];
         assert_eq!(eval(&prog, arch, nr(libc::SYS_socket), inet), eperm);
         assert_eq!(eval(&prog, arch, nr(libc::SYS_socket), inet6), eperm);
+        for family in [
+            libc::AF_UNIX,
+            libc::AF_NETLINK,
+            libc::AF_VSOCK,
+            libc::AF_PACKET,
+        ] {
+            let args = [family as u32, 1, 0, 0, 0, 0];
+            assert_eq!(eval(&prog, arch, nr(libc::SYS_socket), args), eperm);
+        }
         assert_eq!(
-            eval(&prog, arch, nr(libc::SYS_socket), unix),
+            eval(&prog, arch, nr(libc::SYS_socketpair), unix),
             SECCOMP_RET_ALLOW
         );
+        assert_eq!(eval(&prog, arch, nr(libc::SYS_socketpair), inet), eperm);
         let fork_flags = [libc::SIGCHLD as u32, 0, 0, 0, 0, 0];
         let ns_flags = [
             libc::CLONE_NEWUSER as u32 | libc::SIGCHLD as u32,

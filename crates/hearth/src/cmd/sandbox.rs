@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use hearth_sandbox::{NamespaceMode, Sandbox, SandboxConfig};
+use hearth_sandbox::{NamespaceMode, Protection, Sandbox, SandboxConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,8 +29,13 @@ pub struct Args {
     /// Extra read-only path (repeatable), e.g. an interpreter outside /usr.
     #[arg(long = "ro")]
     pub read_only: Vec<PathBuf>,
-    /// Refuse to run unless every enabled protection is in force.
-    #[arg(long)]
+    /// Run even when these protections are unavailable (comma-separated names as the report
+    /// prints them, e.g. `landlock_fs,landlock_net`, or `all`). By default the program is never
+    /// started unless every enabled protection is in force.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub allow_weaker: Vec<String>,
+    /// Kept for compatibility: strict is the default.
+    #[arg(long, hide = true)]
     pub strict: bool,
     /// Do not create namespaces (what happens on kernels without unprivileged user namespaces).
     #[arg(long)]
@@ -100,8 +105,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.no_new_root {
         cfg.new_root = false;
     }
-    if args.strict {
-        cfg = cfg.require_all_enabled();
+    cfg = cfg.require_all_enabled();
+    for name in &args.allow_weaker {
+        if name.trim() == "all" {
+            cfg.required.clear();
+            continue;
+        }
+        let p = Protection::from_name(name).with_context(|| {
+            format!(
+                "--allow-weaker {name:?}: not a protection (one of: {})",
+                Protection::ALL.map(Protection::name).join(", ")
+            )
+        })?;
+        cfg.required.retain(|r| *r != p);
     }
     let result = Sandbox::new(cfg).run(program, rest);
     if temp {
