@@ -21,6 +21,8 @@ pub mod backend;
 pub mod config;
 #[cfg(feature = "llama")]
 pub mod engine_adapter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grammar;
 mod http;
 mod metrics;
