@@ -38,9 +38,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
-    /// `HEARTH_API_KEY` set to nothing but whitespace.
-    #[error("HEARTH_API_KEY is blank: set a real key or unset it")]
-    BlankKey,
+    /// A key (`HEARTH_API_KEY`, `HEARTH_MANAGEMENT_KEY`) set to nothing but whitespace.
+    #[error("{0} is blank: set a real key or unset it")]
+    BlankKey(&'static str),
     /// `--management key` with no key to require.
     #[error(
         "--management key needs a key: set HEARTH_MANAGEMENT_KEY (or HEARTH_MANAGEMENT_KEY_FILE) \
@@ -279,15 +279,7 @@ impl ServerConfig {
         } else if let Some(h) = get("OLLAMA_HOST").filter(|v| !v.is_empty()) {
             c.bind = parse_host(&h, "OLLAMA_HOST")?;
         }
-        if let Some(k) = get("HEARTH_API_KEY").filter(|v| !v.is_empty()) {
-            // A blank key would let in anyone who sends an empty one.
-            if k.trim().is_empty() {
-                return Err(ConfigError::BlankKey);
-            }
-            c.api_key = Some(k.trim().to_string());
-        } else if let Some(path) = get("HEARTH_API_KEY_FILE").filter(|v| !v.is_empty()) {
-            c.api_key = Some(read_key_file(&path)?);
-        }
+        c.api_key = key_from_env(&get, "HEARTH_API_KEY")?;
         if let Some(o) = pick("HEARTH_ORIGINS", "OLLAMA_ORIGINS") {
             c.allowed_origins = split_list(&o);
         }
@@ -323,14 +315,7 @@ impl ServerConfig {
         if let Some(v) = get("HEARTH_MAX_BODY_BYTES").filter(|v| !v.is_empty()) {
             c.max_body_bytes = num("HEARTH_MAX_BODY_BYTES", v)?.min(1 << 34) as usize;
         }
-        if let Some(k) = get("HEARTH_MANAGEMENT_KEY").filter(|v| !v.is_empty()) {
-            if k.trim().is_empty() {
-                return Err(ConfigError::BlankKey);
-            }
-            c.management_key = Some(k.trim().to_string());
-        } else if let Some(path) = get("HEARTH_MANAGEMENT_KEY_FILE").filter(|v| !v.is_empty()) {
-            c.management_key = Some(read_key_file(&path)?);
-        }
+        c.management_key = key_from_env(&get, "HEARTH_MANAGEMENT_KEY")?;
         if c.management_key.is_some() {
             // A management key that nothing asks for would be a surprise: setting one means it
             // is required.
@@ -358,14 +343,14 @@ impl ServerConfig {
     /// Refuse configurations that expose the server without authentication.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
-            return Err(ConfigError::BlankKey);
+            return Err(ConfigError::BlankKey("HEARTH_API_KEY"));
         }
         if self
             .management_key
             .as_deref()
             .is_some_and(|k| k.trim().is_empty())
         {
-            return Err(ConfigError::BlankKey);
+            return Err(ConfigError::BlankKey("HEARTH_MANAGEMENT_KEY"));
         }
         if !is_loopback(&self.bind) && self.api_key.is_none() && !self.insecure_no_auth {
             return Err(ConfigError::NoAuthOffLoopback { addr: self.bind });
@@ -379,6 +364,24 @@ impl ServerConfig {
     /// The key a model-management request must carry in `Management::Key` mode.
     pub fn management_credential(&self) -> Option<&str> {
         self.management_key.as_deref().or(self.api_key.as_deref())
+    }
+}
+
+/// A key from `VAR`, else from the file `VAR_FILE` names. A blank key would let in anyone
+/// who sends an empty one: refused.
+fn key_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(k) = get(var).filter(|v| !v.is_empty()) {
+        if k.trim().is_empty() {
+            return Err(ConfigError::BlankKey(var));
+        }
+        return Ok(Some(k.trim().to_string()));
+    }
+    match get(&format!("{var}_FILE")).filter(|v| !v.is_empty()) {
+        Some(path) => read_key_file(&path).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -457,13 +460,13 @@ mod tests {
         let env = |k: &str| (k == "HEARTH_API_KEY").then(|| "  \t".to_string());
         assert!(matches!(
             ServerConfig::from_env(env),
-            Err(ConfigError::BlankKey)
+            Err(ConfigError::BlankKey("HEARTH_API_KEY"))
         ));
         let c = ServerConfig {
             api_key: Some(" ".into()),
             ..ServerConfig::default()
         };
-        assert!(matches!(c.validate(), Err(ConfigError::BlankKey)));
+        assert!(matches!(c.validate(), Err(ConfigError::BlankKey(_))));
     }
 
     #[test]
@@ -505,7 +508,7 @@ mod tests {
         );
         assert_eq!(
             ServerConfig::from_env(env(&[("HEARTH_MANAGEMENT_KEY", " ")])).unwrap_err(),
-            ConfigError::BlankKey
+            ConfigError::BlankKey("HEARTH_MANAGEMENT_KEY")
         );
     }
 }
