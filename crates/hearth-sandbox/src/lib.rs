@@ -8,6 +8,9 @@
 //! - an empty network namespace (loopback down, no routes), created directly when we run as
 //!   root or inside a new user namespace otherwise; a private mount namespace whose root is
 //!   a new tmpfs with read-only bind mounts of the system paths and the scratch directory;
+//! - a PID namespace: the program is its init (a small relay outside passes its exit status
+//!   or signal on), host processes can be neither seen nor signalled, whatever it leaves
+//!   running dies with it, and the new root has a /proc of its own;
 //! - dropping root to an unprivileged uid/gid (default `nobody`, 65534) so rlimits apply;
 //! - rlimits: CPU seconds, address space, file size, open files, processes, core dumps = 0;
 //! - `no_new_privs`;
@@ -65,6 +68,9 @@ pub enum Protection {
     NetworkNamespace,
     /// A private mount namespace (no mount propagation to or from the host).
     MountNamespace,
+    /// A new PID namespace: the program is its init, host processes cannot be seen or
+    /// signalled, everything left running dies with it; the new root gets its own /proc.
+    PidNamespace,
     /// A new root: a tmpfs holding read-only bind mounts of the system paths, the scratch dir
     /// (read-write, same path) and a few device nodes; the host tree is unmounted.
     NewRoot,
@@ -96,11 +102,12 @@ pub enum Protection {
 
 impl Protection {
     /// Every protection, in the order they are reported.
-    pub const ALL: [Protection; 17] = [
+    pub const ALL: [Protection; 18] = [
         Protection::WallClockKill,
         Protection::UserNamespace,
         Protection::NetworkNamespace,
         Protection::MountNamespace,
+        Protection::PidNamespace,
         Protection::NewRoot,
         Protection::DropPrivileges,
         Protection::NoNewPrivs,
@@ -131,6 +138,7 @@ impl Protection {
             Protection::UserNamespace => "user_namespace",
             Protection::NetworkNamespace => "network_namespace",
             Protection::MountNamespace => "mount_namespace",
+            Protection::PidNamespace => "pid_namespace",
             Protection::NewRoot => "new_root",
             Protection::DropPrivileges => "drop_privileges",
             Protection::NoNewPrivs => "no_new_privs",
@@ -236,6 +244,8 @@ pub struct SandboxConfig {
     pub namespaces: NamespaceMode,
     /// Build a new root of bind mounts in the mount namespace (needs the namespaces).
     pub new_root: bool,
+    /// Run the program in a new PID namespace (needs the namespaces).
+    pub pid_namespace: bool,
     /// Apply Landlock when the kernel has it.
     pub landlock: bool,
     /// Install the seccomp filter.
@@ -287,6 +297,7 @@ impl SandboxConfig {
             run_as: Some(NOBODY),
             namespaces: NamespaceMode::Auto,
             new_root: true,
+            pid_namespace: true,
             landlock: true,
             seccomp: true,
             env: vec![
@@ -316,6 +327,9 @@ impl SandboxConfig {
         ];
         if self.namespaces != NamespaceMode::None {
             req.extend([Protection::NetworkNamespace, Protection::MountNamespace]);
+            if self.pid_namespace {
+                req.push(Protection::PidNamespace);
+            }
             if self.new_root {
                 req.push(Protection::NewRoot);
             }

@@ -729,3 +729,69 @@ fn etc_is_hidden_unless_asked_for() {
         );
     }
 }
+
+#[test]
+fn pid_namespace_hides_host_processes_and_gives_its_own_proc() {
+    use std::os::unix::process::CommandExt;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to start a host process as the sandbox's uid");
+        return;
+    }
+    let e = env();
+    // A host process of the sandbox's own uid: signalable by that uid unless something
+    // separates them.
+    let mut host = std::process::Command::new("/bin/sleep")
+        .arg("60")
+        .uid(hearth_sandbox::NOBODY.0)
+        .gid(hearth_sandbox::NOBODY.1)
+        .spawn()
+        .unwrap();
+    let script = format!(
+        "kill -0 {} 2>/dev/null && echo SEEN || echo HIDDEN; echo pid=$$; \
+         ls /proc | grep -c '^[0-9]'; grep -c '^Pid:' /proc/self/status",
+        host.id()
+    );
+    // Control: no PID namespace and no Landlock scoping (which also stops signals leaving
+    // the sandbox): the host process is there to signal.
+    let mut c = config(&e);
+    c.pid_namespace = false;
+    c.landlock = false;
+    let o = sh(c, &script);
+    assert!(o.stdout_str().starts_with("SEEN"), "control: {}", show(&o));
+    // With the PID namespace (Landlock off, so only the namespace separates them) the host
+    // process does not exist, the shell is init, and /proc lists the sandbox's processes.
+    let mut c = config(&e);
+    c.landlock = false;
+    c.required = vec![Protection::PidNamespace];
+    let o = sh(c, &script);
+    let lines: Vec<String> = o.stdout_str().lines().map(str::to_string).collect();
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("HIDDEN"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(
+        lines.get(1).map(String::as_str),
+        Some("pid=1"),
+        "{}",
+        show(&o)
+    );
+    let procs: usize = lines.get(2).and_then(|l| l.parse().ok()).unwrap_or(99);
+    assert!(procs <= 4, "host processes in /proc: {}", show(&o));
+    // Everything on: /proc/self is readable (Landlock allows the sandbox's own /proc).
+    let o = sh(config(&e).require_all_enabled(), &script);
+    let lines: Vec<String> = o.stdout_str().lines().map(str::to_string).collect();
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("HIDDEN"),
+        "{}",
+        show(&o)
+    );
+    assert_eq!(lines.get(3).map(String::as_str), Some("1"), "{}", show(&o));
+    let _ = host.kill();
+    let _ = host.wait();
+}

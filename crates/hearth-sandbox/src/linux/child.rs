@@ -23,7 +23,7 @@ pub(crate) const TAG_REQUIRED: u8 = 3;
 pub(crate) const TAG_EXEC: u8 = 4;
 
 /// Setup steps that abort the run when they fail (index sent in TAG_FATAL records).
-pub(crate) const STEPS: [&str; 7] = [
+pub(crate) const STEPS: [&str; 8] = [
     "setpgid",
     "dup2 stdio",
     "write /proc/self/setgroups",
@@ -31,6 +31,7 @@ pub(crate) const STEPS: [&str; 7] = [
     "write /proc/self/gid_map",
     "drop privileges",
     "chdir to scratch dir",
+    "fork into the PID namespace",
 ];
 const STEP_SETPGID: u8 = 0;
 const STEP_DUP2: u8 = 1;
@@ -39,6 +40,7 @@ const STEP_UIDMAP: u8 = 3;
 const STEP_GIDMAP: u8 = 4;
 const STEP_DROP: u8 = 5;
 const STEP_CHDIR: u8 = 6;
+const STEP_FORK: u8 = 7;
 
 /// How namespaces are created.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,9 @@ pub(crate) struct Plan<'a> {
     pub stderr_fd: c_int,
     pub parent_pid: libc::pid_t,
     pub ns: NsPlan,
+    /// Put the program in a new PID namespace (as its init), with a /proc of its own in the
+    /// new root.
+    pub pid_ns: bool,
     /// Drop to (uid, gid) before anything else (user-namespace plan) or after the namespaces
     /// (direct plan).
     pub drop_to: Option<(libc::uid_t, libc::gid_t)>,
@@ -81,6 +86,8 @@ pub(crate) struct Plan<'a> {
     pub argv: Vec<*const c_char>,
     pub envp: Vec<*const c_char>,
     pub empty_sigset: libc::sigset_t,
+    /// Set in the child: the new root has the sandbox's own /proc.
+    pub proc_mounted: bool,
 }
 
 fn errno() -> i32 {
@@ -137,8 +144,11 @@ fn set(plan: &mut Plan<'_>, p: Protection, ok: bool) {
     }
 }
 
-/// Build the new root and pivot into it. Raw syscalls on the prepared CStrings only.
-fn new_root(fs: &FsPlan) -> bool {
+/// Build the new root and pivot into it. Raw syscalls on the prepared CStrings only. With
+/// `proc`, a procfs of the caller's PID namespace is mounted on the new root's /proc (before
+/// the pivot, while the host's is still visible, which an unprivileged mount of procfs
+/// needs); `proc` is set to whether that worked.
+fn new_root(fs: &FsPlan, proc: &mut bool) -> bool {
     // SAFETY: every pointer is a NUL-terminated CString owned by `fs`, alive until exec.
     #[allow(unsafe_code)]
     unsafe {
@@ -193,6 +203,15 @@ fn new_root(fs: &FsPlan) -> bool {
                 }
             }
         }
+        if *proc {
+            *proc = libc::mount(
+                c"proc".as_ptr(),
+                fs.proc_dir.as_ptr(),
+                c"proc".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                std::ptr::null(),
+            ) == 0;
+        }
         let ro = libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
         if libc::mount(null, fs.c_root.as_ptr(), null, ro, std::ptr::null()) != 0 {
             return false;
@@ -225,6 +244,51 @@ fn drop_privileges(uid: libc::uid_t, gid: libc::gid_t) -> bool {
     }
 }
 
+/// Outside the PID namespace: wait for its init (the program) and end the same way, so the
+/// supervisor sees the program's exit code or signal. Holds nothing the supervisor waits on
+/// (every descriptor is closed first). Never returns.
+fn relay(pid: libc::pid_t) -> ! {
+    // SAFETY: close/waitpid/sigaction/setrlimit/kill/_exit are async-signal-safe syscalls on
+    // integers and stack memory.
+    #[allow(unsafe_code)]
+    unsafe {
+        // Every descriptor: the status pipe and stdio, and the copies of the supervisor's
+        // pipe ends this never-exec'd process inherited (its stdin writer among them, which
+        // would keep the program from ever seeing EOF).
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            for fd in 0..4096 {
+                libc::close(fd);
+            }
+        }
+
+        let mut status: c_int = 0;
+        loop {
+            let r = libc::waitpid(pid, &mut status, 0);
+            if r == pid {
+                break;
+            }
+            if r < 0 && errno() != libc::EINTR {
+                libc::_exit(126);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            // The same signal, default action, no core file from this process.
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+            libc::kill(libc::getpid(), sig);
+            libc::_exit(128 + sig);
+        }
+        libc::_exit(libc::WEXITSTATUS(status))
+    }
+}
+
 /// Set up the sandbox in the forked child and exec the program. Never returns.
 pub(crate) fn run(mut plan: Plan<'_>) -> ! {
     #[allow(unsafe_code)]
@@ -249,6 +313,7 @@ pub(crate) fn run(mut plan: Plan<'_>) -> ! {
         }
 
         // Namespaces.
+        let mut mount_ns = false;
         match plan.ns {
             NsPlan::Direct => {
                 let ok = libc::unshare(libc::CLONE_NEWNET) == 0;
@@ -262,10 +327,7 @@ pub(crate) fn run(mut plan: Plan<'_>) -> ! {
                         std::ptr::null(),
                     ) == 0;
                 set(&mut plan, Protection::MountNamespace, ok);
-                if let Some(fs) = plan.fs {
-                    let ok = ok && new_root(fs);
-                    set(&mut plan, Protection::NewRoot, ok);
-                }
+                mount_ns = ok;
             }
             NsPlan::User => {
                 if let Some((uid, gid)) = plan.drop_to {
@@ -299,10 +361,7 @@ pub(crate) fn run(mut plan: Plan<'_>) -> ! {
                         std::ptr::null(),
                     ) == 0;
                     set(&mut plan, Protection::MountNamespace, ok);
-                    if let Some(fs) = plan.fs {
-                        let ok = ok && new_root(fs);
-                        set(&mut plan, Protection::NewRoot, ok);
-                    }
+                    mount_ns = ok;
                 } else {
                     set(&mut plan, Protection::UserNamespace, false);
                     let e = plan.errnos[Protection::UserNamespace.index()];
@@ -319,6 +378,35 @@ pub(crate) fn run(mut plan: Plan<'_>) -> ! {
             NsPlan::Off => {}
         }
 
+        // A PID namespace: the program becomes its init in a child of this process, which
+        // stays outside only to pass the program's end on (exit code or signal).
+        let in_pid_ns = plan.pid_ns && {
+            let ok = libc::unshare(libc::CLONE_NEWPID) == 0;
+            set(&mut plan, Protection::PidNamespace, ok);
+            ok
+        };
+        if in_pid_ns {
+            // Die with the supervisor, as the program will below.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != plan.parent_pid {
+                libc::_exit(126);
+            }
+            let pid = libc::fork();
+            if pid < 0 {
+                set(&mut plan, Protection::PidNamespace, false);
+                fatal(&plan, STEP_FORK);
+            }
+            if pid > 0 {
+                relay(pid);
+            }
+        }
+        if let Some(fs) = plan.fs {
+            let mut proc = in_pid_ns;
+            let ok = mount_ns && new_root(fs, &mut proc);
+            set(&mut plan, Protection::NewRoot, ok);
+            plan.proc_mounted = proc;
+        }
+
         // Privilege drop for the direct plan (after the privileged unshare).
         if plan.ns != NsPlan::User {
             if let Some((uid, gid)) = plan.drop_to {
@@ -329,9 +417,10 @@ pub(crate) fn run(mut plan: Plan<'_>) -> ! {
             }
         }
 
-        // Die with the parent (set after the credential change, which clears it).
+        // Die with the parent (set after the credential change, which clears it). In a PID
+        // namespace the parent is the relay, outside it: getppid() is 0 there.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-        if libc::getppid() != plan.parent_pid {
+        if !in_pid_ns && libc::getppid() != plan.parent_pid {
             libc::_exit(126);
         }
 
@@ -353,6 +442,10 @@ pub(crate) fn run(mut plan: Plan<'_>) -> ! {
         set(&mut plan, Protection::NoNewPrivs, ok);
 
         if let Some(fd) = plan.landlock_fd {
+            // The sandbox's own /proc (its processes only) stays readable.
+            if plan.proc_mounted {
+                super::landlock::allow_read_in_child(fd, c"/proc");
+            }
             let ok = libc::syscall(libc::SYS_landlock_restrict_self, fd, 0u32) == 0;
             set(&mut plan, Protection::LandlockFs, ok);
             if plan.landlock_net {

@@ -3,8 +3,9 @@
 //! The child mounts a small tmpfs on an empty directory made here, creates mount points,
 //! bind-mounts the read-only system paths (remounted read-only, keeping the source mount's
 //! locked flags so this also works inside a user namespace), the scratch directory at its own
-//! path (read-write) and a few device nodes, remounts the tmpfs read-only, then `pivot_root`s
-//! into it and detaches the old root.
+//! path (read-write) and a few device nodes, mounts a procfs of its own PID namespace on
+//! `/proc` (when it has one), remounts the tmpfs read-only, then `pivot_root`s into it and
+//! detaches the old root.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -27,6 +28,8 @@ pub(crate) struct FsPlan {
     pub symlinks: Vec<(CString, CString)>,
     pub binds: Vec<Bind>,
     pub put_old: CString,
+    /// Where the sandbox's own procfs goes (mounted only inside a new PID namespace).
+    pub proc_dir: CString,
 }
 
 fn c(p: &Path) -> Result<CString, String> {
@@ -76,6 +79,7 @@ impl FsPlan {
         let mut plan = FsPlan {
             c_root: c(&root)?,
             put_old: c(&root.join(".old"))?,
+            proc_dir: c(&root.join("proc"))?,
             root,
             dirs: Vec::new(),
             files: Vec::new(),
@@ -84,6 +88,7 @@ impl FsPlan {
         };
         let old = plan.root.join(".old");
         plan.dirs.push(c(&old)?);
+        plan.dirs.push(plan.proc_dir.clone());
         for p in read_only {
             let Ok(md) = std::fs::symlink_metadata(p) else {
                 continue;

@@ -118,6 +118,33 @@ fn add_rule(ruleset: &OwnedFd, path: &Path, access: u64) -> std::io::Result<()> 
     Ok(())
 }
 
+/// In the child (async-signal-safe: two syscalls and a close, no allocation): let the ruleset
+/// `ruleset_fd` read what is beneath `path` (the sandbox's own /proc, mounted after the
+/// ruleset was built). False when the path cannot be opened or the rule is refused.
+pub(crate) fn allow_read_in_child(ruleset_fd: i32, path: &std::ffi::CStr) -> bool {
+    // SAFETY: `path` is NUL-terminated; `attr` lives across the call; the fds are open.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let attr = PathBeneathAttr {
+            allowed_access: FS_READ_FILE | FS_READ_DIR,
+            parent_fd: fd,
+        };
+        let r = libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset_fd,
+            RULE_PATH_BENEATH,
+            &attr as *const PathBeneathAttr,
+            0u32,
+        );
+        libc::close(fd);
+        r == 0
+    }
+}
+
 /// Build a ruleset: everything beneath `scratch` allowed, `read_only` paths readable and
 /// executable, a few device files usable, everything else denied. TCP bind/connect denied
 /// from ABI 4, signals and abstract unix sockets scoped from ABI 6.

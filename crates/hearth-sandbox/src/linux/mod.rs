@@ -193,6 +193,7 @@ pub(crate) fn run(
                 Protection::UserNamespace,
                 Protection::NetworkNamespace,
                 Protection::MountNamespace,
+                Protection::PidNamespace,
                 Protection::NewRoot,
             ] {
                 states[idx(p)] = child::ST_DISABLED;
@@ -204,6 +205,9 @@ pub(crate) fn run(
                 Some("running as root: namespaces created directly".into());
         }
         NsPlan::User => {}
+    }
+    if !cfg.pid_namespace {
+        states[idx(Protection::PidNamespace)] = child::ST_DISABLED;
     }
     match (root, cfg.run_as) {
         (false, _) => {
@@ -445,6 +449,7 @@ fn run_with(
         stderr_fd: err_w.as_raw_fd(),
         parent_pid: libc::pid_t::try_from(std::process::id()).unwrap_or(0),
         ns,
+        pid_ns: ns != NsPlan::Off && cfg.pid_namespace,
         drop_to,
         uid_map,
         gid_map,
@@ -462,6 +467,7 @@ fn run_with(
         argv,
         envp,
         empty_sigset: empty_sigset(),
+        proc_mounted: false,
     };
 
     let start = Instant::now();
