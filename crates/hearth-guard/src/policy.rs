@@ -56,6 +56,12 @@ pub struct Policy {
     /// Always `true` (pickles are never installed); `false` is refused at load.
     #[serde(default = "yes")]
     pub refuse_pickle: bool,
+    /// Security-scan findings an operator reviewed and accepts, per model file:
+    /// `"sha256:<hex of the file>": ["rule.id", ...]` (`"*"` for every rule). Applies to the
+    /// scan of models hearth did not install (an Ollama store, a file run by path); each use
+    /// is logged. Keyed by digest so that it covers exactly the file that was reviewed.
+    #[serde(default)]
+    pub allow_findings: BTreeMap<String, Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -71,6 +77,7 @@ impl Default for Policy {
             required_keys: Vec::new(),
             oms_keys: Vec::new(),
             refuse_pickle: true,
+            allow_findings: BTreeMap::new(),
         }
     }
 }
@@ -225,6 +232,16 @@ impl Policy {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the policy accepts finding `rule` in the model file whose sha256 is `digest`
+    /// (`sha256:` prefix optional).
+    pub fn allows_finding(&self, digest: &str, rule: &str) -> bool {
+        let want = norm_digest(digest);
+        self.allow_findings
+            .iter()
+            .filter(|(d, _)| norm_digest(d) == want)
+            .any(|(_, rules)| rules.iter().any(|r| r == "*" || r == rule))
     }
 
     /// The pinned digest for a model name, trying `name:tag` then `name` as written.

@@ -50,10 +50,17 @@ impl ScanResult {
     }
 }
 
-/// The model-file security scan (`hearth-guard`). It runs on every model layer after its
-/// digest is verified and before it is renamed into `blobs/`, so a file it rejects is never
-/// installed. Findings of severity high or critical refuse the file; medium ones are logged.
-pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
+/// A finding that refuses a model file (severity high or critical).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Serious {
+    severity: hearth_guard::Severity,
+    rule: String,
+    message: String,
+}
+
+/// Scan `path`: its worst severity, and its serious findings worst first (medium ones are
+/// logged).
+fn scan(path: &Path) -> Result<(ScanResult, Vec<Serious>)> {
     let report =
         hearth_guard::scan_path(path, &hearth_guard::ScanOptions::default()).map_err(|e| {
             StoreError::Refused {
@@ -61,11 +68,6 @@ pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
                 reason: format!("security scan could not run: {e}"),
             }
         })?;
-    let mut serious: Vec<&hearth_guard::Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity >= hearth_guard::Severity::High)
-        .collect();
     for f in report
         .findings
         .iter()
@@ -73,55 +75,97 @@ pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
     {
         tracing::warn!(file = %path.display(), rule = %f.rule_id, "security scan: {}", f.message);
     }
-    if serious.is_empty() {
-        return Ok(ScanResult {
-            worst: report.max_severity(),
-        });
-    }
+    let mut serious: Vec<Serious> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= hearth_guard::Severity::High)
+        .map(|f| Serious {
+            severity: f.severity,
+            rule: f.rule_id.clone(),
+            message: f.message.clone(),
+        })
+        .collect();
     serious.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    Ok((
+        ScanResult {
+            worst: report.max_severity(),
+        },
+        serious,
+    ))
+}
+
+fn refusal(path: &Path, serious: &[Serious]) -> StoreError {
     let listed: Vec<String> = serious
         .iter()
         .take(3)
-        .map(|f| format!("{} {}: {}", f.severity, f.rule_id, f.message))
+        .map(|f| format!("{} {}: {}", f.severity, f.rule, f.message))
         .collect();
-    Err(StoreError::Refused {
+    StoreError::Refused {
         what: path.display().to_string(),
         reason: format!("security scan: {}", listed.join("; ")),
-    })
+    }
+}
+
+/// The model-file security scan (`hearth-guard`). It runs on every model layer after its
+/// digest is verified and before it is renamed into `blobs/`, so a file it rejects is never
+/// installed. Findings of severity high or critical refuse the file; medium ones are logged.
+pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
+    let (result, serious) = scan(path)?;
+    if serious.is_empty() {
+        Ok(result)
+    } else {
+        Err(refusal(path, &serious))
+    }
 }
 
 /// The scan for a model file about to be served that was not scanned when it was installed
 /// (a read-only Ollama store, a model from before scans were recorded, a file run by path).
-/// Runs once per process for each file (path, size and mtime), the verdict cached; a high or
-/// critical finding refuses the file every time it is asked for.
-pub fn scan_before_serving(path: &Path) -> Result<ScanResult> {
+/// Runs once per process for each file (path, size and mtime), the findings cached; a high or
+/// critical finding refuses the file every time it is asked for, unless the trust policy's
+/// `allow_findings` accepts that rule for that file's sha256 (hashed then, and logged).
+pub fn scan_before_serving(path: &Path, policy: &crate::Policy) -> Result<ScanResult> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
-    static SEEN: OnceLock<Mutex<HashMap<Key, std::result::Result<ScanResult, String>>>> =
-        OnceLock::new();
+    type Seen = (ScanResult, Vec<Serious>, Option<String>);
+    static SEEN: OnceLock<Mutex<HashMap<Key, Seen>>> = OnceLock::new();
     let meta = std::fs::metadata(path).map_err(StoreError::io(path))?;
     let key: Key = (path.to_path_buf(), meta.len(), meta.modified().ok());
     let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
     let cached = seen.lock().ok().and_then(|m| m.get(&key).cloned());
-    let verdict = match cached {
+    let (result, serious, mut digest) = match cached {
         Some(v) => v,
         None => {
             tracing::info!(file = %path.display(), "scanning a model not scanned at install");
-            let v = security_scan_model_file(path).map_err(|e| match e {
-                StoreError::Refused { reason, .. } => reason,
-                other => other.to_string(),
-            });
-            if let Ok(mut m) = seen.lock() {
-                m.insert(key, v.clone());
-            }
-            v
+            let (r, s) = scan(path)?;
+            (r, s, None)
         }
     };
-    verdict.map_err(|reason| StoreError::Refused {
-        what: path.display().to_string(),
-        reason,
-    })
+    let mut refused: Vec<Serious> = Vec::new();
+    if !serious.is_empty() && !policy.allow_findings.is_empty() && digest.is_none() {
+        digest = Some(crate::Digest::of_file(path)?.0.to_string());
+    }
+    for f in &serious {
+        match &digest {
+            Some(d) if policy.allows_finding(d, &f.rule) => tracing::warn!(
+                file = %path.display(),
+                digest = %d,
+                rule = %f.rule,
+                "security scan: {} finding allowed by the trust policy: {}",
+                f.severity,
+                f.message
+            ),
+            _ => refused.push(f.clone()),
+        }
+    }
+    if let Ok(mut m) = seen.lock() {
+        m.insert(key, (result, serious, digest));
+    }
+    if refused.is_empty() {
+        Ok(result)
+    } else {
+        Err(refusal(path, &refused))
+    }
 }
 
 /// The full check for a layer of `media_type` stored at `path`. Returns the scan result for

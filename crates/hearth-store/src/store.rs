@@ -613,7 +613,7 @@ impl Stores {
                 // store), or installed before scans were recorded, is scanned before use.
                 let scanned = i == 0 && r.provenance.as_ref().is_some_and(|p| p.scan.is_some());
                 if !scanned && !r.gguf_path.as_os_str().is_empty() {
-                    crate::guard::scan_before_serving(&r.gguf_path)?;
+                    crate::guard::scan_before_serving(&r.gguf_path, &*s.policy()?)?;
                 }
                 return Ok(r);
             }

@@ -217,6 +217,24 @@ fn ollama_store_models_are_scanned_before_use() {
         matches!(&err, StoreError::Refused { reason, .. } if reason.contains("template")),
         "{err}"
     );
+
+    // An operator who reviewed this very file can accept its findings in the trust policy,
+    // keyed by the file's sha256; an acceptance for other bytes changes nothing.
+    let with = |digest: &Digest| Stores {
+        primary: Store::open(t.path().join("hearth")).unwrap(),
+        extra: vec![Store::open_read_only(&root)
+            .unwrap()
+            .with_policy(hearth_store::Policy {
+                allow_findings: [(digest.to_string(), vec!["*".to_string()])]
+                    .into_iter()
+                    .collect(),
+                ..hearth_store::Policy::default()
+            })],
+    };
+    let other = Digest::from_bytes(b"another file");
+    assert!(with(&other).resolve("qwen2.5-coder:1.5b").is_err());
+    let reviewed = Digest::from_bytes(&evil);
+    assert!(with(&reviewed).resolve("qwen2.5-coder:1.5b").is_ok());
 }
 
 /// `allowed_registries` holds for models hearth did not install: an Ollama-store model filed

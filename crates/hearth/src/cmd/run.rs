@@ -99,7 +99,8 @@ fn local(args: &Args, file: bool) -> anyhow::Result<(Backend, String)> {
         hearth_gguf::GgufFile::open(path)
             .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
         // A file by path was never scanned at install: scan it before it is used.
-        hearth_store::guard::scan_before_serving(path)?;
+        let policy = hearth_store::Policy::load_or_default()?;
+        hearth_store::guard::scan_before_serving(path, &policy)?;
         server.add_file(path)
     } else {
         args.model.clone()
