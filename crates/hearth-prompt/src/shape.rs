@@ -107,6 +107,27 @@ pub fn stop_at_block_end<'a>(completion: &'a str, prefix: &str) -> &'a str {
     completion
 }
 
+/// Whole lines inserted at column 0 before the suffix's line: the block they belong to is the
+/// one that line is in, so they stop before the first line (after the first) indented less
+/// than it. Lines at its level after a nested block are more statements of the same block
+/// (unlike [`stop_at_block_end`], where the cursor's own line is the block's first statement);
+/// a repeat of the suffix's line is cut by [`drop_repeated_suffix`].
+pub fn stop_at_insert_end<'a>(completion: &'a str, suffix: &str) -> &'a str {
+    let Some(next) = suffix.lines().find(|l| !l.trim().is_empty()) else {
+        return completion;
+    };
+    let base = indent_width(next);
+    let mut offset = 0;
+    for (i, line) in completion.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len();
+        if i > 0 && !line.trim().is_empty() && indent_width(line) < base {
+            return &completion[..start];
+        }
+    }
+    completion
+}
+
 /// Removes trailing spaces and tabs on every line, and trailing whitespace at the end.
 pub fn trim_trailing_whitespace(completion: &str) -> String {
     let mut out = String::with_capacity(completion.len());
@@ -175,6 +196,7 @@ pub fn shape(completion: &str, prefix: &str, suffix: &str, scope: Option<Scope>)
     let scope = scope.unwrap_or_else(|| scope_for(prefix, suffix));
     let cut = match scope {
         Scope::Line => stop_at_line_end(completion),
+        Scope::Block if inserts_lines(prefix, suffix) => stop_at_insert_end(completion, suffix),
         Scope::Block => stop_at_block_end(completion, prefix),
     };
     let mut out = trim_trailing_whitespace(drop_repeated_suffix(cut, suffix));
@@ -364,6 +386,27 @@ mod tests {
                 None
             ),
             ""
+        );
+        // Inserted lines may hold a nested block and more statements after it; they end at a
+        // line less indented than the one they go before (here the next top-level function).
+        assert_eq!(
+            shape(
+                "    for x in xs:\n        s += x\n    s *= 2\n\ndef g():\n    pass\n",
+                "def f(xs):\n    s = 0\n",
+                "    return s\n",
+                None
+            ),
+            "    for x in xs:\n        s += x\n    s *= 2\n"
+        );
+        // Inside a loop body: lines that leave the loop are not part of what goes there.
+        assert_eq!(
+            shape(
+                "        y = x * 2\n        t += y\n    return t\n",
+                "def f(xs):\n    t = 0\n    for x in xs:\n",
+                "        t += 1\n    return t\n",
+                None
+            ),
+            "        y = x * 2\n        t += y\n"
         );
         // In the indentation, the line's own completion.
         assert_eq!(
