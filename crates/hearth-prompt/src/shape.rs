@@ -107,16 +107,21 @@ pub fn stop_at_block_end<'a>(completion: &'a str, prefix: &str) -> &'a str {
     completion
 }
 
-/// Whole lines inserted at column 0 before the suffix's line: the block they belong to is the
-/// one that line is in, so they stop before the first line (after the first) indented less
-/// than it. Lines at its level after a nested block are more statements of the same block
+/// Whole lines inserted at column 0 before the suffix's line: they belong to the block of that
+/// line, or of their own first line where it starts shallower (`x = 1` then `if a:` before a
+/// deeper suffix line). They stop before the first line (after the first) indented less than
+/// that. Lines at the base level after a nested block are more statements of the same block
 /// (unlike [`stop_at_block_end`], where the cursor's own line is the block's first statement);
 /// a repeat of the suffix's line is cut by [`drop_repeated_suffix`].
 pub fn stop_at_insert_end<'a>(completion: &'a str, suffix: &str) -> &'a str {
     let Some(next) = suffix.lines().find(|l| !l.trim().is_empty()) else {
         return completion;
     };
-    let base = indent_width(next);
+    let first = completion
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map_or(usize::MAX, indent_width);
+    let base = indent_width(next).min(first);
     let mut offset = 0;
     for (i, line) in completion.split_inclusive('\n').enumerate() {
         let start = offset;
@@ -407,6 +412,16 @@ mod tests {
                 None
             ),
             "        y = x * 2\n        t += y\n"
+        );
+        // Lines that open the block the suffix's deeper line belongs to are kept.
+        assert_eq!(
+            shape(
+                "    x = 1\n    y = 2\n    if x > y:\n",
+                "def f():\n",
+                "        return 1\n    return 2\n",
+                None
+            ),
+            "    x = 1\n    y = 2\n    if x > y:\n"
         );
         // In the indentation, the line's own completion.
         assert_eq!(
