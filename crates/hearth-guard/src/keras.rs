@@ -189,7 +189,10 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(
-            found.iter().filter(|i| **i == "keras.custom-object").count(),
+            found
+                .iter()
+                .filter(|i| **i == "keras.custom-object")
+                .count(),
             1,
             "{out:?}"
         );

@@ -175,7 +175,10 @@ mod tests {
             worst(&build("'|O'", "(1,)", evil)) >= Some(Severity::High),
             "the pickle was not scanned: {found:?}"
         );
-        assert_eq!(worst(&build("'|O'", "(2,)", benign)), Some(Severity::Medium));
+        assert_eq!(
+            worst(&build("'|O'", "(2,)", benign)),
+            Some(Severity::Medium)
+        );
         // A structured dtype with an object field.
         let b = build("[('a', '<i4'), ('b', '|O')]", "(1,)", benign);
         assert!(ids(&b).iter().any(|f| f == "npy.object-array"));
