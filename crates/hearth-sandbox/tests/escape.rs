@@ -643,27 +643,35 @@ fn host_sockets_are_unreachable_in_every_mode() {
     }
 }
 
-#[test]
-fn host_process_environment_is_unreadable() {
+/// A host process (`sleep 60`) running as the sandbox's own uid, with `HOST_SECRET` in its
+/// environment: plain Unix permissions let that uid read and signal it, so only the sandbox can
+/// stop either. `None` (the test skips) unless the tests run as root.
+fn host_process_as_sandbox_uid() -> Option<std::process::Child> {
     use std::os::unix::process::CommandExt;
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: geteuid has no preconditions.
     #[allow(unsafe_code)]
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: needs root to start a host process as the sandbox's uid");
-        return;
+        return None;
     }
-    let e = env();
-    // A host process running as the sandbox's own uid, holding a secret in its environment:
-    // plain Unix permissions let that uid read /proc/PID/environ, so only the sandbox can
-    // stop it.
-    let mut host = std::process::Command::new("/bin/sleep")
+    let child = std::process::Command::new("/bin/sleep")
         .arg("60")
         .env("HOST_SECRET", "s3cr3t-value")
         .uid(hearth_sandbox::NOBODY.0)
         .gid(hearth_sandbox::NOBODY.1)
         .spawn()
         .unwrap();
+    Some(child)
+}
+
+#[test]
+fn host_process_environment_is_unreadable() {
+    use std::os::unix::process::CommandExt;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mut host) = host_process_as_sandbox_uid() else {
+        return;
+    };
+    let e = env();
     let script = format!(
         "tr '\\0' '\\n' < /proc/{}/environ 2>/dev/null | grep -c HOST_SECRET || true",
         host.id()
@@ -732,23 +740,11 @@ fn etc_is_hidden_unless_asked_for() {
 
 #[test]
 fn pid_namespace_hides_host_processes_and_gives_its_own_proc() {
-    use std::os::unix::process::CommandExt;
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: geteuid has no preconditions.
-    #[allow(unsafe_code)]
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to start a host process as the sandbox's uid");
+    let Some(mut host) = host_process_as_sandbox_uid() else {
         return;
-    }
+    };
     let e = env();
-    // A host process of the sandbox's own uid: signalable by that uid unless something
-    // separates them.
-    let mut host = std::process::Command::new("/bin/sleep")
-        .arg("60")
-        .uid(hearth_sandbox::NOBODY.0)
-        .gid(hearth_sandbox::NOBODY.1)
-        .spawn()
-        .unwrap();
     let script = format!(
         "kill -0 {} 2>/dev/null && echo SEEN || echo HIDDEN; echo pid=$$; \
          ls /proc | grep -c '^[0-9]'; grep -c '^Pid:' /proc/self/status",
