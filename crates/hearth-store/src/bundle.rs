@@ -203,7 +203,15 @@ impl Store {
             }
             scans.push(scan);
             let digest = m.model_layer().map(|l| l.digest.to_string());
-            self.enforce_policy(Stage::Create, name, None, digest.as_deref(), &[])?;
+            // The registry is the one the bundle's own manifest name spells (an exported
+            // model keeps the name it was pulled under).
+            self.enforce_policy(
+                Stage::Create,
+                name,
+                Some(&name.host),
+                digest.as_deref(),
+                &[],
+            )?;
         }
         let source = std::fs::canonicalize(bundle).unwrap_or_else(|_| bundle.to_path_buf());
         let mut names = Vec::new();

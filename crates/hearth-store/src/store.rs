@@ -401,7 +401,9 @@ impl Store {
         let digest = r.manifest.model_layer().map(|l| l.digest.to_string());
         // Where the model came from: the install record, else (a model hearth did not
         // install, e.g. in an Ollama store) the registry host its manifest is filed under.
+        // A bundle import counts as its manifest name's registry, as at import.
         let registry = match &r.provenance {
+            Some(p) if p.registry == crate::provenance::BUNDLE => Some(r.name.host.as_str()),
             Some(p) => {
                 Some(p.registry.as_str()).filter(|reg| !crate::provenance::is_local_registry(reg))
             }

@@ -190,6 +190,24 @@ fn create_copy_import_and_remove() {
     assert_eq!(Path::new(&b.url), std::fs::canonicalize(&bundle).unwrap());
     assert_eq!(b.digest, d.to_string());
 
+    // allowed_registries covers bundles: the registry is the one the bundle's manifest name
+    // spells (registry.ollama.ai for this model), at import and at load.
+    let only_hf = |dir: &Path| {
+        Store::open(dir).unwrap().with_policy(Policy {
+            allowed_registries: vec!["huggingface.co".into()],
+            ..Policy::default()
+        })
+    };
+    let strict = only_hf(&t.path().join("strict"));
+    let e = strict.import(&bundle).unwrap_err();
+    assert!(e.to_string().contains("allowed registries"), "{e}");
+    assert!(!strict.contains(&n("tiny")));
+    let e = only_hf(&t.path().join("other/models"))
+        .resolve("tiny")
+        .unwrap_err();
+    assert!(e.to_string().contains("allowed registries"), "{e}");
+    assert!(other.resolve("tiny").is_ok());
+
     // Delete removes the record (and its now-empty directories).
     st.remove(&n("me/copy:1")).unwrap();
     assert_eq!(st.read_provenance(&n("me/copy:1")).unwrap(), None);
