@@ -94,6 +94,34 @@ pub(crate) fn json_calls(text: &str) -> Option<Vec<RawCall>> {
     (!calls.is_empty()).then_some(calls)
 }
 
+/// The calls a bare answer opens with, and the text after them: one JSON value (a call or a
+/// list of calls), `{{…}}`-doubled or fenced as ```json, followed by more text (small models
+/// write a call and then imagine its result). `None` when the answer does not open so.
+pub(crate) fn leading_json_calls(text: &str) -> Option<(Vec<RawCall>, &str)> {
+    let t = text.trim_start();
+    if let Some(body) = t.strip_prefix("```json") {
+        let end = body.find("```")?;
+        let calls = json_calls(&body[..end])?;
+        return Some((calls, &body[end + 3..]));
+    }
+    let (doubled, from) = match t.strip_prefix("{{") {
+        Some(_) => (true, &t[1..]),
+        None => (false, t),
+    };
+    let mut values = serde_json::Deserializer::from_str(from).into_iter::<Value>();
+    let v = values.next()?.ok()?;
+    let mut rest = &from[values.byte_offset()..];
+    if doubled {
+        rest = rest.trim_start().strip_prefix('}')?;
+    }
+    let calls = match &v {
+        Value::Array(items) if !items.is_empty() => items.iter().map(call_of).collect(),
+        Value::Object(_) => call_of(&v).map(|c| vec![c]),
+        _ => None,
+    }?;
+    Some((calls, rest))
+}
+
 fn strip_fence(t: &str) -> &str {
     let Some(rest) = t.strip_prefix("```") else {
         return t;

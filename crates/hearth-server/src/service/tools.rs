@@ -4,13 +4,16 @@
 //! checked against the declared tool's schema (name, required arguments, argument types; XML
 //! arguments typed by it): a call that fails is returned as text, never as a broken call. A
 //! whole answer that is a bare JSON call of a declared tool (small coder models answer so, or
-//! fenced as ```json) is a call too.
+//! fenced as ```json) is a call too, and so is one that opens with such a call (what follows
+//! it, the model imagining the result, is dropped).
 //!
 //! [`tool_forms`]: crate::service::tool_forms
 use serde_json::{Map, Value};
 
 use crate::service::partial::partial_suffix;
-use crate::service::tool_forms::{json_calls, parse_region, RawArgs, RawCall, MARKERS};
+use crate::service::tool_forms::{
+    json_calls, leading_json_calls, parse_region, RawArgs, RawCall, MARKERS,
+};
 
 /// A tool call parsed from the model's output; each protocol writes it in its own shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +100,7 @@ fn typed(text: &str, kinds: &[&str]) -> Value {
 fn validate(raw: RawCall, tools: &[ToolSpec]) -> Option<ToolCall> {
     let spec = tools.iter().find(|t| t.name == raw.name)?;
     let schema = &spec.schema;
-    let arguments = match raw.args {
+    let mut arguments = match raw.args {
         RawArgs::Json(m) => m,
         RawArgs::Text(params) => params
             .into_iter()
@@ -107,14 +110,21 @@ fn validate(raw: RawCall, tools: &[ToolSpec]) -> Option<ToolCall> {
             })
             .collect(),
     };
-    if let Some(req) = schema.get("required").and_then(Value::as_array) {
-        if req
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|r| !arguments.contains_key(r))
-        {
-            return None;
-        }
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    // An optional argument written as `null` where the schema has no null: left out, as the
+    // model meant (`"timeout": null`), rather than refusing the whole call.
+    arguments.retain(|k, v| {
+        !(v.is_null() && !required.contains(&k.as_str()) && {
+            let kinds = prop_types(schema, k);
+            !kinds.is_empty() && !kinds.contains(&"null")
+        })
+    });
+    if required.iter().any(|r| !arguments.contains_key(*r)) {
+        return None;
     }
     for (k, v) in &arguments {
         let kinds = prop_types(schema, k);
@@ -278,10 +288,20 @@ impl ToolHold {
                     None => self.show(&mut out, &buf),
                 }
             }
-            Mode::Bare => match json_calls(&buf).and_then(|c| validate_all(c, &self.tools)) {
-                Some(calls) => self.calls.extend(calls),
-                None => self.show(&mut out, &buf),
-            },
+            Mode::Bare => {
+                if let Some(calls) = json_calls(&buf).and_then(|c| validate_all(c, &self.tools)) {
+                    self.calls.extend(calls);
+                } else if let Some((calls, after)) = leading_json_calls(&buf)
+                    .and_then(|(c, after)| Some((validate_all(c, &self.tools)?, after)))
+                {
+                    // A call and then more: the model imagining the call's result. The turn
+                    // ends at the call, as it does for a client that runs the tool.
+                    tracing::debug!(dropped = after.len(), "text after a bare tool call");
+                    self.calls.extend(calls);
+                } else {
+                    self.show(&mut out, &buf);
+                }
+            }
             Mode::Start | Mode::Text => {
                 let rest = if self.calls.is_empty() {
                     buf.as_str()
