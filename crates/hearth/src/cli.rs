@@ -26,6 +26,10 @@ pub enum Command {
     Sandbox(cmd::sandbox::Args),
     /// Static insecure-code checks (CWE-tagged) over a source file or stdin.
     CheckCode(cmd::check_code::Args),
+    /// Where the routing policy would send a request (local or a cloud upstream), step by step.
+    Route(cmd::route::Args),
+    /// Replace secrets in text by placeholders: what would leave the machine for a cloud model.
+    Redact(cmd::redact::Args),
     /// Scan model files (GGUF, pickle/PyTorch, safetensors) for hostile content; exit code by severity.
     Scan(cmd::scan::Args),
     /// Write a manifest of file digests and a minisign-compatible Ed25519 signature of it.
@@ -84,6 +88,8 @@ pub fn main() -> ExitCode {
         Command::Launch(args) => cmd::launch::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
         Command::CheckCode(args) => cmd::check_code::run(args),
+        Command::Redact(args) => cmd::redact::run(args),
+        Command::Route(args) => cmd::route::run(args),
         Command::Scan(args) => cmd::scan::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
