@@ -173,6 +173,15 @@ struct ProjectRouter {
     mode: Option<Mode>,
 }
 
+/// `$XDG_CONFIG_HOME/hearth/router.toml`, else `~/.config/hearth/router.toml`.
+pub fn default_policy_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config")))
+        .map(|d| d.join("hearth").join("router.toml"))
+}
+
 fn read(path: &Path) -> Result<String, PolicyError> {
     std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
         file: path.display().to_string(),

@@ -11,6 +11,12 @@ pub const MAX_NUM_CTX: u64 = 1 << 20;
 /// Configuration errors: the server refuses to start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
+    /// A policy that would send requests out, in a build with no upstream client.
+    #[error(
+        "{0} sets mode = \"hybrid\", but this build of hearth has no upstream (cloud) client \
+         yet: remove the line to stay local-only, or set HEARTH_NO_CLOUD=1"
+    )]
+    HybridUnsupported(String),
     /// A host string that does not parse.
     #[error("invalid host {value:?} in {source_name}: {reason}")]
     BadHost {
@@ -126,6 +132,11 @@ pub struct ServerConfig {
     pub default_num_ctx: u32,
     /// Engine threads.
     pub threads: Option<u32>,
+    /// The routing policy (local-only by default) and the file it came from.
+    pub route_policy: hearth_route::Policy,
+    pub route_policy_file: Option<String>,
+    /// `HEARTH_NO_CLOUD`: nothing leaves whatever the policy says.
+    pub no_cloud: bool,
 }
 
 impl Default for ServerConfig {
@@ -149,6 +160,9 @@ impl Default for ServerConfig {
             memory_budget: 0,
             default_num_ctx: 4096,
             threads: None,
+            route_policy: hearth_route::Policy::default(),
+            route_policy_file: None,
+            no_cloud: false,
         }
     }
 }
@@ -357,6 +371,13 @@ impl ServerConfig {
         }
         if self.management == Management::Key && self.management_credential().is_none() {
             return Err(ConfigError::ManagementNeedsKey);
+        }
+        if self.route_policy.router.mode == hearth_route::Mode::Hybrid && !self.no_cloud {
+            return Err(ConfigError::HybridUnsupported(
+                self.route_policy_file
+                    .clone()
+                    .unwrap_or_else(|| "the routing policy".into()),
+            ));
         }
         Ok(())
     }

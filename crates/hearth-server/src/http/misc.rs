@@ -44,8 +44,15 @@ fn health_body(g: &Gauges, fail_on_no_slot: bool) -> (StatusCode, serde_json::Va
     )
 }
 
-pub(crate) async fn version() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "version": OLLAMA_API_VERSION }))
+/// Ollama's version answer, plus whether anything may leave this server (`route_mode`).
+pub(crate) async fn version(State(s): State<AppState>) -> impl IntoResponse {
+    let mode = if s.cfg.no_cloud || s.cfg.route_policy.router.mode == hearth_route::Mode::LocalOnly
+    {
+        "local-only"
+    } else {
+        "hybrid"
+    };
+    axum::Json(serde_json::json!({ "version": OLLAMA_API_VERSION, "route_mode": mode }))
 }
 
 pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

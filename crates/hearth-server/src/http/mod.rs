@@ -13,6 +13,7 @@ mod ollama_models;
 mod openai;
 mod respond;
 mod responses;
+mod route;
 pub(crate) mod state;
 
 use axum::extract::DefaultBodyLimit;
@@ -73,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .merge(openai)
         .merge(anthropic)
         .fallback(misc::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), route::route))
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)

@@ -36,17 +36,9 @@ pub struct Args {
     pub json: bool,
 }
 
-fn default_config() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .map(|d| d.join("hearth").join("router.toml"))
-}
-
 /// Exit status: 0 local, 1 cloud, 3 refused.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut policy = match args.config.or_else(default_config) {
+    let mut policy = match args.config.or_else(hearth_route::default_policy_path) {
         Some(p) => Policy::load(&p)?,
         None => Policy::default(),
     };

@@ -77,6 +77,9 @@ pub struct Args {
     /// Extra CORS origins, comma-separated (HEARTH_ORIGINS / OLLAMA_ORIGINS).
     #[arg(long)]
     pub origins: Option<String>,
+    /// The routing policy (default `~/.config/hearth/router.toml`; missing: local-only).
+    #[arg(long, env = "HEARTH_ROUTER_CONFIG", value_name = "FILE")]
+    pub router_config: Option<std::path::PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -130,6 +133,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .filter(|s| !s.is_empty()),
         );
     }
+    if let Some(path) = args
+        .router_config
+        .clone()
+        .or_else(hearth_route::default_policy_path)
+    {
+        cfg.route_policy = hearth_route::Policy::load(&path)?;
+        cfg.route_policy_file = Some(path.display().to_string());
+    }
+    cfg.no_cloud = std::env::var("HEARTH_NO_CLOUD").is_ok_and(|v| !v.is_empty() && v != "0");
     cfg.validate()?;
     let stores = hearth_store::Stores::from_env()?;
     let engine = LlamaEngine {

@@ -1,0 +1,98 @@
+//! Routing at the edge of every generation request: the policy (`hearth-route`) decides local
+//! or cloud before a handler sees the request. Local-only is the default and nothing in this
+//! build can send a request out: an explicit cloud ask (`X-Hearth-Route: cloud[:ALIAS]`, or a
+//! `model` that is a cloud alias) is refused naming the rule, or answered locally where the
+//! policy says `on_forbidden = "local"`. Every routed answer says where it came from in
+//! `X-Hearth-Route`.
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use hearth_route::{Conditions, Refusal, Route};
+
+use crate::http::error::{ApiError, Flavor};
+use crate::http::state::AppState;
+
+/// The endpoints a model answers.
+const ROUTED: &[&str] = &[
+    "/api/generate",
+    "/api/chat",
+    "/api/embed",
+    "/api/embeddings",
+    "/infill",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/responses",
+    "/v1/embeddings",
+    "/v1/messages",
+];
+
+fn err(path: &str, status: StatusCode, msg: impl Into<String>) -> Response {
+    ApiError::new(status, msg).render(Flavor::of_path(path))
+}
+
+pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if req.method() != Method::POST || !ROUTED.contains(&path.as_str()) {
+        return next.run(req).await;
+    }
+    let cfg = &s.cfg;
+    let headers: Vec<(String, String)> = ["x-hearth-route", "x-hearth-project"]
+        .iter()
+        .filter_map(|h| {
+            let v = req.headers().get(*h)?;
+            Some((
+                h.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            ))
+        })
+        .collect();
+    // The body matters only to tell a cloud alias used as a model name.
+    let (req, body) = if cfg.route_policy.aliases.is_empty() {
+        (req, serde_json::Value::Null)
+    } else {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, cfg.max_body_bytes).await else {
+            return err(
+                &path,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            );
+        };
+        let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (Request::from_parts(parts, Body::from(bytes)), v)
+    };
+    let summary = hearth_route::summarize(&path, &body, &headers);
+    let conditions = Conditions {
+        no_cloud: cfg.no_cloud,
+        ..Conditions::default()
+    };
+    match hearth_route::decide(&cfg.route_policy, &summary, &conditions) {
+        Ok(d) => match d.route {
+            Route::Local { .. } => {
+                tracing::debug!(rule = %d.rule, trace = ?d.trace, "routed local");
+                let mut resp = next.run(req).await;
+                if let Ok(v) = HeaderValue::from_str(&format!("local; rule={}", d.rule)) {
+                    resp.headers_mut().insert("x-hearth-route", v);
+                }
+                resp
+            }
+            // Unreachable: a hybrid policy is refused at startup in this build.
+            Route::Cloud { .. } => err(
+                &path,
+                StatusCode::NOT_IMPLEMENTED,
+                "this build of hearth has no upstream (cloud) client",
+            ),
+        },
+        Err(e) => {
+            let status = match e {
+                Refusal::Forbidden { .. } | Refusal::NoAlias => StatusCode::FORBIDDEN,
+                Refusal::BadHeader(_) => StatusCode::BAD_REQUEST,
+                Refusal::UnknownAlias(_) => StatusCode::NOT_FOUND,
+            };
+            tracing::warn!(%e, "routing refused a request");
+            err(&path, status, e.to_string())
+        }
+    }
+}
