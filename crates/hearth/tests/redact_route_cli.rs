@@ -107,6 +107,28 @@ fn route_explains_without_sending() {
     assert_eq!(v["decision"]["route"], "cloud");
     assert_eq!(v["decision"]["upstream"], "up");
     assert_eq!(v["decision"]["rule"], "rule:agent");
+    // A private key in the conversation keeps it local, whatever the rules say.
+    let with_key = dir.path().join("key.json");
+    std::fs::write(
+        &with_key,
+        serde_json::json!({"model": "m", "tools": [{"type": "function", "function": {"name": "bash"}}],
+            "messages": [{"role": "user", "content": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----"}]})
+            .to_string(),
+    )
+    .unwrap();
+    let out = hearth()
+        .current_dir(dir.path())
+        .env_remove("HEARTH_NO_CLOUD")
+        .args(["route", "--json", "--explain"])
+        .arg(&with_key)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"]["rule"], "guard:private-key");
+    assert_eq!(v["secrets"]["private-key"], 1);
     // The project's file tightens it back to local.
     std::fs::create_dir_all(dir.path().join(".hearth")).unwrap();
     std::fs::write(

@@ -31,9 +31,52 @@ pub struct Args {
     /// The local model's context window, for context-overflow rules.
     #[arg(long)]
     pub local_ctx: Option<u64>,
+    /// A `.env` file whose values are known secrets for the content guard (repeatable;
+    /// default: `.env` here if there is one).
+    #[arg(long = "env-file")]
+    pub env_files: Vec<PathBuf>,
     /// Print the decision as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The content guard: every string of the body through the redactor; `Some(rule)` when
+/// something in it must not leave, plus counts per rule.
+fn guard(
+    body: &serde_json::Value,
+    env_files: &[PathBuf],
+) -> anyhow::Result<(Option<String>, Vec<hearth_redact::Finding>)> {
+    let mut known = Vec::new();
+    let files: Vec<PathBuf> = if env_files.is_empty() {
+        [PathBuf::from(".env")]
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect()
+    } else {
+        env_files.to_vec()
+    };
+    for f in &files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        known.extend(hearth_redact::from_dotenv(&text));
+    }
+    let redactor = hearth_redact::Redactor::builder()
+        .known(known)
+        .deadline(std::time::Duration::from_secs(60))
+        .build()?;
+    let mut req = redactor.request();
+    let mut stack = vec![body];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) => {
+                req.redact(s)?;
+            }
+            serde_json::Value::Array(a) => stack.extend(a.iter()),
+            serde_json::Value::Object(o) => stack.extend(o.values()),
+            _ => {}
+        }
+    }
+    Ok((req.blocked().map(str::to_string), req.findings()))
 }
 
 /// Exit status: 0 local, 1 cloud, 3 refused.
@@ -63,16 +106,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut summary = summarize(&args.endpoint, &body, &headers);
     summary.local_prefill_tok_s = args.prefill_tok_s;
     summary.local_ctx = args.local_ctx;
+    let (blocked, findings) = guard(&body, &args.env_files)?;
+    summary.blocked = blocked;
     let conditions = Conditions {
         no_cloud: std::env::var("HEARTH_NO_CLOUD").is_ok_and(|v| !v.is_empty() && v != "0"),
         ..Conditions::default()
     };
     let decision = decide(&policy, &summary, &conditions);
+    let counts: serde_json::Map<String, serde_json::Value> = findings
+        .iter()
+        .map(|f| (f.rule.clone(), f.count.into()))
+        .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = match &decision {
-            Ok(d) => serde_json::json!({"summary": summary, "decision": d}),
-            Err(e) => serde_json::json!({"summary": summary, "refused": e.to_string()}),
+            Ok(d) => serde_json::json!({"summary": summary, "decision": d, "secrets": counts}),
+            Err(e) => {
+                serde_json::json!({"summary": summary, "refused": e.to_string(), "secrets": counts})
+            }
         };
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
@@ -89,6 +140,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             summary.model
         )?;
+        if !findings.is_empty() {
+            let list: Vec<String> = findings
+                .iter()
+                .map(|f| format!("{} {}", f.count, f.rule))
+                .collect();
+            writeln!(
+                out,
+                "secrets (replaced before anything leaves): {}",
+                list.join(", ")
+            )?;
+        }
         match &decision {
             Ok(d) => {
                 for (i, step) in d.trace.iter().enumerate() {
