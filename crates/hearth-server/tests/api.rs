@@ -344,10 +344,15 @@ async fn cors_allowlist() {
         .unwrap();
     let r = send(&s, pre).await;
     assert_eq!(r.status, 204);
-    assert!(r.headers["access-control-allow-headers"]
+    let allowed = r.headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(
+        allowed.contains("Authorization") && allowed.contains("X-Hearth-Route"),
+        "{allowed}"
+    );
+    assert!(r.headers["access-control-expose-headers"]
         .to_str()
         .unwrap()
-        .contains("Authorization"));
+        .contains("X-Hearth-Route"));
     // Model management never answers a web page, even an allowed one: no pulls, uploads or
     // deletes from a browser tab (preflight included).
     for (method, path) in [

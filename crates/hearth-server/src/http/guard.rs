@@ -249,7 +249,12 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
                 header::ACCESS_CONTROL_ALLOW_METHODS,
                 HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"),
             );
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, X-Api-Key, Anthropic-Version, Anthropic-Beta, Content-Type, User-Agent, Accept, X-Requested-With, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Retry-Count, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Async, X-Stainless-Timeout, OpenAI-Organization, OpenAI-Project"));
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, X-Api-Key, Anthropic-Version, Anthropic-Beta, Content-Type, User-Agent, Accept, X-Requested-With, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Retry-Count, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Async, X-Stainless-Timeout, OpenAI-Organization, OpenAI-Project, X-Hearth-Route, X-Hearth-Project, X-Hearth-Session"));
+            // A page may read where its answer came from.
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("X-Hearth-Route, X-Request-Id"),
+            );
         }
     }
     resp
