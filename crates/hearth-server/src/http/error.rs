@@ -90,6 +90,12 @@ impl ApiError {
     }
 }
 
+/// An error answer for `path` in that route's error shape (for middleware, which runs before
+/// the route's own [`shape`] layer).
+pub(crate) fn render_for_path(path: &str, status: StatusCode, msg: impl Into<String>) -> Response {
+    ApiError::new(status, msg).render(Flavor::of_path(path))
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let status = match &e {

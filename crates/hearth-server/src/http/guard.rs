@@ -11,12 +11,8 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::config::{Management, ServerConfig};
-use crate::http::error::{ApiError, Flavor};
+use crate::http::error::render_for_path as err;
 use crate::http::state::AppState;
-
-fn err(path: &str, status: StatusCode, msg: impl Into<String>) -> Response {
-    ApiError::new(status, msg).render(Flavor::of_path(path))
-}
 
 /// A 401 that tells the client to send a bearer token.
 fn unauthorized(path: &str, msg: &str) -> Response {

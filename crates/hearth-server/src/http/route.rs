@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use hearth_route::{Conditions, Refusal, Route};
 
-use crate::http::error::{ApiError, Flavor};
+use crate::http::error::render_for_path as err;
 use crate::http::state::AppState;
 
 /// The endpoints a model answers.
@@ -27,10 +27,6 @@ const ROUTED: &[&str] = &[
     "/v1/embeddings",
     "/v1/messages",
 ];
-
-fn err(path: &str, status: StatusCode, msg: impl Into<String>) -> Response {
-    ApiError::new(status, msg).render(Flavor::of_path(path))
-}
 
 pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
