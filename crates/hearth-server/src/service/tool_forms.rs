@@ -52,32 +52,34 @@ pub(crate) fn call_of(v: &Value) -> Option<RawCall> {
     })
 }
 
+/// The calls of one JSON value: a call object, or a non-empty list of them.
+fn calls_of_value(v: &Value) -> Option<Vec<RawCall>> {
+    match v {
+        Value::Array(items) if !items.is_empty() => items.iter().map(call_of).collect(),
+        Value::Object(_) => call_of(v).map(|c| vec![c]),
+        _ => None,
+    }
+}
+
 /// Calls from JSON text: one object, a list of them, or objects separated by `;` or newlines.
 pub(crate) fn json_calls(text: &str) -> Option<Vec<RawCall>> {
     let t = strip_fence(text.trim());
     if t.is_empty() {
         return None;
     }
-    let one = |v: &Value| -> Option<Vec<RawCall>> {
-        match v {
-            Value::Array(items) if !items.is_empty() => items.iter().map(call_of).collect(),
-            Value::Object(_) => call_of(v).map(|c| vec![c]),
-            _ => None,
-        }
-    };
     if let Ok(v) = serde_json::from_str::<Value>(t) {
-        return one(&v);
+        return calls_of_value(&v);
     }
     // Doubled braces (`{{…}}`), seen from small models.
     if let Some(inner) = t.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
         if let Ok(v) = serde_json::from_str::<Value>(inner.trim()) {
-            return one(&v);
+            return calls_of_value(&v);
         }
     }
     // Several objects in a row (whitespace or `;` between them).
     let mut calls = Vec::new();
     for v in serde_json::Deserializer::from_str(t).into_iter::<Value>() {
-        match v.ok().as_ref().and_then(one) {
+        match v.ok().as_ref().and_then(calls_of_value) {
             Some(c) => calls.extend(c),
             None => {
                 calls.clear();
@@ -88,7 +90,7 @@ pub(crate) fn json_calls(text: &str) -> Option<Vec<RawCall>> {
     if calls.is_empty() {
         for part in t.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let v = serde_json::from_str::<Value>(part).ok()?;
-            calls.extend(one(&v)?);
+            calls.extend(calls_of_value(&v)?);
         }
     }
     (!calls.is_empty()).then_some(calls)
@@ -114,12 +116,7 @@ pub(crate) fn leading_json_calls(text: &str) -> Option<(Vec<RawCall>, &str)> {
     if doubled {
         rest = rest.trim_start().strip_prefix('}')?;
     }
-    let calls = match &v {
-        Value::Array(items) if !items.is_empty() => items.iter().map(call_of).collect(),
-        Value::Object(_) => call_of(&v).map(|c| vec![c]),
-        _ => None,
-    }?;
-    Some((calls, rest))
+    Some((calls_of_value(&v)?, rest))
 }
 
 fn strip_fence(t: &str) -> &str {
