@@ -16,6 +16,17 @@ pub enum Task {
     Embeddings,
 }
 
+impl Task {
+    /// The name policies use (`autocomplete`, `chat`, `embeddings`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Autocomplete => "autocomplete",
+            Task::Chat => "chat",
+            Task::Embeddings => "embeddings",
+        }
+    }
+}
+
 /// What routing needs to know about a request (see [`crate::summarize`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -36,6 +47,11 @@ pub struct Summary {
     pub local_ctx: Option<u64>,
     /// The redactor's verdict: a class that must not leave (`private-key`).
     pub blocked: Option<String>,
+}
+
+/// Whether a value of `HEARTH_NO_CLOUD` switches the cloud off (set, not empty, not `0`).
+pub fn no_cloud(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Runtime state the decision depends on.
@@ -149,14 +165,7 @@ pub fn decide(policy: &Policy, s: &Summary, c: &Conditions) -> Result<Decision, 
     // 4: what the request is and holds.
     match s.task {
         Task::Autocomplete | Task::Embeddings => {
-            let rule = format!(
-                "task:{}",
-                if s.task == Task::Autocomplete {
-                    "autocomplete"
-                } else {
-                    "embeddings"
-                }
-            );
+            let rule = format!("task:{}", s.task.as_str());
             trace.push(format!("{rule}:always-local"));
             return Ok(local(rule, trace));
         }
@@ -183,7 +192,8 @@ pub fn decide(policy: &Policy, s: &Summary, c: &Conditions) -> Result<Decision, 
                 None => policy.aliases.first().ok_or(Refusal::NoAlias)?,
             };
             trace.push(format!("{how}:alias:{}", a.name));
-            chosen = Some(resolve_alias(policy, &a.name, how)?);
+            let (target, fallback) = resolve_alias(policy, &a.name)?;
+            chosen = Some((target, fallback, how.to_string()));
         }
         None => {}
     }
@@ -193,12 +203,9 @@ pub fn decide(policy: &Policy, s: &Summary, c: &Conditions) -> Result<Decision, 
             match matches(r, s) {
                 Ok(()) => {
                     trace.push(format!("rule:{}:yes", r.id));
-                    let target = policy
-                        .target(&r.route, "policy")
-                        .map_err(|_| Refusal::UnknownAlias(r.route.clone()))?;
-                    let fallback = match r.route.strip_prefix("alias:") {
-                        Some(a) => resolve_alias(policy, a, "")?.1,
-                        None => Vec::new(),
+                    let (target, fallback) = match r.route.strip_prefix("alias:") {
+                        Some(a) => resolve_alias(policy, a)?,
+                        None => (target_of(policy, &r.route)?, Vec::new()),
                     };
                     chosen = Some((target, fallback, format!("rule:{}", r.id)));
                     break;
@@ -259,26 +266,24 @@ pub fn decide(policy: &Policy, s: &Summary, c: &Conditions) -> Result<Decision, 
     Ok(local(rule, trace))
 }
 
-/// An alias's target and fallbacks, and the rule name of the step.
-fn resolve_alias(
-    policy: &Policy,
-    name: &str,
-    how: &str,
-) -> Result<(Target, Vec<Target>, String), Refusal> {
+/// A target as the (validated) policy writes it.
+fn target_of(policy: &Policy, s: &str) -> Result<Target, Refusal> {
+    policy
+        .target(s, "policy")
+        .map_err(|_| Refusal::UnknownAlias(s.to_string()))
+}
+
+/// An alias's target and fallbacks.
+fn resolve_alias(policy: &Policy, name: &str) -> Result<(Target, Vec<Target>), Refusal> {
     let a = policy
         .alias(name)
         .ok_or_else(|| Refusal::UnknownAlias(name.to_string()))?;
-    let t = |s: &str| {
-        policy
-            .target(s, "policy")
-            .map_err(|_| Refusal::UnknownAlias(s.to_string()))
-    };
     let fallback = a
         .fallback
         .iter()
-        .map(|f| t(f))
+        .map(|f| target_of(policy, f))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((t(&a.target)?, fallback, how.to_string()))
+    Ok((target_of(policy, &a.target)?, fallback))
 }
 
 /// `Ok` when every condition of the rule holds, else the first that does not.
@@ -286,7 +291,7 @@ fn matches(r: &crate::policy::Rule, s: &Summary) -> Result<(), String> {
     let w = &r.when;
     if let Some(t) = w.task {
         if t != s.task {
-            return Err(format!("task is {:?}", s.task).to_lowercase());
+            return Err(format!("task is {}", s.task.as_str()));
         }
     }
     if let Some(h) = w.has_tools {

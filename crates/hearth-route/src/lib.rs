@@ -14,7 +14,7 @@ mod decide;
 mod policy;
 mod summary;
 
-pub use decide::{decide, Conditions, Decision, Refusal, Route, Summary, Task};
+pub use decide::{decide, no_cloud, Conditions, Decision, Refusal, Route, Summary, Task};
 pub use policy::{
     default_policy_path, Alias, Mode, OnForbidden, Policy, PolicyError, Price, Project, Router,
     Rule, Target, Upstream, UpstreamKind, When,

@@ -294,6 +294,7 @@ impl ServerConfig {
             c.bind = parse_host(&h, "OLLAMA_HOST")?;
         }
         c.api_key = key_from_env(&get, "HEARTH_API_KEY")?;
+        c.no_cloud = hearth_route::no_cloud(get("HEARTH_NO_CLOUD").as_deref());
         if let Some(o) = pick("HEARTH_ORIGINS", "OLLAMA_ORIGINS") {
             c.allowed_origins = split_list(&o);
         }

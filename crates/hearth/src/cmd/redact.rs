@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hearth_redact::{from_dotenv, from_env, Redactor};
+use hearth_redact::{from_dotenv, from_env, KnownValue, Redactor};
 
 /// Inputs larger than this are refused (a prompt is far smaller).
 const MAX_INPUT: u64 = 64 << 20;
@@ -32,14 +32,20 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Exit status: 0 nothing found, 1 secrets replaced, 2 something that must not leave at all.
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// The known secret values of `.env` files.
+pub(crate) fn known_from_env_files(files: &[PathBuf]) -> anyhow::Result<Vec<KnownValue>> {
     let mut known = Vec::new();
-    for f in &args.env_files {
+    for f in files {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
         known.extend(from_dotenv(&text));
     }
+    Ok(known)
+}
+
+/// Exit status: 0 nothing found, 1 secrets replaced, 2 something that must not leave at all.
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut known = known_from_env_files(&args.env_files)?;
     if args.env {
         known.extend(from_env(std::env::vars()));
     }

@@ -46,7 +46,6 @@ fn guard(
     body: &serde_json::Value,
     env_files: &[PathBuf],
 ) -> anyhow::Result<(Option<String>, Vec<hearth_redact::Finding>)> {
-    let mut known = Vec::new();
     let files: Vec<PathBuf> = if env_files.is_empty() {
         [PathBuf::from(".env")]
             .into_iter()
@@ -55,13 +54,8 @@ fn guard(
     } else {
         env_files.to_vec()
     };
-    for f in &files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        known.extend(hearth_redact::from_dotenv(&text));
-    }
     let redactor = hearth_redact::Redactor::builder()
-        .known(known)
+        .known(super::redact::known_from_env_files(&files)?)
         .deadline(std::time::Duration::from_secs(60))
         .build()?;
     let mut req = redactor.request();
@@ -109,7 +103,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (blocked, findings) = guard(&body, &args.env_files)?;
     summary.blocked = blocked;
     let conditions = Conditions {
-        no_cloud: std::env::var("HEARTH_NO_CLOUD").is_ok_and(|v| !v.is_empty() && v != "0"),
+        no_cloud: hearth_route::no_cloud(std::env::var("HEARTH_NO_CLOUD").ok().as_deref()),
         ..Conditions::default()
     };
     let decision = decide(&policy, &summary, &conditions);

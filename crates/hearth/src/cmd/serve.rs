@@ -141,7 +141,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.route_policy = hearth_route::Policy::load(&path)?;
         cfg.route_policy_file = Some(path.display().to_string());
     }
-    cfg.no_cloud = std::env::var("HEARTH_NO_CLOUD").is_ok_and(|v| !v.is_empty() && v != "0");
     cfg.validate()?;
     let stores = hearth_store::Stores::from_env()?;
     let engine = LlamaEngine {
