@@ -16,8 +16,8 @@ mod summary;
 
 pub use decide::{decide, no_cloud, Conditions, Decision, Refusal, Route, Summary, Task};
 pub use policy::{
-    default_policy_path, Alias, Mode, OnForbidden, Policy, PolicyError, Price, Project, Router,
-    Rule, Target, Upstream, UpstreamKind, When,
+    default_policy_path, Alias, Mode, OnForbidden, Policy, PolicyError, Price, Project, Redact,
+    Router, Rule, Target, Upstream, UpstreamKind, When,
 };
 pub use summary::{summarize, task_of};
 

@@ -51,6 +51,50 @@ pub struct Router {
     pub mode: Mode,
     #[serde(default)]
     pub on_forbidden: OnForbidden,
+    /// The audit log of upstream attempts (JSON Lines, mode 0600); default
+    /// `~/.hearth/route-audit.jsonl`.
+    pub audit_log: Option<String>,
+    /// The local model that answers a request for a cloud alias which stays here (the policy
+    /// kept it local, a fallback, a secret that must not leave).
+    pub local_model: Option<String>,
+}
+
+/// What the redactor knows besides its built-in rules (hybrid mode).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redact {
+    /// `.env`-style files whose values never leave.
+    #[serde(default)]
+    pub env_files: Vec<String>,
+    /// Secret-named environment variables of the server (`*_KEY`, `*_TOKEN`, `*_SECRET`, ...)
+    /// are known values too (default on).
+    #[serde(default = "yes")]
+    pub from_env: bool,
+    /// Host names under these suffixes are replaced.
+    #[serde(default)]
+    pub internal_domains: Vec<String>,
+    /// Words that are always replaced.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Known values keep a request local instead of being replaced (default on).
+    #[serde(default = "yes")]
+    pub block_known: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Redact {
+    fn default() -> Self {
+        Redact {
+            env_files: Vec::new(),
+            from_env: true,
+            internal_domains: Vec::new(),
+            deny: Vec::new(),
+            block_known: true,
+        }
+    }
 }
 
 /// The protocol an upstream speaks.
@@ -155,6 +199,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     #[serde(default, rename = "project")]
     pub projects: Vec<Project>,
+    #[serde(default)]
+    pub redact: Redact,
 }
 
 /// What a project's own file may say: stay local, and rules that keep requests local.
@@ -245,6 +291,29 @@ impl Policy {
             return Ok(());
         }
         self.tighten(&read(path)?, &path.display().to_string())
+    }
+
+    /// The local model a request for `asked` runs on when it stays here: the one the route
+    /// names, else for a cloud alias `[router] local_model`, else the one asked for (`None`:
+    /// unchanged). `Err` for an alias with no local model to fall back to.
+    pub fn local_model_for(
+        &self,
+        asked: &str,
+        named: Option<&str>,
+    ) -> Result<Option<String>, String> {
+        if let Some(m) = named {
+            return Ok(Some(m.to_string()));
+        }
+        if self.alias(asked).is_none() {
+            return Ok(None);
+        }
+        match &self.router.local_model {
+            Some(m) => Ok(Some(m.clone())),
+            None => Err(format!(
+                "{asked:?} is a cloud alias and this request stays local, but the routing \
+                 policy names no local model for it ([router] local_model)"
+            )),
+        }
     }
 
     pub fn alias(&self, name: &str) -> Option<&Alias> {

@@ -14,9 +14,12 @@ pub enum ConfigError {
     /// A policy that would send requests out, in a build with no upstream client.
     #[error(
         "{0} sets mode = \"hybrid\", but this build of hearth has no upstream (cloud) client \
-         yet: remove the line to stay local-only, or set HEARTH_NO_CLOUD=1"
+         (cargo feature `cloud`): remove the line to stay local-only, or set HEARTH_NO_CLOUD=1"
     )]
     HybridUnsupported(String),
+    /// A hybrid policy whose upstreams cannot be used (a missing key, an unreadable file).
+    #[error("routing: {0}")]
+    Upstream(String),
     /// A host string that does not parse.
     #[error("invalid host {value:?} in {source_name}: {reason}")]
     BadHost {
@@ -373,6 +376,7 @@ impl ServerConfig {
         if self.management == Management::Key && self.management_credential().is_none() {
             return Err(ConfigError::ManagementNeedsKey);
         }
+        #[cfg(not(feature = "cloud"))]
         if self.route_policy.router.mode == hearth_route::Mode::Hybrid && !self.no_cloud {
             return Err(ConfigError::HybridUnsupported(
                 self.route_policy_file

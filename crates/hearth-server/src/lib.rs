@@ -16,6 +16,8 @@
 //!   `tower::ServiceExt::oneshot`, no socket); security middleware (loopback by default, API
 //!   key off loopback, Host and CORS allowlists, body limits, management switch); handlers of a
 //!   few lines; error bodies shaped once per router.
+//! - `upstream` (cargo feature `cloud`, off by default): the clients of cloud models for hybrid
+//!   routing, with redaction before anything leaves and restoration in the reply.
 //! - [`serve`] binds and shuts down gracefully.
 pub mod backend;
 pub mod config;
@@ -28,9 +30,11 @@ mod http;
 mod metrics;
 pub mod serve;
 mod service;
+#[cfg(feature = "cloud")]
+mod upstream;
 pub mod wire;
 
 pub use http::app;
 pub use http::inproc::{BodyReader, InProcess, InProcessError};
-pub use http::state::AppState;
+pub use http::state::{check_config, AppState};
 pub use service::Service;

@@ -33,7 +33,7 @@ pub async fn serve(
     engine: Arc<dyn Engine>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    cfg.validate()?;
+    crate::check_config(&cfg)?;
     let addr = cfg.bind;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

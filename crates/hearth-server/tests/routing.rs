@@ -7,7 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::scripted::serve_tiny;
 use common::*;
-use hearth_server::config::{ConfigError, ServerConfig};
+use hearth_server::config::ServerConfig;
 use serde_json::json;
 
 const MODEL: &str = "tiny:latest";
@@ -90,6 +90,8 @@ async fn an_alias_model_is_a_cloud_ask_and_on_forbidden_local_answers_here() {
     assert_eq!(r.headers["x-hearth-route"], "local; rule=mode:local-only");
 }
 
+/// Without the `cloud` feature (`tests/upstream.rs` covers the build with it).
+#[cfg(not(feature = "cloud"))]
 #[test]
 fn a_hybrid_policy_is_refused_at_startup_unless_no_cloud() {
     let policy = "[router]\nmode = \"hybrid\"\n";
@@ -99,7 +101,9 @@ fn a_hybrid_policy_is_refused_at_startup_unless_no_cloud() {
         ..ServerConfig::default()
     };
     let e = cfg.validate().unwrap_err();
-    assert!(matches!(e, ConfigError::HybridUnsupported(ref f) if f.ends_with("router.toml")));
+    assert!(
+        matches!(e, hearth_server::config::ConfigError::HybridUnsupported(ref f) if f.ends_with("router.toml"))
+    );
     assert!(e.to_string().contains("HEARTH_NO_CLOUD"));
     cfg.no_cloud = true;
     cfg.validate().unwrap();

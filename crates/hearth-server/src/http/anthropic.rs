@@ -1,6 +1,7 @@
 //! Anthropic's Messages API: `/v1/messages` (Claude Code adds `?beta=true`) and
 //! `/v1/messages/count_tokens`.
 use axum::extract::State;
+use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -14,10 +15,11 @@ use crate::wire::frame::Framing;
 /// `POST /v1/messages`.
 pub(crate) async fn messages(
     State(s): State<AppState>,
+    ext: Extensions,
     ApiJson(req): ApiJson<MessagesRequest>,
 ) -> Result<Response, ApiError> {
     let enc = Encoder::new(&req.model);
-    let running = s.service.start(req.to_gen()?).await?;
+    let running = s.start(&ext, req.to_gen()?).await?;
     answer(running, enc, req.stream.then_some(Framing::SseNamed)).await
 }
 

@@ -106,6 +106,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::PromptTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::Refused(_) => StatusCode::FORBIDDEN,
             ServiceError::Busy(_) | ServiceError::Unloading => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ServiceError::DoesNotFit { .. }
             | ServiceError::StoreFailed(_)
             | ServiceError::Store { .. }

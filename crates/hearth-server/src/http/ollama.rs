@@ -12,7 +12,13 @@ use crate::wire::frame::Framing;
 use crate::wire::ollama::{Ask, ChatRequest, GenerateRequest, LoadRequest, LoadResponse};
 use crate::wire::ollama_out::Encoder;
 
-async fn run(s: &AppState, ask: Ask, chat: bool, stream: bool) -> Result<Response, ApiError> {
+async fn run(
+    s: &AppState,
+    ext: &Extensions,
+    ask: Ask,
+    chat: bool,
+    stream: bool,
+) -> Result<Response, ApiError> {
     let g: GenRequest = match ask {
         Ask::Generate(g) => g,
         Ask::Load(LoadRequest {
@@ -28,7 +34,7 @@ async fn run(s: &AppState, ask: Ask, chat: bool, stream: bool) -> Result<Respons
         }
     };
     let enc = Encoder::new(&g.model, chat);
-    let running = s.service.start(g).await?;
+    let running = s.start(ext, g).await?;
     answer(running, enc, stream.then_some(Framing::Ndjson)).await
 }
 
@@ -41,13 +47,14 @@ pub(crate) async fn generate(
 ) -> Result<Response, ApiError> {
     let session = s.session(&headers, &ext, &req.model()?);
     let ask = req.to_gen(session)?;
-    run(&s, ask, false, req.stream.unwrap_or(true)).await
+    run(&s, &ext, ask, false, req.stream.unwrap_or(true)).await
 }
 
 /// `POST /api/chat`.
 pub(crate) async fn chat(
     State(s): State<AppState>,
+    ext: Extensions,
     ApiJson(req): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    run(&s, req.to_gen()?, true, req.stream.unwrap_or(true)).await
+    run(&s, &ext, req.to_gen()?, true, req.stream.unwrap_or(true)).await
 }

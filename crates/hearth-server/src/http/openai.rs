@@ -24,11 +24,12 @@ const SSE: Framing = Framing::Sse { done_marker: true };
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(
     State(s): State<AppState>,
+    ext: Extensions,
     ApiJson(req): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let enc = ChatEncoder::new(&req.model, include_usage);
-    let running = s.service.start(req.to_gen()?).await?;
+    let running = s.start(&ext, req.to_gen()?).await?;
     answer(running, enc, req.stream.then_some(SSE)).await
 }
 
@@ -42,7 +43,7 @@ pub(crate) async fn completions(
     let session = s.session(&headers, &ext, &req.model);
     let include_usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
     let enc = CompletionEncoder::new(&req.model, include_usage);
-    let running = s.service.start(req.to_gen(session)?).await?;
+    let running = s.start(&ext, req.to_gen(session)?).await?;
     answer(running, enc, req.stream.then_some(SSE)).await
 }
 

@@ -1,8 +1,10 @@
 //! Routing at the edge of every generation request: the policy (`hearth-route`) decides local
-//! or cloud before a handler sees the request. Local-only is the default and nothing in this
-//! build can send a request out: an explicit cloud ask (`X-Hearth-Route: cloud[:ALIAS]`, or a
-//! `model` that is a cloud alias) is refused naming the rule, or answered locally where the
-//! policy says `on_forbidden = "local"`. Every routed answer says where it came from in
+//! or cloud before a handler sees the request. Local-only is the default and then nothing can
+//! send a request out: an explicit cloud ask (`X-Hearth-Route: cloud[:ALIAS]`, or a `model`
+//! that is a cloud alias) is refused naming the rule, or answered locally where the policy says
+//! `on_forbidden = "local"`. In hybrid mode (a build with the `cloud` feature) a cloud decision
+//! travels to the handler as a request extension; the handler's `AppState::start` sends it
+//! upstream or keeps it local. Every routed answer says where it came from in
 //! `X-Hearth-Route`.
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -44,8 +46,10 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
             ))
         })
         .collect();
-    // The body matters only to tell a cloud alias used as a model name.
-    let (req, body) = if cfg.route_policy.aliases.is_empty() {
+    // The body matters only to tell a cloud alias used as a model name, and to name the local
+    // model a rule or an alias's local answer runs on.
+    let policy = &cfg.route_policy;
+    let (req, body) = if policy.aliases.is_empty() && policy.rules.is_empty() {
         (req, serde_json::Value::Null)
     } else {
         let (parts, body) = req.into_parts();
@@ -62,19 +66,59 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
     let summary = hearth_route::summarize(&path, &body, &headers);
     let conditions = Conditions {
         no_cloud: cfg.no_cloud,
+        #[cfg(feature = "cloud")]
+        open_circuits: s
+            .upstreams
+            .as_ref()
+            .map(crate::upstream::Upstreams::open_circuits)
+            .unwrap_or_default(),
         ..Conditions::default()
     };
     match hearth_route::decide(&cfg.route_policy, &summary, &conditions) {
         Ok(d) => match d.route {
-            Route::Local { .. } => {
+            Route::Local { model } => {
                 tracing::debug!(rule = %d.rule, trace = ?d.trace, "routed local");
+                let req = match policy.local_model_for(&summary.model, model.as_deref()) {
+                    Ok(None) => req,
+                    Ok(Some(m)) => with_model(req, body, &m),
+                    Err(msg) => return err(&path, StatusCode::BAD_REQUEST, msg),
+                };
                 let mut resp = next.run(req).await;
                 if let Ok(v) = HeaderValue::from_str(&format!("local; rule={}", d.rule)) {
                     resp.headers_mut().insert("x-hearth-route", v);
                 }
                 resp
             }
+            #[cfg(feature = "cloud")]
+            Route::Cloud {
+                upstream,
+                model,
+                fallback,
+            } => {
+                tracing::debug!(rule = %d.rule, trace = ?d.trace, %upstream, %model, "routed to the cloud");
+                let ask = crate::upstream::CloudAsk {
+                    upstream,
+                    model,
+                    fallback,
+                    rule: d.rule.clone(),
+                    label: Default::default(),
+                };
+                let label = ask.label.clone();
+                let mut req = req;
+                req.extensions_mut().insert(ask);
+                let mut resp = next.run(req).await;
+                let said = label
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .unwrap_or_else(|| format!("cloud; rule={}", d.rule));
+                if let Ok(v) = HeaderValue::from_str(&said) {
+                    resp.headers_mut().insert("x-hearth-route", v);
+                }
+                resp
+            }
             // Unreachable: a hybrid policy is refused at startup in this build.
+            #[cfg(not(feature = "cloud"))]
             Route::Cloud { .. } => err(
                 &path,
                 StatusCode::NOT_IMPLEMENTED,
@@ -91,4 +135,17 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
             err(&path, status, e.to_string())
         }
     }
+}
+
+/// `req` with its JSON body's `model` replaced (the body as parsed; a body that is not an
+/// object goes on unchanged, and the handler refuses it).
+fn with_model(req: Request, mut body: serde_json::Value, model: &str) -> Request {
+    let Some(o) = body.as_object_mut() else {
+        return req;
+    };
+    o.insert("model".into(), model.into());
+    let (mut parts, _) = req.into_parts();
+    let bytes = body.to_string();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Request::from_parts(parts, Body::from(bytes))
 }

@@ -8,6 +8,9 @@ use axum::http::{Extensions, HeaderMap};
 
 use crate::backend::Engine;
 use crate::config::ServerConfig;
+use crate::service::error::ServiceError;
+use crate::service::request::GenRequest;
+use crate::service::running::Running;
 use crate::service::scheduler::SchedConfig;
 use crate::service::sessions::SessionKey;
 use crate::service::{Limits, Service};
@@ -21,6 +24,9 @@ pub struct Shared {
     pub(crate) cfg: ServerConfig,
     pub(crate) service: Service,
     pub(crate) next_id: AtomicU64,
+    /// The cloud models of a hybrid policy (`None`: nothing leaves).
+    #[cfg(feature = "cloud")]
+    pub(crate) upstreams: Option<crate::upstream::Upstreams>,
 }
 
 /// Cheap-to-clone handle on the server's state.
@@ -42,11 +48,62 @@ impl AppState {
             max_prompt_bytes: cfg.max_prompt_bytes,
         };
         let service = Service::new(stores, engine, sched_config(&cfg), limits);
+        #[cfg(feature = "cloud")]
+        let upstreams = crate::upstream::Upstreams::new(
+            &cfg.route_policy,
+            cfg.route_policy_file.as_deref(),
+            cfg.no_cloud,
+            &|k| std::env::var(k).ok(),
+            std::env::vars(),
+        )
+        .unwrap_or_else(|e| {
+            // `ServerConfig::validate` reports this before a server starts; a state built
+            // without validating answers cloud routes with an error instead.
+            tracing::error!(error = %e.0, "hybrid routing unavailable");
+            None
+        });
         AppState(Arc::new(Shared {
             cfg,
             service,
             next_id: AtomicU64::new(1),
+            #[cfg(feature = "cloud")]
+            upstreams,
         }))
+    }
+
+    /// Start a generation where the routing middleware decided: an upstream model for a cloud
+    /// route (which may still be answered here: a secret that must not leave, a fallback),
+    /// else the local service.
+    pub(crate) async fn start(
+        &self,
+        ext: &Extensions,
+        #[cfg_attr(not(feature = "cloud"), allow(unused_mut))] mut gen: GenRequest,
+    ) -> Result<Running, ServiceError> {
+        #[cfg(feature = "cloud")]
+        if let Some(ask) = ext.get::<crate::upstream::CloudAsk>() {
+            let Some(up) = &self.upstreams else {
+                return Err(ServiceError::Upstream(
+                    "hybrid routing is unavailable (see the server's log)".into(),
+                ));
+            };
+            let metrics = self.service.metrics_handle();
+            match up.start(&gen, ask, metrics).await? {
+                crate::upstream::Served::Cloud(r) => return Ok(*r),
+                crate::upstream::Served::Local(named) => {
+                    if let Some(m) = self
+                        .cfg
+                        .route_policy
+                        .local_model_for(&gen.model, named.as_deref())
+                        .map_err(ServiceError::Invalid)?
+                    {
+                        gen.model = m;
+                    }
+                }
+            }
+        }
+        #[cfg(not(feature = "cloud"))]
+        let _ = ext;
+        self.service.start(gen).await
     }
 
     /// The generation service (for in-process clients such as `hearth run`).
@@ -71,6 +128,23 @@ impl AppState {
             .unwrap_or_else(|| "client local".into());
         self.service.sessions().key(&who, model)
     }
+}
+
+/// `cfg` checked as a server would start with it: [`ServerConfig::validate`], then in a build
+/// with the `cloud` feature the hybrid policy's upstreams (their keys set, the redactor's files
+/// readable, the audit log writable).
+pub fn check_config(cfg: &ServerConfig) -> Result<(), crate::config::ConfigError> {
+    cfg.validate()?;
+    #[cfg(feature = "cloud")]
+    crate::upstream::Upstreams::new(
+        &cfg.route_policy,
+        cfg.route_policy_file.as_deref(),
+        cfg.no_cloud,
+        &|k| std::env::var(k).ok(),
+        std::env::vars(),
+    )
+    .map_err(|e| crate::config::ConfigError::Upstream(e.0))?;
+    Ok(())
 }
 
 /// Scheduler limits from the server configuration.

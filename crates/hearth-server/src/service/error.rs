@@ -72,6 +72,11 @@ pub(crate) enum ServiceError {
         /// The engine's message.
         message: String,
     },
+    /// No upstream (cloud) model could answer and the policy allows no local fallback; the
+    /// message names the upstreams and what they answered (status, timeout), never a key.
+    #[error("{0}")]
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))]
+    Upstream(String),
     /// A task of the service died (a panic on a blocking thread).
     #[error("internal task failed: {0}")]
     Task(String),
@@ -162,6 +167,7 @@ impl ServiceError {
             Self::StoreFailed(_) => "store_failed",
             Self::Busy(_) => "server_busy",
             Self::Unloading => "model_unloading",
+            Self::Upstream(_) => "upstream_failed",
             Self::Store { .. } | Self::Engine { .. } | Self::Task(_) => "internal_error",
         }
     }

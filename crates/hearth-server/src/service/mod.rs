@@ -111,6 +111,11 @@ impl Service {
         &self.inner.metrics
     }
 
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))]
+    pub(crate) fn metrics_handle(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
     pub(crate) fn sessions(&self) -> &Sessions {
         &self.inner.sessions
     }

@@ -100,6 +100,8 @@ pub(crate) struct Running {
     /// Slot hold, released on drop; `None` for an autocomplete request superseded while queued.
     pub(crate) lease: Option<Lease>,
     events: UnboundedReceiver<GenEvent>,
+    /// Events made elsewhere (an upstream's answer), passed through as they are.
+    direct: Option<UnboundedReceiver<Event>>,
     /// Autocomplete session registration: a newer request of the session cancels this one.
     pub(crate) ticket: Option<SessionTicket>,
     pub(crate) started: Instant,
@@ -136,6 +138,7 @@ impl Running {
         Running {
             lease: None,
             events,
+            direct: None,
             ticket: None,
             started,
             truncated: None,
@@ -158,6 +161,20 @@ impl Running {
         let _ = tx.send(GenEvent::Done(Finish::Cancelled, Stats::default()));
         metrics.superseded.fetch_add(1, Ordering::Relaxed);
         Running::new(events, started, metrics)
+    }
+
+    /// A generation whose events are made elsewhere (an upstream model's answer, already in
+    /// the service's terms); it ends after `Done` or `Error`.
+    #[cfg_attr(not(feature = "cloud"), allow(dead_code))]
+    pub(crate) fn from_events(
+        events: UnboundedReceiver<Event>,
+        started: Instant,
+        metrics: Arc<Metrics>,
+    ) -> Running {
+        let (_, none) = tokio::sync::mpsc::unbounded_channel();
+        let mut r = Running::new(none, started, metrics);
+        r.direct = Some(events);
+        r
     }
 
     /// Load time paid by this request.
@@ -197,6 +214,13 @@ impl Running {
             }
             if self.finished {
                 return None;
+            }
+            if let Some(direct) = &mut self.direct {
+                let ev = direct.recv().await;
+                if matches!(ev, None | Some(Event::Done(_) | Event::Error(_))) {
+                    self.finished = true;
+                }
+                return ev;
             }
             match self.raw_next().await {
                 Some(GenEvent::Text(t)) => {

@@ -141,7 +141,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.route_policy = hearth_route::Policy::load(&path)?;
         cfg.route_policy_file = Some(path.display().to_string());
     }
-    cfg.validate()?;
+    hearth_server::check_config(&cfg)?;
     let stores = hearth_store::Stores::from_env()?;
     let engine = LlamaEngine {
         gpu_layers: args.gpu_layers,

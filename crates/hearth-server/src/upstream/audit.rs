@@ -1,0 +1,141 @@
+//! The audit log: one JSON Lines record per upstream attempt (what left, where, why, what it
+//! cost), never a secret value. The file is created with mode 0600.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// One upstream attempt.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Record {
+    /// Seconds since the Unix epoch.
+    pub(crate) ts: u64,
+    /// The policy step that chose the cloud (`header`, `model`, `rule:ID`).
+    pub(crate) rule: String,
+    pub(crate) upstream: String,
+    pub(crate) host: String,
+    pub(crate) model: String,
+    /// Redactions by rule id (counts, never values).
+    pub(crate) redactions: std::collections::BTreeMap<String, usize>,
+    pub(crate) bytes_out: usize,
+    pub(crate) prompt_tokens: u32,
+    pub(crate) completion_tokens: u32,
+    /// Price × the upstream's usage report, in US dollars (`null` without a price).
+    pub(crate) cost_usd: Option<f64>,
+    /// Time to the first event, and to the end, in milliseconds.
+    pub(crate) first_event_ms: Option<u64>,
+    pub(crate) total_ms: u64,
+    /// `ok`, `http 429`, `timeout`, `connect`, `stream`, `cancelled`.
+    pub(crate) status: String,
+    /// What was tried next (`UPSTREAM:MODEL`, `local`), when this attempt failed before the
+    /// first byte.
+    pub(crate) fallback: Option<String>,
+    /// The exact redacted body, when the policy asks for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) body: Option<String>,
+}
+
+/// The log file.
+#[derive(Debug)]
+pub(crate) struct Audit {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl Audit {
+    /// Open (create, append) `path` with mode 0600.
+    pub(crate) fn open(path: &Path) -> std::io::Result<Audit> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut o = std::fs::OpenOptions::new();
+        o.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let file = o.open(path)?;
+        Ok(Audit {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Append one record (blocking; called from the attempt's own thread). A write that
+    /// fails is logged: the answer has already gone.
+    pub(crate) fn write(&self, r: &Record) {
+        let Ok(mut line) = serde_json::to_string(r) else {
+            return;
+        };
+        line.push('\n');
+        let mut f = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = f.write_all(line.as_bytes()) {
+            tracing::error!(path = %self.path.display(), %e, "writing the route audit log");
+        }
+    }
+}
+
+/// Price per million tokens × counts.
+pub(crate) fn cost(
+    price: Option<hearth_route::Price>,
+    prompt: u32,
+    completion: u32,
+) -> Option<f64> {
+    price
+        .map(|p| (f64::from(prompt) * p.in_per_mtok + f64::from(completion) * p.out_per_mtok) / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn records_are_json_lines_in_a_private_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a/audit.jsonl");
+        let a = Audit::open(&p).unwrap();
+        let r = Record {
+            ts: 1,
+            rule: "header".into(),
+            upstream: "up".into(),
+            host: "127.0.0.1:9".into(),
+            model: "big".into(),
+            redactions: [("openai-api-key".to_string(), 2)].into_iter().collect(),
+            bytes_out: 10,
+            prompt_tokens: 1000,
+            completion_tokens: 500,
+            cost_usd: cost(
+                Some(hearth_route::Price {
+                    in_per_mtok: 3.0,
+                    out_per_mtok: 15.0,
+                }),
+                1000,
+                500,
+            ),
+            first_event_ms: Some(5),
+            total_ms: 9,
+            status: "ok".into(),
+            fallback: None,
+            body: None,
+        };
+        a.write(&r);
+        a.write(&r);
+        let text = std::fs::read_to_string(&p).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["redactions"]["openai-api-key"], 2);
+        assert!((lines[0]["cost_usd"].as_f64().unwrap() - 0.0105).abs() < 1e-12);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
