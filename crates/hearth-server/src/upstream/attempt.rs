@@ -168,8 +168,8 @@ impl Attempt {
             finish = chunk.finish.or(finish);
             if let Some((p, c)) = chunk.usage {
                 usage = Some((p, c));
-                self.record.prompt_tokens = p;
-                self.record.completion_tokens = c;
+                self.record.prompt_tokens = Some(p);
+                self.record.completion_tokens = Some(c);
             }
             if chunk.done {
                 done = true;

@@ -19,9 +19,11 @@ pub(crate) struct Record {
     /// Redactions by rule id (counts, never values).
     pub(crate) redactions: std::collections::BTreeMap<String, usize>,
     pub(crate) bytes_out: usize,
-    pub(crate) prompt_tokens: u32,
-    pub(crate) completion_tokens: u32,
-    /// Price × the upstream's usage report, in US dollars (`null` without a price).
+    /// The upstream's usage report (`null` when it sent none).
+    pub(crate) prompt_tokens: Option<u32>,
+    pub(crate) completion_tokens: Option<u32>,
+    /// Price × the upstream's usage report, in US dollars (`null` without a price or a
+    /// usage report).
     pub(crate) cost_usd: Option<f64>,
     /// Time to the first event, and to the end, in milliseconds.
     pub(crate) first_event_ms: Option<u64>,
@@ -80,11 +82,11 @@ impl Audit {
 /// Price per million tokens × counts.
 pub(crate) fn cost(
     price: Option<hearth_route::Price>,
-    prompt: u32,
-    completion: u32,
+    prompt: Option<u32>,
+    completion: Option<u32>,
 ) -> Option<f64> {
-    price
-        .map(|p| (f64::from(prompt) * p.in_per_mtok + f64::from(completion) * p.out_per_mtok) / 1e6)
+    let (p, i, o) = (price?, prompt?, completion?);
+    Some((f64::from(i) * p.in_per_mtok + f64::from(o) * p.out_per_mtok) / 1e6)
 }
 
 #[cfg(test)]
@@ -105,15 +107,15 @@ mod tests {
             model: "big".into(),
             redactions: [("openai-api-key".to_string(), 2)].into_iter().collect(),
             bytes_out: 10,
-            prompt_tokens: 1000,
-            completion_tokens: 500,
+            prompt_tokens: Some(1000),
+            completion_tokens: Some(500),
             cost_usd: cost(
                 Some(hearth_route::Price {
                     in_per_mtok: 3.0,
                     out_per_mtok: 15.0,
                 }),
-                1000,
-                500,
+                Some(1000),
+                Some(500),
             ),
             first_event_ms: Some(5),
             total_ms: 9,
@@ -131,6 +133,11 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["redactions"]["openai-api-key"], 2);
         assert!((lines[0]["cost_usd"].as_f64().unwrap() - 0.0105).abs() < 1e-12);
+        let price = Some(hearth_route::Price {
+            in_per_mtok: 1.0,
+            out_per_mtok: 1.0,
+        });
+        assert_eq!(cost(price, None, Some(1)), None, "no usage report: no cost");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
