@@ -14,6 +14,8 @@ mod decide;
 mod policy;
 mod summary;
 
+mod calendar;
+pub use calendar::civil_date;
 pub use decide::{decide, no_cloud, Conditions, Decision, Refusal, Route, Summary, Task};
 pub use policy::{
     default_policy_path, Alias, Mode, OnForbidden, Policy, PolicyError, Price, Project, Redact,

@@ -57,6 +57,10 @@ pub struct Router {
     /// The local model that answers a request for a cloud alias which stays here (the policy
     /// kept it local, a fallback, a secret that must not leave).
     pub local_model: Option<String>,
+    /// Spending limits in US dollars (UTC day, calendar month), summed from the audit log's
+    /// costs: once reached, requests stay local until the period ends.
+    pub budget_usd_per_day: Option<f64>,
+    pub budget_usd_per_month: Option<f64>,
 }
 
 /// What the redactor knows besides its built-in rules (hybrid mode).
@@ -364,6 +368,14 @@ impl Policy {
             file: file.to_string(),
             message: m,
         };
+        for (what, b) in [
+            ("budget_usd_per_day", self.router.budget_usd_per_day),
+            ("budget_usd_per_month", self.router.budget_usd_per_month),
+        ] {
+            if b.is_some_and(|b| !(b >= 0.0 && b.is_finite())) {
+                return Err(bad(format!("[router] {what} must be a number >= 0")));
+            }
+        }
         for (i, u) in self.upstreams.iter().enumerate() {
             if matches!(u.name.as_str(), "local" | "alias" | "cloud" | "auto") || u.name.is_empty()
             {

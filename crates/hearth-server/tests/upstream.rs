@@ -534,3 +534,61 @@ fn a_hybrid_policy_needs_its_upstream_key_and_a_supported_kind() {
     };
     hearth_server::check_config(&cfg).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_budget_keeps_the_next_request_local() {
+    let (up, base) = stand_in().await;
+    // One answer costs (1000 × 3 + 500 × 15) / 1e6 = $0.0105.
+    let logs = tempfile::tempdir().unwrap();
+    let audit = logs.path().join("audit.jsonl");
+    let policy = format!(
+        "[router]\nmode = \"hybrid\"\naudit_log = \"{}\"\nlocal_model = \"tiny:latest\"\n\
+         budget_usd_per_day = 0.01\n[redact]\nfrom_env = false\n\
+         [[upstream]]\nname = \"up\"\nkind = \"openai\"\nbase_url = \"{base}\"\n\
+         price = {{ in_per_mtok = 3.0, out_per_mtok = 15.0 }}\n\
+         [[alias]]\nname = \"smart\"\ntarget = \"up:big\"\n",
+        audit.display()
+    );
+    let cfg = ServerConfig {
+        route_policy: hearth_route::Policy::parse(&policy, "router.toml").unwrap(),
+        ..ServerConfig::default()
+    };
+    let (_d, s, _) = serve_tiny(&["ok"], 4096, cfg);
+    let mut req = post("/v1/chat/completions", ask("smart", "hi", false));
+    req.headers_mut()
+        .insert("x-hearth-project", "acme".parse().unwrap());
+    let r = send(&s, req).await;
+    assert!(r.headers["x-hearth-route"]
+        .to_str()
+        .unwrap()
+        .starts_with("cloud;"));
+    // The record is written as the attempt ends, just after the answer.
+    for _ in 0..100 {
+        if std::fs::read_to_string(&audit).is_ok_and(|t| !t.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rec: Value = serde_json::from_str(
+        std::fs::read_to_string(&audit)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["project"], "acme");
+    let r = send(&s, post("/v1/chat/completions", ask("smart", "hi", false))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.headers["x-hearth-route"], "local; rule=budget");
+    assert_eq!(up.bodies().len(), 1);
+    // A server started later reads the day's spending back from the log.
+    let cfg = ServerConfig {
+        route_policy: hearth_route::Policy::parse(&policy, "router.toml").unwrap(),
+        ..ServerConfig::default()
+    };
+    let (_d2, s2, _) = serve_tiny(&["ok"], 4096, cfg);
+    let r = send(&s2, post("/v1/chat/completions", ask("smart", "hi", false))).await;
+    assert_eq!(r.headers["x-hearth-route"], "local; rule=budget");
+    assert_eq!(up.bodies().len(), 1);
+}

@@ -28,6 +28,9 @@ pub enum Command {
     CheckCode(cmd::check_code::Args),
     /// Where the routing policy would send a request (local or a cloud upstream), step by step.
     Route(cmd::route::Args),
+    /// What hybrid routing sent to the cloud: attempts, tokens and cost per day, project and
+    /// upstream, and the redaction rules that fired (from the audit log).
+    Audit(cmd::audit::Args),
     /// Replace secrets in text by placeholders: what would leave the machine for a cloud model.
     Redact(cmd::redact::Args),
     /// Scan model files (GGUF, pickle/PyTorch, safetensors) for hostile content; exit code by severity.
@@ -90,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::CheckCode(args) => cmd::check_code::run(args),
         Command::Redact(args) => cmd::redact::run(args),
         Command::Route(args) => cmd::route::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
         Command::Scan(args) => cmd::scan::run(args),
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),

@@ -147,3 +147,41 @@ fn route_explains_without_sending() {
         "{out:?}"
     );
 }
+
+#[test]
+fn audit_sums_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let day = 20_794u64 * 86_400;
+    std::fs::write(
+        &log,
+        format!(
+            "{{\"ts\":{day},\"project\":\"acme\",\"upstream\":\"up\",\"model\":\"big\",\"status\":\"ok\",\"bytes_out\":120,\"prompt_tokens\":1000,\"completion_tokens\":500,\"cost_usd\":0.0105,\"redactions\":{{\"github-token\":2}},\"fallback\":null}}\n"
+        ),
+    )
+    .unwrap();
+    let out = hearth()
+        .args(["audit", "--json", "--log"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["by_day"]["2026-12-07"]["attempts"], 1);
+    assert_eq!(v["by_project"]["acme"]["cost_usd"], 0.0105);
+    assert_eq!(v["top_rules"][0][0], "github-token");
+    let out = hearth()
+        .args(["audit", "--log"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("2026-12-07") && text.contains("acme"),
+        "{text}"
+    );
+    assert!(
+        text.contains("total: 1 attempts, 120 bytes out, $0.0105"),
+        "{text}"
+    );
+}

@@ -64,16 +64,16 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
         (Request::from_parts(parts, Body::from(bytes)), v)
     };
     let summary = hearth_route::summarize(&path, &body, &headers);
-    let conditions = Conditions {
+    #[cfg_attr(not(feature = "cloud"), allow(unused_mut))]
+    let mut conditions = Conditions {
         no_cloud: cfg.no_cloud,
-        #[cfg(feature = "cloud")]
-        open_circuits: s
-            .upstreams
-            .as_ref()
-            .map(crate::upstream::Upstreams::open_circuits)
-            .unwrap_or_default(),
         ..Conditions::default()
     };
+    #[cfg(feature = "cloud")]
+    if let Some(u) = &s.upstreams {
+        conditions.open_circuits = u.open_circuits();
+        conditions.budget_exhausted = u.budget_exhausted();
+    }
     match hearth_route::decide(&cfg.route_policy, &summary, &conditions) {
         Ok(d) => match d.route {
             Route::Local { model } => {
@@ -101,6 +101,7 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
                     model,
                     fallback,
                     rule: d.rule.clone(),
+                    project: summary.project.clone(),
                     label: Default::default(),
                 };
                 let label = ask.label.clone();

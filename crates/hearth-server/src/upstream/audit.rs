@@ -1,5 +1,7 @@
 //! The audit log: one JSON Lines record per upstream attempt (what left, where, why, what it
-//! cost), never a secret value. The file is created with mode 0600.
+//! cost), never a secret value. The file is created with mode 0600. It is also the ledger the
+//! budgets read: what was spent today and this month (UTC) is summed from it at startup and
+//! kept up to date with every record.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -13,6 +15,8 @@ pub(crate) struct Record {
     pub(crate) ts: u64,
     /// The policy step that chose the cloud (`header`, `model`, `rule:ID`).
     pub(crate) rule: String,
+    /// `X-Hearth-Project`, when the request named one.
+    pub(crate) project: Option<String>,
     pub(crate) upstream: String,
     pub(crate) host: String,
     pub(crate) model: String,
@@ -43,6 +47,51 @@ pub(crate) struct Record {
 pub(crate) struct Audit {
     path: PathBuf,
     file: Mutex<std::fs::File>,
+    spent: Mutex<Spent>,
+}
+
+/// Costs summed per UTC day and calendar month.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Spent {
+    day: i64,
+    day_usd: f64,
+    month: (i64, u32),
+    month_usd: f64,
+}
+
+impl Spent {
+    fn add(&mut self, ts: u64, usd: f64) {
+        let day = i64::try_from(ts / 86_400).unwrap_or(i64::MAX);
+        let month = civil_month(day);
+        if day == self.day {
+            self.day_usd += usd;
+        } else if day > self.day {
+            (self.day, self.day_usd) = (day, usd);
+        }
+        if month == self.month {
+            self.month_usd += usd;
+        } else if month > self.month {
+            (self.month, self.month_usd) = (month, usd);
+        }
+    }
+
+    /// (today, this month) at `now` (Unix seconds).
+    pub(crate) fn at(&self, now: u64) -> (f64, f64) {
+        let day = i64::try_from(now / 86_400).unwrap_or(i64::MAX);
+        let d = if day == self.day { self.day_usd } else { 0.0 };
+        let m = if civil_month(day) == self.month {
+            self.month_usd
+        } else {
+            0.0
+        };
+        (d, m)
+    }
+}
+
+/// (year, month) of a day counted from 1970-01-01.
+fn civil_month(days: i64) -> (i64, u32) {
+    let (y, m, _) = hearth_route::civil_date(days);
+    (y, m)
 }
 
 impl Audit {
@@ -56,10 +105,33 @@ impl Audit {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
         let file = o.open(path)?;
+        // The ledger: the costs already in the log (a line that does not parse is skipped).
+        let mut spent = Spent::default();
+        let text = std::fs::read_to_string(path)?;
+        for v in text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        {
+            if let (Some(ts), Some(usd)) = (
+                v.get("ts").and_then(serde_json::Value::as_u64),
+                v.get("cost_usd").and_then(serde_json::Value::as_f64),
+            ) {
+                spent.add(ts, usd);
+            }
+        }
         Ok(Audit {
             path: path.to_path_buf(),
             file: Mutex::new(file),
+            spent: Mutex::new(spent),
         })
+    }
+
+    /// What was spent (today, this month) at `now` (Unix seconds).
+    pub(crate) fn spent(&self, now: u64) -> (f64, f64) {
+        self.spent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .at(now)
     }
 
     /// Append one record (blocking; called from the attempt's own thread). A write that
@@ -69,6 +141,12 @@ impl Audit {
             return;
         };
         line.push('\n');
+        if let Some(usd) = r.cost_usd {
+            self.spent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .add(r.ts, usd);
+        }
         let mut f = self
             .file
             .lock()
@@ -102,6 +180,7 @@ mod tests {
         let r = Record {
             ts: 1,
             rule: "header".into(),
+            project: Some("acme".into()),
             upstream: "up".into(),
             host: "127.0.0.1:9".into(),
             model: "big".into(),
@@ -144,5 +223,33 @@ mod tests {
             let mode = std::fs::metadata(&p).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+}
+
+#[cfg(test)]
+mod ledger_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn spending_is_summed_per_day_and_month_and_read_back_from_the_log() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("audit.jsonl");
+        let day = 20_794u64 * 86_400;
+        std::fs::write(
+            &p,
+            format!(
+                "{{\"ts\":{},\"cost_usd\":1.5}}\n{{\"ts\":{},\"cost_usd\":0.25}}\nnot json\n{{\"ts\":{},\"cost_usd\":null}}\n",
+                day - 86_400,
+                day + 10,
+                day + 20
+            ),
+        )
+        .unwrap();
+        let a = Audit::open(&p).unwrap();
+        assert_eq!(a.spent(day + 30), (0.25, 1.75));
+        // The next day, the day's sum starts again; the next month, both.
+        assert_eq!(a.spent(day + 86_400), (0.0, 1.75));
+        assert_eq!(a.spent(day + 30 * 86_400), (0.0, 0.0));
     }
 }

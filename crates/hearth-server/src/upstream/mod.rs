@@ -40,6 +40,8 @@ pub(crate) struct CloudAsk {
     pub(crate) fallback: Vec<String>,
     /// The policy step that chose the cloud.
     pub(crate) rule: String,
+    /// `X-Hearth-Project`, for the audit log.
+    pub(crate) project: Option<String>,
     /// Where the answer came from, for `X-Hearth-Route` (set by [`Upstreams::start`]).
     pub(crate) label: Arc<Mutex<Option<String>>>,
 }
@@ -168,6 +170,18 @@ impl Upstreams {
         }))
     }
 
+    /// Whether a budget of the policy is spent (today's or this month's costs in the audit
+    /// log reached it): the policy then keeps requests local.
+    pub(crate) fn budget_exhausted(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (day, month) = self.audit.spent(now);
+        let r = &self.policy.router;
+        r.budget_usd_per_day.is_some_and(|b| day >= b)
+            || r.budget_usd_per_month.is_some_and(|b| month >= b)
+    }
+
     /// Upstreams whose circuit is open now (the policy skips them).
     pub(crate) fn open_circuits(&self) -> Vec<String> {
         self.breakers.open(Instant::now())
@@ -265,6 +279,7 @@ impl Upstreams {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
                 rule: ask.rule.clone(),
+                project: ask.project.clone(),
                 upstream: name.to_string(),
                 host: host_of(&u.base_url),
                 model: model.to_string(),

@@ -1,4 +1,5 @@
 //! One module per subcommand.
+pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod bench_fim;
 pub(crate) mod chat;
