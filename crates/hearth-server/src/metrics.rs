@@ -31,7 +31,13 @@ pub(crate) struct Metrics {
     pub(crate) truncated_requests: AtomicU64,
     /// Messages dropped that way.
     pub(crate) truncated_messages: AtomicU64,
+    /// Measured prompt speed of local generations, tokens/s (an `f64`'s bits; 0: none yet):
+    /// a moving average over prompts of at least [`MIN_PREFILL_SAMPLE`] evaluated tokens.
+    prefill_tok_s: AtomicU64,
 }
+
+/// Shorter prompt evaluations say little about prompt speed (fixed costs dominate).
+pub(crate) const MIN_PREFILL_SAMPLE: u32 = 64;
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {
@@ -86,6 +92,32 @@ impl Metrics {
             .fetch_add(u64::from(cached), Ordering::Relaxed);
         self.generated_tokens
             .fetch_add(u64::from(generated), Ordering::Relaxed);
+    }
+
+    /// One local prompt evaluation: `tokens` evaluated (not from the cache) in `took`.
+    pub(crate) fn prefill(&self, tokens: u32, took: std::time::Duration) {
+        let secs = took.as_secs_f64();
+        if tokens < MIN_PREFILL_SAMPLE || secs <= 0.0 {
+            return;
+        }
+        let sample = f64::from(tokens) / secs;
+        let _ = self
+            .prefill_tok_s
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                let old = f64::from_bits(bits);
+                let new = if old > 0.0 {
+                    0.7 * old + 0.3 * sample
+                } else {
+                    sample
+                };
+                Some(new.to_bits())
+            });
+    }
+
+    /// The measured prompt speed (tokens/s), once there is one.
+    pub(crate) fn prefill_tok_s(&self) -> Option<f64> {
+        let v = f64::from_bits(self.prefill_tok_s.load(Ordering::Relaxed));
+        (v > 0.0).then_some(v)
     }
 
     /// Count one conversation that dropped `messages` turns to fit the context.
@@ -149,6 +181,12 @@ impl Metrics {
             "Messages dropped to fit the context.",
             self.truncated_messages.load(Ordering::Relaxed),
         );
+        if let Some(v) = self.prefill_tok_s() {
+            let _ = writeln!(
+                o,
+                "# HELP hearth_prefill_tokens_per_second Measured prompt speed of local generations (moving average).\n# TYPE hearth_prefill_tokens_per_second gauge\nhearth_prefill_tokens_per_second {v:.1}"
+            );
+        }
         let _ = writeln!(o, "# HELP hearth_requests_total HTTP requests by route and status.\n# TYPE hearth_requests_total counter");
         if let Ok(m) = self.requests.lock() {
             for ((route, status), v) in m.iter() {
@@ -290,5 +328,26 @@ mod tests {
         assert!(t.contains("vllm:num_requests_running 2"));
         assert!(t.contains("vllm:kv_cache_usage_perc 0.500000"));
         assert!(t.contains("hearth_generated_tokens_total 5"));
+        assert!(
+            !t.contains("hearth_prefill_tokens_per_second"),
+            "none measured yet"
+        );
+    }
+
+    #[test]
+    fn prefill_speed_is_a_moving_average_of_real_samples() {
+        let m = Metrics::default();
+        assert_eq!(m.prefill_tok_s(), None);
+        // Too short, or no time: not a sample.
+        m.prefill(10, Duration::from_millis(10));
+        m.prefill(1000, Duration::ZERO);
+        assert_eq!(m.prefill_tok_s(), None);
+        m.prefill(1000, Duration::from_secs(10));
+        assert_eq!(m.prefill_tok_s(), Some(100.0));
+        m.prefill(2000, Duration::from_secs(10));
+        assert!((m.prefill_tok_s().unwrap() - 130.0).abs() < 1e-9);
+        assert!(m
+            .render(&Gauges::default())
+            .contains("hearth_prefill_tokens_per_second 130.0"));
     }
 }

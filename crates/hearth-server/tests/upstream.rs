@@ -592,3 +592,22 @@ async fn a_spent_budget_keeps_the_next_request_local() {
     assert_eq!(r.headers["x-hearth-route"], "local; rule=budget");
     assert_eq!(up.bodies().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_over_the_local_context_goes_to_the_cloud_by_rule() {
+    let (up, base) = stand_in().await;
+    let rule = "[[rule]]\nid = \"too-long-here\"\nwhen = { exceeds_local_context = true }\n\
+                route = \"alias:smart\"\n";
+    let (_logs, s, _) = hybrid(&base, "", rule);
+    // The default context is 4096 tokens; 40 KB is about 10k tokens.
+    let long = "x = 1\n".repeat(7000);
+    let r = send(&s, post("/api/chat", ask("tiny:latest", &long, false))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.headers["x-hearth-route"],
+        "cloud; upstream=up; model=big; rule=rule:too-long-here"
+    );
+    let r = send(&s, post("/api/chat", ask("tiny:latest", "short", false))).await;
+    assert_eq!(r.headers["x-hearth-route"], "local; rule=default");
+    assert_eq!(up.bodies().len(), 1);
+}

@@ -63,7 +63,11 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
         let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         (Request::from_parts(parts, Body::from(bytes)), v)
     };
-    let summary = hearth_route::summarize(&path, &body, &headers);
+    let mut summary = hearth_route::summarize(&path, &body, &headers);
+    // What the local side can do: the prompt speed measured on this server's own requests, and
+    // the context a request gets unless it asks for more.
+    summary.local_prefill_tok_s = s.service.metrics().prefill_tok_s();
+    summary.local_ctx = Some(u64::from(cfg.default_num_ctx));
     #[cfg_attr(not(feature = "cloud"), allow(unused_mut))]
     let mut conditions = Conditions {
         no_cloud: cfg.no_cloud,

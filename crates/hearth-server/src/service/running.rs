@@ -243,6 +243,10 @@ impl Running {
                         stats.cached_tokens,
                         stats.eval_tokens,
                     );
+                    self.metrics.prefill(
+                        stats.prompt_tokens.saturating_sub(stats.cached_tokens),
+                        stats.prompt_eval,
+                    );
                     if let Some(split) = &mut self.think {
                         let pieces = split.finish();
                         self.queue(pieces);
