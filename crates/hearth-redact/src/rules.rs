@@ -41,6 +41,14 @@ pub struct Rule {
     pub fps: &'static [&'static str],
 }
 
+impl Rule {
+    /// Whether `value`, a match of this rule's regex (its secret part), is a secret by the
+    /// rule's other tests: stopwords, entropy, and the generic and assignment checks.
+    pub fn accepts(&self, value: &str) -> bool {
+        crate::scan::accepts(self, value)
+    }
+}
+
 const fn rule(id: &'static str, tag: &'static str, keywords: &'static [&'static str]) -> Rule {
     Rule {
         id,
@@ -80,7 +88,7 @@ pub const BUILTIN: &[Rule] = &[
         ..rule("aws-access-key-id", "AWS_KEY_ID", &["a3t", "akia", "asia", "abia", "acca"])
     },
     Rule {
-        pattern: r"(?i)aws.{0,20}?secret.{0,20}?[=:]\s{0,5}[\x22'`]?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        pattern: r"(?i)aws.{0,20}?secret.{0,20}?[=:](?:\s|\\[tn]){0,5}\\?[\x22'`]?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
         min_entropy: 3.5,
         stopwords: &["example"],
         tps: &["aws_secret_access_key = Zq3vT8kP2mX7rB5nW1yL9cH4dF6gJ0sA8uE3iO2w\n"],
@@ -218,7 +226,7 @@ pub const BUILTIN: &[Rule] = &[
     Rule {
         // `NAME=VALUE` lines (.env, shell, Dockerfile ENV, CI variables) whose upper-case name
         // says secret: the value whatever it looks like.
-        pattern: r#"(?m)(?:^|\\n|["'])[ \t]*(?:-[ \t]+)?(?:export[ \t]+|ENV[ \t]+|set[ \t]+)?[A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|PASS|CREDENTIALS?|AUTH|DSN)[A-Z0-9_]*[ \t]*=[ \t]*\\?(?:"([^"\n\\]{6,})\\?"|'([^'\n\\]{6,})'|([^\s#"'\\]{6,}))"#,
+        pattern: r#"(?m)(?:^|\\n|["'])(?:[ \t]|\\t)*(?:-(?:[ \t]|\\t)+)?(?:export(?:[ \t]|\\t)+|ENV(?:[ \t]|\\t)+|set(?:[ \t]|\\t)+)?[A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|PASS|CREDENTIALS?|AUTH|DSN)[A-Z0-9_]*(?:[ \t]|\\t)*=(?:[ \t]|\\t)*\\?(?:"([^"\n\\]{6,})\\?"|'([^'\n\\]{6,})'|([^\s#"'\\]{6,}))"#,
         check: Check::Assigned,
         tps: &[
             "DB_PASSWORD=hunter2horse",
@@ -251,7 +259,7 @@ pub const BUILTIN: &[Rule] = &[
     },
     Rule {
         // Secret-sounding names assigned random-looking values in code and config.
-        pattern: r#"(?i)(?:api[_.-]?key|access[_.-]?key|secret|token|passw(?:or)?d|pwd|credentials?|auth[_.-]?key|private[_.-]?key|client[_.-]?secret)[A-Za-z0-9_.-]{0,20}\\?[\x22'`]?[ \t]{0,5}(?::=|=>|=|:|,)[ \t]{0,5}(?:[A-Za-z]{0,8}\()?\\?[\x22'`]?([A-Za-z0-9_\-+/=.~!@#$%^&*]{10,150})"#,
+        pattern: r#"(?i)(?:api[_.-]?key|access[_.-]?key|secret|token|passw(?:or)?d|pwd|credentials?|auth[_.-]?key|private[_.-]?key|client[_.-]?secret)[A-Za-z0-9_.-]{0,20}\\?[\x22'`]?(?:[ \t]|\\t){0,5}(?::=|=>|=|:|,)(?:[ \t]|\\t){0,5}(?:[A-Za-z]{0,8}\()?\\?[\x22'`]?([A-Za-z0-9_\-+/=.~!@#$%^&*]{10,150})"#,
         min_entropy: 3.3,
         check: Check::Generic,
         tps: &[

@@ -253,7 +253,7 @@ fn host_regex(domains: &[String]) -> Result<Option<Regex>, RedactError> {
 }
 
 /// Whether a candidate `value` of `rule` is a secret.
-fn accepts(rule: &Rule, value: &str) -> bool {
+pub(crate) fn accepts(rule: &Rule, value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     if rule.stopwords.iter().any(|w| lower.contains(w)) {
         return false;
