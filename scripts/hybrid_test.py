@@ -147,7 +147,24 @@ def hybrid():
         check("the stand-in reported its usage", r0["prompt_tokens"] is not None, r0)
     check("audit log is private (0600)", (os.stat(audit).st_mode & 0o777) == 0o600)
 
-    # 6. The upstream dies: the next request falls back to local before the first byte.
+    # 6. An Anthropic-protocol upstream (the stand-in's /v1/messages), asked through OpenAI's.
+    if os.environ.get("STANDIN", "hearth") == "hearth":
+        before = len(recorded())
+        raw = oc.chat.completions.with_raw_response.create(
+            model="smart-anthropic", max_tokens=16, temperature=0,
+            messages=[{"role": "system", "content": "Answer with one number."},
+                      {"role": "user", "content": f"What is 3+4? ({secrets[3]})"}])
+        c = raw.parse()
+        route = raw.headers.get("x-hearth-route", "")
+        got = recorded()[before:]
+        check("an Anthropic upstream answers through the OpenAI API",
+              route.startswith("cloud; upstream=standin-anthropic")
+              and "7" in (c.choices[0].message.content or ""), (route, c.choices[0].message.content))
+        check("it was sent to /v1/messages, redacted",
+              [r["path"] for r in got] == ["/v1/messages"]
+              and secrets[3] not in got[0]["body"], [r["path"] for r in got])
+
+    # 7. The upstream dies: the next request falls back to local before the first byte.
     os.kill(int(os.environ["STANDIN_PID"]), signal.SIGKILL)
     time.sleep(0.5)
     t = time.time()

@@ -160,11 +160,59 @@ async fn chat(State(up): State<Arc<Upstream>>, headers: HeaderMap, body: Bytes) 
     }
 }
 
+/// The stand-in's Anthropic Messages endpoint: streams "you said: " + the last user text.
+async fn messages(State(up): State<Arc<Upstream>>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = headers
+        .get("x-api-key")
+        .map(|v| format!("x-api-key {}", v.to_str().unwrap()));
+    up.seen.lock().unwrap().push((body.to_vec(), key));
+    let req: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(headers["anthropic-version"], "2023-06-01");
+    let said: String = req["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| {
+            m["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|b| b["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
+    let mut out = ev(
+        "message_start",
+        json!({"type": "message_start", "message": {"usage": {"input_tokens": 1000, "output_tokens": 1}}}),
+    );
+    out += &ev(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    );
+    let text = format!("you said: {said}");
+    for piece in text.as_bytes().chunks(4) {
+        out += &ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": String::from_utf8_lossy(piece)}}),
+        );
+    }
+    out += &ev(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 500}}),
+    );
+    out += &ev("message_stop", json!({"type": "message_stop"}));
+    sse(out)
+}
+
 /// The stand-in on a loopback port.
 async fn stand_in() -> (Arc<Upstream>, String) {
     let up = Arc::new(Upstream::default());
     let app = axum::Router::new()
         .route("/v1/chat/completions", axum::routing::post(chat))
+        .route("/v1/messages", axum::routing::post(messages))
         .with_state(up.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -610,4 +658,45 @@ async fn a_prompt_over_the_local_context_goes_to_the_cloud_by_rule() {
     let r = send(&s, post("/api/chat", ask("tiny:latest", "short", false))).await;
     assert_eq!(r.headers["x-hearth-route"], "local; rule=default");
     assert_eq!(up.bodies().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anthropic_upstream_gets_messages_redacted_and_its_key() {
+    let (up, base) = stand_in().await;
+    let extra = format!(
+        "[[upstream]]\nname = \"anth\"\nkind = \"anthropic\"\nbase_url = \"{base}\"\n\
+         api_key_env = \"HOME\"\n\
+         [[alias]]\nname = \"claude\"\ntarget = \"anth:claude-x\"\n"
+    );
+    let (_logs, s, _) = hybrid(&base, "", &extra);
+    let key = "glpat-Ab3dEf6hIj9kLm2nOp5q";
+    let prompt = format!("deploy with {key}");
+    let r = send(
+        &s,
+        post("/v1/chat/completions", ask("claude", &prompt, true)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.headers["x-hearth-route"],
+        "cloud; upstream=anth; model=claude-x; rule=model"
+    );
+    let (events, _) = common::sse(&r);
+    let text: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, format!("you said: {prompt}"));
+    let seen = up.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let body = String::from_utf8_lossy(&seen[0].0);
+    assert!(
+        !body.contains(key) && body.contains("HEARTH_GITLAB_TOKEN_"),
+        "{body}"
+    );
+    let home = std::env::var("HOME").unwrap();
+    assert_eq!(
+        seen[0].1.as_deref(),
+        Some(format!("x-api-key {home}").as_str())
+    );
 }

@@ -11,7 +11,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
 use super::audit::{cost, Audit, Record};
-use super::openai::{restored, stats, Reader};
+use super::openai::{restored, stats, Chunk, StreamError};
+use super::{anthropic, openai};
 use crate::backend::Finish;
 use crate::service::error::ServiceError;
 use crate::service::running::{Done, Event};
@@ -26,8 +27,31 @@ pub(crate) struct Fail {
     pub(crate) retry_after: Option<Duration>,
 }
 
+/// The event reader of an upstream's protocol.
+pub(crate) enum Reader {
+    OpenAi(openai::Reader),
+    Anthropic(anthropic::Reader),
+}
+
+impl Reader {
+    fn line(&mut self, line: &str) -> Result<Option<Chunk>, StreamError> {
+        match self {
+            Reader::OpenAi(r) => r.line(line),
+            Reader::Anthropic(r) => r.line(line),
+        }
+    }
+
+    fn tool_calls(&mut self) -> Result<Vec<crate::service::tools::ToolCall>, StreamError> {
+        match self {
+            Reader::OpenAi(r) => r.tool_calls(),
+            Reader::Anthropic(r) => r.tool_calls(),
+        }
+    }
+}
+
 pub(crate) struct Attempt {
     pub(crate) agent: ureq::Agent,
+    pub(crate) kind: hearth_route::UpstreamKind,
     pub(crate) url: String,
     pub(crate) key: Option<String>,
     pub(crate) body: Vec<u8>,
@@ -97,8 +121,14 @@ impl Attempt {
             .post(&self.url)
             .header("content-type", "application/json")
             .header("accept", "text/event-stream");
-        if let Some(k) = &self.key {
-            req = req.header("authorization", format!("Bearer {k}"));
+        let anthropic = self.kind == hearth_route::UpstreamKind::Anthropic;
+        if anthropic {
+            req = req.header("anthropic-version", anthropic::VERSION);
+        }
+        match (&self.key, anthropic) {
+            (Some(k), true) => req = req.header("x-api-key", k.as_str()),
+            (Some(k), false) => req = req.header("authorization", format!("Bearer {k}")),
+            (None, _) => {}
         }
         let resp = match req.send(&self.body[..]) {
             Ok(r) => r,
@@ -127,7 +157,11 @@ impl Attempt {
             );
         }
         let mut lines = BufReader::new(resp.into_body().into_reader().take(MAX_REPLY));
-        let mut reader = Reader::default();
+        let mut reader = if anthropic {
+            Reader::Anthropic(anthropic::Reader::default())
+        } else {
+            Reader::OpenAi(openai::Reader::default())
+        };
         let mut line = String::new();
         let (mut finish, mut usage, mut answer) = (None, None, String::new());
         let mut done = false;

@@ -7,6 +7,7 @@
 //! Fallbacks (the alias's list, then `local` where it is listed) are tried only before the
 //! first byte reaches the client; a failure after it ends the stream with an error. Every
 //! attempt is one record in the audit log.
+mod anthropic;
 mod attempt;
 pub(crate) mod audit;
 pub(crate) mod circuit;
@@ -105,13 +106,6 @@ impl Upstreams {
         }
         let mut keys = HashMap::new();
         for u in &policy.upstreams {
-            if u.kind == UpstreamKind::Anthropic {
-                return Err(bad(format!(
-                    "{file}: upstream {:?}: kind = \"anthropic\" is not supported yet; use an \
-                     OpenAI-compatible endpoint (kind = \"openai\")",
-                    u.name
-                )));
-            }
             if let Some(var) = &u.api_key_env {
                 match env(var).filter(|k| !k.trim().is_empty()) {
                     Some(k) => {
@@ -201,9 +195,24 @@ impl Upstreams {
         let redactor = self.redactor.clone();
         let g = gen.clone();
         let n = targets.len();
+        // The body in each protocol a target speaks, through one redaction request (so a
+        // secret has one placeholder in both).
+        let wants_anthropic = targets.iter().any(|t| {
+            t.split_once(':')
+                .and_then(|(u, _)| self.policy.upstream(u))
+                .is_some_and(|u| u.kind == UpstreamKind::Anthropic)
+        });
         let prepared = blocking(move || {
             let mut r = redactor.request();
-            Ok(match openai::body(&g, "", &mut r) {
+            let bodies = openai::body(&g, "", &mut r).and_then(|o| {
+                let a = if wants_anthropic {
+                    anthropic::body(&g, "", &mut r)?
+                } else {
+                    None
+                };
+                Ok(o.map(|o| (o, a)))
+            });
+            Ok(match bodies {
                 Err(e) => Prep::Failed(e.to_string()),
                 Ok(None) => Prep::NotChat,
                 Ok(Some(_)) if r.blocked().is_some() => {
@@ -270,10 +279,13 @@ impl Upstreams {
                 tried.push(format!("{name}: circuit open"));
                 continue;
             }
-            let mut body = body.clone();
+            let mut body = match (u.kind, &body) {
+                (UpstreamKind::Anthropic, (_, Some(a))) => a.clone(),
+                (_, (o, _)) => o.clone(),
+            };
             body["model"] = model.into();
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            let url = chat_url(&u.base_url);
+            let url = endpoint(u.kind, &u.base_url);
             let record = Record {
                 ts: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -298,6 +310,7 @@ impl Upstreams {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let a = Attempt {
                 agent: self.agent.clone(),
+                kind: u.kind,
                 url,
                 key: self.keys.get(name).cloned(),
                 body: bytes,
@@ -357,7 +370,8 @@ impl Upstreams {
 
 enum Prep {
     Ready {
-        body: serde_json::Value,
+        /// OpenAI's shape, and Anthropic's when a target speaks it.
+        body: (serde_json::Value, Option<serde_json::Value>),
         restorers: Vec<(Restorer, Restorer)>,
         redactions: std::collections::BTreeMap<String, usize>,
     },
@@ -366,9 +380,14 @@ enum Prep {
     Failed(String),
 }
 
-/// `BASE/chat/completions` (`BASE` is the API root, e.g. `https://api.openai.com/v1`).
-fn chat_url(base: &str) -> String {
-    format!("{}/chat/completions", base.trim_end_matches('/'))
+/// `BASE/chat/completions`, or `BASE/messages` for Anthropic (`BASE` is the API root, e.g.
+/// `https://api.openai.com/v1`, `https://api.anthropic.com/v1`).
+fn endpoint(kind: UpstreamKind, base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match kind {
+        UpstreamKind::Openai => format!("{base}/chat/completions"),
+        UpstreamKind::Anthropic => format!("{base}/messages"),
+    }
 }
 
 /// `host[:port]` of a URL, for the log.
@@ -385,8 +404,12 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(
-            chat_url("https://api.example.com/v1/"),
+            endpoint(UpstreamKind::Openai, "https://api.example.com/v1/"),
             "https://api.example.com/v1/chat/completions"
+        );
+        assert_eq!(
+            endpoint(UpstreamKind::Anthropic, "https://api.anthropic.com/v1"),
+            "https://api.anthropic.com/v1/messages"
         );
         assert_eq!(
             host_of("https://u:p@api.example.com:8443/v1"),

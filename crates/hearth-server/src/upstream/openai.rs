@@ -119,7 +119,7 @@ fn message(m: &Message, red: &mut Redaction<'_>) -> Result<Value, RedactError> {
 }
 
 /// Redact every string in `v` (object keys are names, not data, and stay).
-fn redact_leaves(v: &mut Value, red: &mut Redaction<'_>) -> Result<(), RedactError> {
+pub(crate) fn redact_leaves(v: &mut Value, red: &mut Redaction<'_>) -> Result<(), RedactError> {
     match v {
         Value::String(s) => *s = red.redact(s)?,
         Value::Array(a) => {
