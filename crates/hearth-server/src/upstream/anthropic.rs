@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hearth_redact::{RedactError, Request as Redaction};
 use serde_json::{json, Map, Value};
 
-use super::openai::{redact_leaves, Chunk, StreamError};
+use super::openai::{assemble_calls, redact_leaves, Chunk, StreamError};
 use crate::backend::Finish;
 use crate::service::request::{GenRequest, Input};
 use crate::service::tools::ToolCall;
@@ -258,24 +258,7 @@ impl Reader {
 
     /// The tool calls of the whole reply (placeholders kept, as for OpenAI upstreams).
     pub(crate) fn tool_calls(&mut self) -> Result<Vec<ToolCall>, StreamError> {
-        std::mem::take(&mut self.calls)
-            .into_values()
-            .map(|(name, input)| {
-                let arguments = if input.trim().is_empty() {
-                    Map::new()
-                } else {
-                    match serde_json::from_str(&input) {
-                        Ok(Value::Object(m)) => m,
-                        _ => {
-                            return Err(StreamError::Malformed(format!(
-                                "input of tool call {name:?} is not a JSON object"
-                            )))
-                        }
-                    }
-                };
-                Ok(ToolCall { name, arguments })
-            })
-            .collect()
+        assemble_calls(std::mem::take(&mut self.calls))
     }
 }
 

@@ -236,28 +236,36 @@ impl Reader {
         Ok(Some(c))
     }
 
-    /// The tool calls of the whole reply. Their arguments keep the placeholders: a value is
-    /// not restored where a tool would act on it (a prompt-injected `curl` could send it away).
+    /// The tool calls of the whole reply.
     pub(crate) fn tool_calls(&mut self) -> Result<Vec<ToolCall>, StreamError> {
-        std::mem::take(&mut self.calls)
-            .into_values()
-            .map(|(name, args)| {
-                let arguments = if args.trim().is_empty() {
-                    Map::new()
-                } else {
-                    match serde_json::from_str(&args) {
-                        Ok(Value::Object(m)) => m,
-                        _ => {
-                            return Err(StreamError::Malformed(format!(
-                                "arguments of tool call {name:?} are not a JSON object"
-                            )))
-                        }
-                    }
-                };
-                Ok(ToolCall { name, arguments })
-            })
-            .collect()
+        assemble_calls(std::mem::take(&mut self.calls))
     }
+}
+
+/// Tool calls from their streamed parts (index → name, JSON arguments text), in index order.
+/// Their arguments keep the placeholders: a value is not restored where a tool would act on
+/// it (a prompt-injected `curl` could send it away).
+pub(crate) fn assemble_calls(
+    calls: BTreeMap<u64, (String, String)>,
+) -> Result<Vec<ToolCall>, StreamError> {
+    calls
+        .into_values()
+        .map(|(name, args)| {
+            let arguments = if args.trim().is_empty() {
+                Map::new()
+            } else {
+                match serde_json::from_str(&args) {
+                    Ok(Value::Object(m)) => m,
+                    _ => {
+                        return Err(StreamError::Malformed(format!(
+                            "arguments of tool call {name:?} are not a JSON object"
+                        )))
+                    }
+                }
+            };
+            Ok(ToolCall { name, arguments })
+        })
+        .collect()
 }
 
 /// Text through a restorer (nothing when it holds everything back).
