@@ -243,6 +243,24 @@ pub const BUILTIN: &[Rule] = &[
         ..rule("env-assignment", "ENV_SECRET", &["key", "token", "secret", "pass", "pwd", "credential", "auth", "dsn"])
     },
     Rule {
+        // A bearer token in an HTTP header (curl lines, fetch calls, logged requests),
+        // whatever its provider's format.
+        pattern: r"(?i)\bbearer(?:[ \t]|\\t)+([A-Za-z0-9_\-.~+/]{16,}=*)",
+        min_entropy: 3.0,
+        check: Check::Generic,
+        tps: &[
+            "curl -H 'Authorization: Bearer 7f3b9c2e8a1d4f6b0e5c9a8d' https://api.example.com/v1",
+            "headers = {\"Authorization\": \"Bearer Q4x9Kq2Lm7Zr4Tv8Wn3Bc6Yd1\"}",
+        ],
+        fps: &[
+            "Authorization: Bearer $TOKEN",
+            "Authorization: Bearer <token>",
+            "the API uses bearer authentication for every endpoint",
+            "Authorization: `Bearer ${process.env.API_TOKEN}`",
+        ],
+        ..rule("bearer-token", "BEARER_TOKEN", &["bearer"])
+    },
+    Rule {
         // Userinfo in URLs: `scheme://user:password@host`.
         pattern: r#"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@'"`]{1,100}:([^\s:/@'"`]{3,200})@"#,
         check: Check::Assigned,
