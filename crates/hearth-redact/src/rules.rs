@@ -294,6 +294,7 @@ pub const BUILTIN: &[Rule] = &[
             "token_count = len(tokens_in_prompt)",
             "max_tokens: 1000000000",
             "password = \"password\"",
+            "formatter.field(\"colon2_token\", &self.colon2_token);",
         ],
         ..rule("generic-secret", "SECRET", &["key", "secret", "token", "passw", "pwd", "credential"])
     },

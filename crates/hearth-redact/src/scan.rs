@@ -295,7 +295,10 @@ fn identifier_like(v: &str) -> bool {
                         || p.bytes()
                             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))))
     };
-    let v = v.trim_matches(|c: char| c == '_' || c == '.' || c == ',' || c == ';');
+    // A reference, dereference or negation of a name is still a name (`&self.colon2_token`).
+    let v = v
+        .trim_start_matches(['&', '*', '!'])
+        .trim_matches(|c: char| c == '_' || c == '.' || c == ',' || c == ';');
     if v.contains('_') || v.contains('.') {
         return v.split(['_', '.']).all(wordy);
     }
