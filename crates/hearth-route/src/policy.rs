@@ -61,6 +61,12 @@ pub struct Router {
     /// costs: once reached, requests stay local until the period ends.
     pub budget_usd_per_day: Option<f64>,
     pub budget_usd_per_month: Option<f64>,
+    /// Records older than this many days are dropped from the audit log when the server
+    /// starts (none by default: kept for ever).
+    pub audit_retention_days: Option<u32>,
+    /// Also log the exact redacted body of every upstream attempt: what left the machine.
+    #[serde(default)]
+    pub audit_bodies: bool,
 }
 
 /// What the redactor knows besides its built-in rules (hybrid mode).

@@ -235,6 +235,7 @@ fn hybrid(
     let audit = logs.path().join("audit.jsonl");
     let policy = format!(
         "[router]\nmode = \"hybrid\"\naudit_log = \"{}\"\nlocal_model = \"tiny:latest\"\n\
+         audit_bodies = true\naudit_retention_days = 30\n\
          [redact]\nfrom_env = false\ninternal_domains = [\"corp.example.com\"]\n\
          [[upstream]]\nname = \"up\"\nkind = \"openai\"\nbase_url = \"{base}\"\n\
          first_byte_timeout_s = 1.0\nprice = {{ in_per_mtok = 3.0, out_per_mtok = 15.0 }}\n\
@@ -375,6 +376,12 @@ async fn planted_secrets_never_leave_and_come_back_in_the_reply() {
     assert!(
         (rec["cost_usd"].as_f64().unwrap() - (1000.0 * 3.0 + 500.0 * 15.0) / 1e6).abs() < 1e-12
     );
+    // The log keeps the exact outbound body (audit_bodies): placeholders, no secret.
+    assert!(
+        rec["body"].as_str().unwrap().contains("HEARTH_AWS_KEY_ID_"),
+        "{rec}"
+    );
+    assert_eq!(rec["body"].as_str().unwrap(), sent[0]);
     for (secret, _) in &secrets {
         assert!(!log.contains(secret.as_str()));
     }

@@ -94,17 +94,65 @@ fn civil_month(days: i64) -> (i64, u32) {
     (y, m)
 }
 
+/// A new file at `path` with mode 0600 (`append`: for appending, else truncated).
+fn private_file(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true).truncate(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Drop the records of `path` older than `cutoff` (Unix seconds), by writing the rest to a new
+/// private file and renaming it over the log. Lines that are not records are kept.
+fn prune(path: &Path, cutoff: u64) -> std::io::Result<usize> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(0);
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut dropped = 0;
+    for line in text.lines() {
+        let ts = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("ts").and_then(serde_json::Value::as_u64));
+        if ts.is_some_and(|t| t < cutoff) {
+            dropped += 1;
+        } else {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    if dropped > 0 {
+        let tmp = path.with_extension(format!("prune-{}", std::process::id()));
+        private_file(&tmp, false)?.write_all(kept.as_bytes())?;
+        std::fs::rename(&tmp, path)?;
+    }
+    Ok(dropped)
+}
+
 impl Audit {
-    /// Open (create, append) `path` with mode 0600.
-    pub(crate) fn open(path: &Path) -> std::io::Result<Audit> {
+    /// Open (create, append) `path` with mode 0600, first dropping records older than
+    /// `retention_days` before `now` (Unix seconds).
+    pub(crate) fn open(
+        path: &Path,
+        retention_days: Option<u32>,
+        now: u64,
+    ) -> std::io::Result<Audit> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut o = std::fs::OpenOptions::new();
-        o.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let file = o.open(path)?;
+        if let Some(days) = retention_days {
+            let dropped = prune(path, now.saturating_sub(u64::from(days) * 86_400))?;
+            if dropped > 0 {
+                tracing::info!(path = %path.display(), dropped, days, "audit records past their retention dropped");
+            }
+        }
+        let file = private_file(path, true)?;
         // The ledger: the costs already in the log (a line that does not parse is skipped).
         let mut spent = Spent::default();
         let text = std::fs::read_to_string(path)?;
@@ -176,7 +224,7 @@ mod tests {
     fn records_are_json_lines_in_a_private_file() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a/audit.jsonl");
-        let a = Audit::open(&p).unwrap();
+        let a = Audit::open(&p, None, 0).unwrap();
         let r = Record {
             ts: 1,
             rule: "header".into(),
@@ -246,10 +294,37 @@ mod ledger_tests {
             ),
         )
         .unwrap();
-        let a = Audit::open(&p).unwrap();
+        let a = Audit::open(&p, None, 0).unwrap();
         assert_eq!(a.spent(day + 30), (0.25, 1.75));
         // The next day, the day's sum starts again; the next month, both.
         assert_eq!(a.spent(day + 86_400), (0.0, 1.75));
         assert_eq!(a.spent(day + 30 * 86_400), (0.0, 0.0));
+    }
+
+    #[test]
+    fn retention_drops_old_records_and_keeps_the_file_private() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("audit.jsonl");
+        let now = 20_794u64 * 86_400;
+        std::fs::write(
+            &p,
+            format!(
+                "{{\"ts\":{},\"cost_usd\":1.0}}\n{{\"ts\":{},\"cost_usd\":2.0}}\nnot json\n",
+                now - 40 * 86_400,
+                now - 86_400
+            ),
+        )
+        .unwrap();
+        let a = Audit::open(&p, Some(30), now).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains("1.0"), "{text}");
+        assert_eq!(a.spent(now).1, 2.0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 }

@@ -144,7 +144,10 @@ impl Upstreams {
                 None => return Err(bad(format!("{file}: set [router] audit_log (no HOME)"))),
             },
         };
-        let audit = Audit::open(&audit_path)
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let audit = Audit::open(&audit_path, policy.router.audit_retention_days, now)
             .map_err(|e| bad(format!("audit log {}: {e}", audit_path.display())))?;
         let agent = ureq::Agent::config_builder()
             .max_redirects(0)
@@ -304,7 +307,11 @@ impl Upstreams {
                 total_ms: 0,
                 status: String::new(),
                 fallback: next.cloned(),
-                body: None,
+                body: self
+                    .policy
+                    .router
+                    .audit_bodies
+                    .then(|| String::from_utf8_lossy(&bytes).into_owned()),
             };
             let (first_tx, first_rx) = tokio::sync::oneshot::channel();
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
