@@ -513,6 +513,7 @@ async fn retry_after_opens_the_circuit_and_no_fallback_is_a_502() {
     let r = send(&s, post("/v1/chat/completions", ask("smart", "hi", false))).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
     assert!(r.text().contains("HTTP status 429"), "{}", r.text());
+    assert_eq!(r.headers["x-hearth-route"], "cloud; rule=model; failed");
     assert!(
         !r.text().contains("upstream says no"),
         "the upstream's words leaked"

@@ -112,12 +112,13 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
                 let mut req = req;
                 req.extensions_mut().insert(ask);
                 let mut resp = next.run(req).await;
+                // Unset when the handler refused the request before starting it: then it went
+                // nowhere, and the header says nothing.
                 let said = label
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-                    .unwrap_or_else(|| format!("cloud; rule={}", d.rule));
-                if let Ok(v) = HeaderValue::from_str(&said) {
+                    .take();
+                if let Some(v) = said.and_then(|s| HeaderValue::from_str(&s).ok()) {
                     resp.headers_mut().insert("x-hearth-route", v);
                 }
                 resp

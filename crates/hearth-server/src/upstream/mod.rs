@@ -368,6 +368,7 @@ impl Upstreams {
                 .failure(name, Instant::now(), fail.retry_after);
             tried.push(format!("{name}: {}", fail.what));
         }
+        ask.set_label(format!("cloud; rule={}; failed", ask.rule));
         Err(ServiceError::Upstream(format!(
             "no upstream answered ({})",
             tried.join("; ")
