@@ -55,29 +55,18 @@ impl Digest {
     /// changes the change time, which no caller can set back).
     pub fn verify_file_once(&self, path: &Path) -> Result<()> {
         use std::collections::HashMap;
-        use std::os::unix::fs::MetadataExt;
         use std::sync::Mutex;
-        type Stamp = (u64, u64, u64, i64, i64, i64, i64);
-        static VERIFIED: Mutex<Option<HashMap<(std::path::PathBuf, Digest), Stamp>>> =
+
+        use crate::fsutil::FileStamp;
+        static VERIFIED: Mutex<Option<HashMap<(std::path::PathBuf, Digest), FileStamp>>> =
             Mutex::new(None);
-        let stamp = |m: &std::fs::Metadata| -> Stamp {
-            (
-                m.dev(),
-                m.ino(),
-                m.len(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ctime(),
-                m.ctime_nsec(),
-            )
-        };
-        let before = std::fs::metadata(path).map_err(StoreError::io(path))?;
+        let before = FileStamp::read(path)?;
         let key = (path.to_path_buf(), self.clone());
         let lock = || VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
         if lock()
             .as_ref()
             .and_then(|m| m.get(&key))
-            .is_some_and(|s| *s == stamp(&before))
+            .is_some_and(|s| *s == before)
         {
             return Ok(());
         }
@@ -91,11 +80,8 @@ impl Digest {
         }
         // Only what was hashed is remembered: a file that changed while being read is hashed
         // again next time.
-        let after = std::fs::metadata(path).map_err(StoreError::io(path))?;
-        if stamp(&after) == stamp(&before) {
-            lock()
-                .get_or_insert_with(HashMap::new)
-                .insert(key, stamp(&after));
+        if FileStamp::read(path)? == before {
+            lock().get_or_insert_with(HashMap::new).insert(key, before);
         }
         Ok(())
     }

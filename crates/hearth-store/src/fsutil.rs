@@ -6,6 +6,37 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
 
+/// What tells a file's content has not changed without reading it: device, inode, size, and
+/// modification and change times to the nanosecond. A write changes the change time, which no
+/// caller can set back (the modification time and size can be restored with `touch -r`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    pub(crate) fn of(m: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    pub(crate) fn read(path: &Path) -> Result<FileStamp> {
+        Ok(FileStamp::of(
+            &std::fs::metadata(path).map_err(StoreError::io(path))?,
+        ))
+    }
+}
+
 /// An exclusive `flock` on a lock file, released on drop. Two pulls (threads or processes)
 /// that want the same blob serialise on it, so each blob is downloaded once.
 #[derive(Debug)]
@@ -120,6 +151,30 @@ impl Drop for RemoveOnDrop {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_rewrite_with_the_old_size_and_mtime_changes_the_stamp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("model.gguf");
+        std::fs::write(&p, b"clean model").unwrap();
+        let before = super::FileStamp::read(&p).unwrap();
+        let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&p, b"nasty model").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!((m.len(), m.modified().unwrap()), (11, mtime));
+        assert_ne!(super::FileStamp::read(&p).unwrap(), before);
+        assert_eq!(
+            super::FileStamp::read(&p).unwrap(),
+            super::FileStamp::read(&p).unwrap()
+        );
+    }
+
     use super::*;
 
     #[test]

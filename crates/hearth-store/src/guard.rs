@@ -120,17 +120,18 @@ pub fn security_scan_model_file(path: &Path) -> Result<ScanResult> {
 
 /// The scan for a model file about to be served that was not scanned when it was installed
 /// (a read-only Ollama store, a model from before scans were recorded, a file run by path).
-/// Runs once per process for each file (path, size and mtime), the findings cached; a high or
-/// critical finding refuses the file every time it is asked for, unless the trust policy's
-/// `allow_findings` accepts that rule for that file's sha256 (hashed then, and logged).
+/// Runs once per process for each file (path and [`crate::fsutil::FileStamp`]: a file swapped
+/// for another of the same size with its mtime set back is scanned again), the findings
+/// cached; a high or critical finding refuses the file every time it is asked for, unless the
+/// trust policy's `allow_findings` accepts that rule for that file's sha256 (hashed then, and
+/// logged).
 pub fn scan_before_serving(path: &Path, policy: &crate::Policy) -> Result<ScanResult> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+    type Key = (std::path::PathBuf, crate::fsutil::FileStamp);
     type Seen = (ScanResult, Vec<Serious>, Option<String>);
     static SEEN: OnceLock<Mutex<HashMap<Key, Seen>>> = OnceLock::new();
-    let meta = std::fs::metadata(path).map_err(StoreError::io(path))?;
-    let key: Key = (path.to_path_buf(), meta.len(), meta.modified().ok());
+    let key: Key = (path.to_path_buf(), crate::fsutil::FileStamp::read(path)?);
     let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
     let cached = seen.lock().ok().and_then(|m| m.get(&key).cloned());
     let (result, serious, mut digest) = match cached {
