@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hearth_redact::{RedactError, Request as Redaction};
 use serde_json::{json, Map, Value};
 
-use super::openai::{assemble_calls, redact_leaves, Chunk, StreamError};
+use super::openai::{assemble_calls, redact_leaves, redacted_stops, Chunk, StreamError};
 use crate::backend::Finish;
 use crate::service::request::{GenRequest, Input};
 use crate::service::tools::ToolCall;
@@ -150,16 +150,7 @@ pub(crate) fn body(
     if let Some(k) = o.top_k.filter(|k| *k > 0) {
         b.insert("top_k".into(), k.into());
     }
-    if let Some(stop) = o
-        .stop
-        .clone()
-        .map(|s| s.into_vec())
-        .filter(|s| !s.is_empty())
-    {
-        let stop: Vec<String> = stop
-            .iter()
-            .map(|s| red.redact(s))
-            .collect::<Result<_, _>>()?;
+    if let Some(stop) = redacted_stops(gen, red)? {
         b.insert("stop_sequences".into(), stop.into());
     }
     Ok(Some(Value::Object(b)))

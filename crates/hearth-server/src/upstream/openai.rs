@@ -65,19 +65,27 @@ pub(crate) fn body(
     if let Some(p) = o.frequency_penalty {
         b.insert("frequency_penalty".into(), p.into());
     }
-    if let Some(stop) = o
-        .stop
-        .clone()
-        .map(|s| s.into_vec())
-        .filter(|s| !s.is_empty())
-    {
-        let stop: Vec<String> = stop
-            .iter()
-            .map(|s| red.redact(s))
-            .collect::<Result<_, _>>()?;
+    if let Some(stop) = redacted_stops(gen, red)? {
         b.insert("stop".into(), stop.into());
     }
     Ok(Some(Value::Object(b)))
+}
+
+/// The request's stop strings, redacted (`None` when it has none).
+pub(crate) fn redacted_stops(
+    gen: &GenRequest,
+    red: &mut Redaction<'_>,
+) -> Result<Option<Vec<String>>, RedactError> {
+    let Some(stop) = gen.options.stop.clone().map(|s| s.into_vec()) else {
+        return Ok(None);
+    };
+    if stop.is_empty() {
+        return Ok(None);
+    }
+    stop.iter()
+        .map(|s| red.redact(s))
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// One message in OpenAI's shape. Only the fields that protocol has go out: images and other
