@@ -33,20 +33,21 @@ pub async fn serve(
     engine: Arc<dyn Engine>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    crate::check_config(&cfg)?;
     let addr = cfg.bind;
+    let api_key = cfg.api_key.is_some();
+    // Checked (and the upstreams built) before anything listens.
+    let state = AppState::try_new(cfg, stores, engine)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
     let local = listener
         .local_addr()
         .map_err(|source| ServeError::Io { addr, source })?;
-    let auth = if cfg.api_key.is_some() {
+    let auth = if api_key {
         "API key required"
     } else {
         "no API key"
     };
-    let state = AppState::new(cfg, stores, engine);
     tracing::warn!("hearth listening on http://{local} ({auth})");
     eprintln!("hearth: listening on http://{local}");
     // With the peer address, so a client's newer autocomplete request supersedes its older one.

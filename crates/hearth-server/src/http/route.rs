@@ -78,7 +78,7 @@ pub(crate) async fn route(State(s): State<AppState>, req: Request, next: Next) -
         conditions.open_circuits = u.open_circuits();
         conditions.budget_exhausted = u.budget_exhausted();
     }
-    match hearth_route::decide(&cfg.route_policy, &summary, &conditions) {
+    match hearth_route::decide(policy, &summary, &conditions) {
         Ok(d) => match d.route {
             Route::Local { model } => {
                 tracing::debug!(rule = %d.rule, trace = ?d.trace, "routed local");

@@ -44,24 +44,51 @@ impl AppState {
     /// The state of a server with `cfg` over `stores` and `engine` (call it inside a tokio
     /// runtime: the residency expiry task starts on it).
     pub fn new(cfg: ServerConfig, stores: hearth_store::Stores, engine: Arc<dyn Engine>) -> Self {
+        #[cfg(feature = "cloud")]
+        let upstreams = upstreams_of(&cfg).unwrap_or_else(|e| {
+            // `AppState::try_new` refuses this; a state built without checking answers cloud
+            // routes with an error instead.
+            tracing::error!(%e, "hybrid routing unavailable");
+            None
+        });
+        Self::with(
+            cfg,
+            stores,
+            engine,
+            #[cfg(feature = "cloud")]
+            upstreams,
+        )
+    }
+
+    /// [`AppState::new`] for a server about to start: the configuration checked as
+    /// [`check_config`] does, the upstreams built once.
+    pub fn try_new(
+        cfg: ServerConfig,
+        stores: hearth_store::Stores,
+        engine: Arc<dyn Engine>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        cfg.validate()?;
+        #[cfg(feature = "cloud")]
+        let upstreams = upstreams_of(&cfg)?;
+        Ok(Self::with(
+            cfg,
+            stores,
+            engine,
+            #[cfg(feature = "cloud")]
+            upstreams,
+        ))
+    }
+
+    fn with(
+        cfg: ServerConfig,
+        stores: hearth_store::Stores,
+        engine: Arc<dyn Engine>,
+        #[cfg(feature = "cloud")] upstreams: Option<crate::upstream::Upstreams>,
+    ) -> Self {
         let limits = Limits {
             max_prompt_bytes: cfg.max_prompt_bytes,
         };
         let service = Service::new(stores, engine, sched_config(&cfg), limits);
-        #[cfg(feature = "cloud")]
-        let upstreams = crate::upstream::Upstreams::new(
-            &cfg.route_policy,
-            cfg.route_policy_file.as_deref(),
-            cfg.no_cloud,
-            &|k| std::env::var(k).ok(),
-            std::env::vars(),
-        )
-        .unwrap_or_else(|e| {
-            // `ServerConfig::validate` reports this before a server starts; a state built
-            // without validating answers cloud routes with an error instead.
-            tracing::error!(error = %e.0, "hybrid routing unavailable");
-            None
-        });
         AppState(Arc::new(Shared {
             cfg,
             service,
@@ -136,6 +163,15 @@ impl AppState {
 pub fn check_config(cfg: &ServerConfig) -> Result<(), crate::config::ConfigError> {
     cfg.validate()?;
     #[cfg(feature = "cloud")]
+    upstreams_of(cfg)?;
+    Ok(())
+}
+
+/// The upstream clients of `cfg`'s routing policy (`None` when nothing may leave).
+#[cfg(feature = "cloud")]
+fn upstreams_of(
+    cfg: &ServerConfig,
+) -> Result<Option<crate::upstream::Upstreams>, crate::config::ConfigError> {
     crate::upstream::Upstreams::new(
         &cfg.route_policy,
         cfg.route_policy_file.as_deref(),
@@ -143,8 +179,7 @@ pub fn check_config(cfg: &ServerConfig) -> Result<(), crate::config::ConfigError
         &|k| std::env::var(k).ok(),
         std::env::vars(),
     )
-    .map_err(|e| crate::config::ConfigError::Upstream(e.0))?;
-    Ok(())
+    .map_err(|e| crate::config::ConfigError::Upstream(e.0))
 }
 
 /// Scheduler limits from the server configuration.

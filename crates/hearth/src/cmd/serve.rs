@@ -141,7 +141,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         cfg.route_policy = hearth_route::Policy::load(&path)?;
         cfg.route_policy_file = Some(path.display().to_string());
     }
-    hearth_server::check_config(&cfg)?;
+    // Before the stores and the engine; hearth_server::serve checks the upstreams as it builds
+    // them.
+    cfg.validate()?;
     let stores = hearth_store::Stores::from_env()?;
     let engine = LlamaEngine {
         gpu_layers: args.gpu_layers,
