@@ -274,10 +274,10 @@ pub const ATTN_TOUCHED_PERCENT: u64 = 136;
 /// peak RSS minus (mapped weights + repacked weights + KV + logits) grows by 314 bytes per
 /// vocabulary entry (65.8 MiB for SmolLM2's 49,152 tokens, 96.5 MiB for Qwen's 151,936, in
 /// llama-cpp-python); the rest is the process itself: 51 MiB for Python with `llama_cpp`
-/// imported (40.6 MiB of which is the interpreter and libraries alone), 43 MiB for `hearth run`
-/// (debug build, hearth-engine over llama-cpp-2; 27 MiB before the embedding, conversion and
-/// agent-protocol code of 2026-12 grew the binary; refitted with `--needed`).
-pub const RUNTIME_BASE_BYTES: u64 = 43 << 20;
+/// imported (40.6 MiB of which is the interpreter and libraries alone), 33 MiB for `hearth run`
+/// (release build, hearth-engine over llama-cpp-2; refitted with `--needed` on 2026-12-07,
+/// where the debug build's 43 MiB overstated SmolLM2's peak RSS by 13-19 MiB).
+pub const RUNTIME_BASE_BYTES: u64 = 33 << 20;
 pub const RUNTIME_PER_VOCAB_BYTES: u64 = 320;
 
 pub fn runtime_overhead(shape: &ModelShape) -> u64 {

@@ -104,10 +104,13 @@ pub struct MemoryEstimate {
     /// logits, runtime and the pages of the compute buffer such a batch touches.
     pub cpu_total: u64,
     /// RAM the model needs to run at full speed: `cpu_total` without the mmap'd originals of
-    /// the repacked matrices (llama.cpp reads those pages once, to make its copies) and
-    /// without an untied `token_embd` (read only for the prompt's rows). Both stay in RSS as
-    /// clean page cache until the kernel wants the memory; dropping them costs nothing. What
-    /// decisions (the verdict, admission, `--memory-budget`) are made with.
+    /// the repacked matrices (llama.cpp reads those pages once, to make its copies; they stay
+    /// in RSS as clean page cache until the kernel wants the memory). An untied `token_embd`
+    /// is read only for the prompt's rows, yet counts: measured with `scripts/fit-vs-measured
+    /// --needed` (Linux 6.18, cgroup v1, 2026-12-07), a memory limit that leaves out its size
+    /// as well made the 1.5B's decode fall from 23 to under 2 tok/s, and a load without mmap
+    /// (everything anonymous, nothing to drop) needs the same as this. What decisions (the
+    /// verdict, admission, `--memory-budget`) are made with.
     pub cpu_needed: u64,
     /// Expected resident set after a short generation: only the pages of the compute buffer a
     /// few tokens touch (counted in `overhead`). This is what `/usr/bin/time` reports.
@@ -188,15 +191,8 @@ pub fn estimate(
     };
     let cpu_total = cpu_resident + touched_cpu;
     // The repacked copies replace the originals in the working set (same size: the copy is
-    // an interleaving of the same blocks). An untied `token_embd` (or a tied one whose output
-    // twin is on the GPU) is read only for the rows of the prompt's tokens: its other pages
-    // are cached file pages the kernel may drop at no cost.
-    let cold_embd = if !s.tied_embeddings || output_on_gpu {
-        w.token_embd
-    } else {
-        0
-    };
-    let cpu_needed = cpu_total - repack_cpu - cold_embd.min(cpu_total - repack_cpu);
+    // an interleaving of the same blocks): what a load without mmap would hold.
+    let cpu_needed = cpu_total - repack_cpu.min(cpu_total);
     MemoryEstimate {
         gpu_layers: g,
         n_layer,
