@@ -47,6 +47,9 @@ pub enum Command {
     Bench(cmd::bench::Args),
     /// Autocomplete latency: simulate typing through a source file (prefix cache, healing).
     BenchFim(cmd::bench_fim::Args),
+    /// Coding quality of models on this machine (HumanEval pass@1, tests run in the sandbox),
+    /// optionally side by side with another OpenAI-compatible server.
+    Eval(cmd::eval::Args),
     /// Serve the Ollama- and OpenAI-compatible HTTP API (default 127.0.0.1:11434).
     Serve(cmd::serve::Args),
     /// List the models loaded in the running server.
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::BenchFim(args) => cmd::bench_fim::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Ps(args) => cmd::ps::run(args),
         Command::Stop(args) => cmd::stop::run(args),

