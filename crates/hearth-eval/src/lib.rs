@@ -63,6 +63,8 @@ pub enum EvalError {
         want: String,
         what: &'static str,
     },
+    #[error(transparent)]
+    Hash(#[from] hearth_guard::GuardError),
     #[error("fetching {what}: {reason}")]
     Fetch { what: &'static str, reason: String },
     #[error("the sandbox could not run the tests of {task}: {source}")]
@@ -76,9 +78,4 @@ pub enum EvalError {
         task: String,
         source: ChatError,
     },
-}
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

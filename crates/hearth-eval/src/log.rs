@@ -8,10 +8,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::exec::Verdict;
-use crate::{hex, EvalError};
+use crate::EvalError;
 
 /// One problem's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,7 +45,7 @@ impl RunKey {
     /// A file name for this key: the first 16 bytes of the sha256 of its JSON, in hex.
     pub fn file_name(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        format!("{}.jsonl", &hex(&Sha256::digest(&json))[..32])
+        format!("{}.jsonl", &hearth_guard::sha256_hex(&json)[..32])
     }
 }
 

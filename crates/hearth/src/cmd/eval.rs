@@ -73,7 +73,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let cache = humaneval::cache_dir().context("neither XDG_CACHE_HOME nor HOME is set")?;
     let (data, data_digest) = match &args.data {
-        Some(p) => (p.clone(), humaneval::sha256_file(p)?),
+        Some(p) => (p.clone(), hearth_guard::file_sha256(p)?),
         None => {
             let p = cache.join("HumanEval.jsonl.gz");
             if !p.is_file() {
@@ -116,7 +116,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     for name in &args.models {
         let path = resolve_model(name)?;
         eprintln!("hashing {} (its digest keys the results)", path.display());
-        let digest = format!("sha256:{}", humaneval::sha256_file(&path)?);
+        let digest = format!("sha256:{}", hearth_guard::file_sha256(&path)?);
         let chat = Local::start(name, &path, &args)?;
         let key = RunKey {
             model: digest,
