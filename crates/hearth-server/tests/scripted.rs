@@ -765,9 +765,42 @@ async fn autocomplete_requests_take_fim_defaults_and_an_empty_suffix_is_fim() {
     let p = runner.last();
     assert_eq!(p.prompt, raw);
     assert_eq!(p.sampling.repeat_penalty, Some(1.0));
+    // A plain OpenAI prompt gets no penalty either (OpenAI's API has none), unless it asks
+    // with llama.cpp's or vLLM's extension field.
     let r = send(&s, complete(json!({"model": MODEL, "prompt": "a"}))).await;
     assert_eq!(r.status, 200);
-    assert_eq!(runner.last().sampling.repeat_penalty, None);
+    assert_eq!(runner.last().sampling.repeat_penalty, Some(1.0));
+    let r = send(
+        &s,
+        complete(json!({"model": MODEL, "prompt": "a", "repetition_penalty": 1.2, "top_k": 1, "min_p": 0.05})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let p = runner.last();
+    assert_eq!(p.sampling.repeat_penalty, Some(1.2));
+    assert_eq!(p.sampling.top_k, Some(1));
+    assert_eq!(p.sampling.min_p, Some(0.05));
+    // The same on OpenAI's and Anthropic's chat routes; Ollama's own keeps Ollama's default.
+    let messages = json!([{"role": "user", "content": "x"}]);
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            json!({"model": MODEL, "messages": messages}),
+        ),
+        (
+            "/v1/messages",
+            json!({"model": MODEL, "messages": messages, "max_tokens": 8}),
+        ),
+        (
+            "/api/chat",
+            json!({"model": MODEL, "messages": messages, "stream": false}),
+        ),
+    ] {
+        let r = send(&s, post(path, body.to_string())).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let want = (path != "/api/chat").then_some(1.0);
+        assert_eq!(runner.last().sampling.repeat_penalty, want, "{path}");
+    }
 
     // A model without FIM tokens answers an empty suffix as a plain prompt; a real suffix is
     // still refused.

@@ -365,8 +365,8 @@ impl Service {
             truncate: req.truncate,
         };
         let mut sampling = opts.sampling;
-        if fim_prompt {
-            fim_sampling_defaults(&mut sampling);
+        if fim_prompt || req.penalties_off_by_default {
+            penalty_free_defaults(&mut sampling);
         }
         let mut params = GenParams {
             prompt: String::new(),
@@ -545,14 +545,17 @@ fn split_for(prompt: &str, think: Option<bool>) -> ThinkSplit {
     ThinkSplit::new(ThinkSplit::prompt_opens(prompt), think != Some(false))
 }
 
-/// Autocomplete's sampling defaults where the request and the Modelfile left a setting unset:
-/// no repetition penalties. Code completion repeats the identifiers around the cursor, and a
-/// FIM prompt ends with the suffix, so the penalty window (the last 64 prompt tokens) punishes
-/// exactly the names and indentation the completion needs: measured on HumanEval single-line
-/// infilling (0.5B Q4_K_M, `scripts/fim-quality`), a 1.1 penalty turned `    return sorted(...)`
-/// into `if __name__ == "__main__":` and cost 3.5 points of exact match. llama.cpp's server
-/// defaults to no penalty too.
-fn fim_sampling_defaults(s: &mut crate::backend::Sampling) {
+/// Sampling defaults for autocomplete and for the OpenAI and Anthropic APIs, where the
+/// request and the Modelfile left a setting unset: no repetition penalties.
+///
+/// Code repeats the identifiers around it, and a prompt ends with the code it quotes, so the
+/// penalty window (the last 64 prompt tokens) punishes exactly the names, fences and
+/// indentation an answer needs. Measured with the 0.5B Q4_K_M: on HumanEval single-line
+/// infilling (`scripts/fim-quality`) a 1.1 penalty turned `    return sorted(...)` into
+/// `if __name__ == "__main__":` and cost 3.5 points of exact match; on HumanEval chat
+/// (`hearth eval`) it turned the opening fence of HumanEval/0's answer from llama.cpp's
+/// greedy "```\n" into "```python\n". llama.cpp's server defaults to no penalty too.
+fn penalty_free_defaults(s: &mut crate::backend::Sampling) {
     s.repeat_penalty.get_or_insert(1.0);
     s.presence_penalty.get_or_insert(0.0);
     s.frequency_penalty.get_or_insert(0.0);

@@ -29,6 +29,10 @@ pub(crate) struct GenRequest {
     pub(crate) think: Option<bool>,
     /// Check the answer's code blocks for insecure patterns (hearth-codecheck) at the end.
     pub(crate) check: bool,
+    /// Repetition penalties the request and the Modelfile leave unset are off, not Ollama's
+    /// 1.1 over the last 64 tokens: the APIs that have no such setting (OpenAI's, Anthropic's)
+    /// promise none, and llama.cpp's and vLLM's servers apply none there.
+    pub(crate) penalties_off_by_default: bool,
 }
 
 impl GenRequest {
@@ -43,6 +47,7 @@ impl GenRequest {
             truncate: true,
             think: None,
             check: false,
+            penalties_off_by_default: false,
         }
     }
 }

@@ -299,6 +299,7 @@ impl MessagesRequest {
             stop: (!stop.is_empty()).then_some(StringOrVec::Many(stop)),
             ..Options::default()
         };
+        g.penalties_off_by_default = true;
         Ok(g)
     }
 }

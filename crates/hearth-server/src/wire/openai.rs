@@ -169,6 +169,8 @@ pub(crate) struct ChatCompletionRequest {
     pub(crate) presence_penalty: Option<f32>,
     #[serde(default)]
     pub(crate) frequency_penalty: Option<f32>,
+    #[serde(flatten)]
+    pub(crate) extra: SamplingExtensions,
     /// `none|minimal|low|medium|high`: thinking off or on.
     #[serde(default)]
     pub(crate) reasoning_effort: Option<String>,
@@ -223,6 +225,24 @@ pub(crate) struct CompletionRequest {
     pub(crate) presence_penalty: Option<f32>,
     #[serde(default)]
     pub(crate) frequency_penalty: Option<f32>,
+    #[serde(flatten)]
+    pub(crate) extra: SamplingExtensions,
+}
+
+/// Sampling settings OpenAI's API lacks that llama.cpp's and vLLM's OpenAI-compatible
+/// servers accept beside its own (clients such as `hearth eval`, LiteLLM and Aider send them
+/// to pin greedy decoding down).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct SamplingExtensions {
+    #[serde(default)]
+    pub(crate) top_k: Option<i64>,
+    #[serde(default)]
+    pub(crate) min_p: Option<f32>,
+    /// llama.cpp's name; vLLM's is `repetition_penalty`.
+    #[serde(default, alias = "repetition_penalty")]
+    pub(crate) repeat_penalty: Option<f32>,
+    #[serde(default)]
+    pub(crate) repeat_last_n: Option<i64>,
 }
 
 /// `usage`.
@@ -285,6 +305,7 @@ fn options(
     presence: Option<f32>,
     frequency: Option<f32>,
     n: Option<u32>,
+    extra: &SamplingExtensions,
 ) -> Result<Options, ServiceError> {
     if n.is_some_and(|n| n != 1) {
         return Err(ServiceError::Invalid("only n=1 is supported".into()));
@@ -299,6 +320,10 @@ fn options(
         seed,
         presence_penalty: presence,
         frequency_penalty: frequency,
+        top_k: extra.top_k,
+        min_p: extra.min_p,
+        repeat_penalty: extra.repeat_penalty,
+        repeat_last_n: extra.repeat_last_n,
         ..Options::default()
     })
 }
@@ -315,6 +340,7 @@ impl ChatCompletionRequest {
             self.presence_penalty,
             self.frequency_penalty,
             self.n,
+            &self.extra,
         )?;
         let grammar = match &self.response_format {
             _ if self.grammar.is_some() => {
@@ -410,6 +436,7 @@ impl ChatCompletionRequest {
         g.grammar = grammar;
         g.think = self.think()?;
         g.check = self.check;
+        g.penalties_off_by_default = true;
         Ok(g)
     }
 
@@ -458,6 +485,7 @@ impl CompletionRequest {
             self.presence_penalty,
             self.frequency_penalty,
             self.n,
+            &self.extra,
         )?;
         let input = match self.suffix.as_deref() {
             // Present, even empty (the cursor at the end of a file): autocomplete.
@@ -475,6 +503,7 @@ impl CompletionRequest {
         };
         let mut g = GenRequest::new(&self.model, input);
         g.options = options;
+        g.penalties_off_by_default = true;
         Ok(g)
     }
 }

@@ -320,6 +320,7 @@ impl ResponsesRequest {
             top_p: self.top_p,
             ..Options::default()
         };
+        g.penalties_off_by_default = true;
         Ok(g)
     }
 }
