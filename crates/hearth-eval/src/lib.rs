@@ -13,11 +13,13 @@
 //!   so a killed run continues where it stopped.
 //! - [`suite`]: the loop over problems through a [`Chat`] (the caller's: hearth's own server
 //!   in process, or another OpenAI-compatible server for a side-by-side run).
-//! - [`report`]: pass@1 with a 95% interval, agreement between two runs, a terminal table.
+//! - [`report`]: pass@1 with a 95% interval, agreement between two runs, the verdict per use,
+//!   a terminal table, the whole report (JSON); [`html`] draws it as one self-contained page.
 //!
 //! The model is behind [`Chat`] so that this crate needs neither the engine nor HTTP.
 
 pub mod exec;
+pub mod html;
 pub mod humaneval;
 pub mod log;
 pub mod report;
@@ -25,7 +27,7 @@ pub mod suite;
 
 mod answer;
 
-pub use answer::{instruction, program, ANSWER_STYLE};
+pub use answer::{instruction, program, ANSWER_STYLE, SCORER};
 
 use std::path::PathBuf;
 
@@ -33,8 +35,23 @@ use std::path::PathBuf;
 pub trait Chat {
     /// Who answers, for messages and reports (a model name, or `NAME=URL`).
     fn label(&self) -> String;
-    /// The answer's text.
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<String, ChatError>;
+    /// The answer.
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError>;
+}
+
+/// What a model answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub text: String,
+    /// Tokens generated, where the server says (OpenAI's `usage.completion_tokens`).
+    pub tokens: Option<u32>,
+}
+
+impl From<String> for Answer {
+    /// An answer whose length in tokens is not known.
+    fn from(text: String) -> Answer {
+        Answer { text, tokens: None }
+    }
 }
 
 /// Why a model gave no answer.

@@ -25,6 +25,13 @@ pub struct Record {
     pub model_s: f64,
     /// Seconds the sandboxed tests took.
     pub test_s: f64,
+    /// Tokens the model generated, where its server said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u32>,
+    /// How the answer was made a program and scored ([`crate::SCORER`]); empty in results
+    /// logged before scorers were named.
+    #[serde(default)]
+    pub scorer: String,
 }
 
 /// Answers are cut here in the log (a runaway answer is at most `max_tokens` long anyway).
@@ -146,6 +153,8 @@ mod tests {
             answer: "x".into(),
             model_s: 1.0,
             test_s: 0.1,
+            tokens: Some(7),
+            scorer: crate::SCORER.into(),
         }
     }
 

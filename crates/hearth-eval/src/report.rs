@@ -1,8 +1,141 @@
-//! Summaries: pass@1 with a 95% Wilson interval, and how two runs on the same problems agree.
+//! Summaries: pass@1 with a 95% Wilson interval, and how two runs on the same problems agree;
+//! the whole report (what `--json` writes and `--html` draws).
 
 use serde::Serialize;
 
+use crate::exec::Verdict;
 use crate::log::Record;
+
+/// Everything one `hearth eval` found: written as JSON (its schema is
+/// `crates/hearth-eval/schema/report.schema.json`) and drawn as HTML.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The hearth version that measured.
+    pub hearth: String,
+    pub suite: String,
+    pub data: DataInfo,
+    pub machine: Machine,
+    /// The instruction ([`crate::ANSWER_STYLE`]) and the scoring ([`crate::SCORER`]).
+    pub answer_style: String,
+    pub scorer: String,
+    pub max_tokens: u32,
+    pub runs: Vec<Run>,
+    /// Every run after the first against the first.
+    pub agreement: Vec<Agreement>,
+}
+
+/// Chat is realistic at this HumanEval pass@1 (percent) or better: about where
+/// Qwen2.5-Coder-1.5B-Instruct's published figure starts to be useful for everyday functions.
+pub const CHAT_MIN_PASS: f64 = 50.0;
+/// ... and at this many tokens per second of answering or more (faster than people read).
+pub const CHAT_MIN_TOK_S: f64 = 10.0;
+
+/// Whether a model is realistic for one use on this machine, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgement {
+    pub use_case: &'static str,
+    /// `None`: this run did not measure what the use needs.
+    pub realistic: Option<bool>,
+    pub why: String,
+}
+
+/// The verdict per use (chat, autocomplete, agent edits) from one run, thresholds stated.
+pub fn judge(s: &Summary) -> Vec<Judgement> {
+    let chat = if s.suite == "humaneval" {
+        let fast = s.answer_tok_s.map(|t| t >= CHAT_MIN_TOK_S);
+        let good = s.pass_at_1 >= CHAT_MIN_PASS;
+        let speed = s
+            .answer_tok_s
+            .map_or_else(|| "speed unknown".to_string(), |t| format!("{t:.1} tok/s"));
+        Judgement {
+            use_case: "chat",
+            realistic: fast.map(|f| f && good),
+            why: format!(
+                "HumanEval pass@1 {:.1}% (needs ≥ {CHAT_MIN_PASS:.0}%), {speed} (needs ≥ \
+                 {CHAT_MIN_TOK_S:.0})",
+                s.pass_at_1
+            ),
+        }
+    } else {
+        not_measured("chat", "needs the humaneval suite")
+    };
+    vec![
+        not_measured("autocomplete", "needs the fim suite, not built yet"),
+        chat,
+        not_measured("agent edits", "needs the edit suite, not built yet"),
+    ]
+}
+
+fn not_measured(use_case: &'static str, why: &str) -> Judgement {
+    Judgement {
+        use_case,
+        realistic: None,
+        why: why.to_string(),
+    }
+}
+
+/// The problems a report's runs answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataInfo {
+    pub path: String,
+    pub sha256: String,
+    pub problems: usize,
+}
+
+/// The machine that measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub logical_cores: u32,
+    pub ram_bytes: u64,
+    pub gpus: Vec<String>,
+}
+
+/// One model's summary and every problem's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// The verdict per use, from [`judge`].
+    pub verdicts: Vec<Judgement>,
+    /// Every problem's result, in order.
+    pub results: Vec<ProblemResult>,
+}
+
+/// One problem's result, without the answer's text (that stays in the result log).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemResult {
+    pub task_id: String,
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub model_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u32>,
+}
+
+impl Run {
+    pub fn of(label: &str, suite: &str, records: &[Record]) -> Run {
+        let summary = Summary::of(label, suite, records);
+        Run {
+            verdicts: judge(&summary),
+            summary,
+            results: records
+                .iter()
+                .map(|r| ProblemResult {
+                    task_id: r.task_id.clone(),
+                    passed: r.verdict.passed(),
+                    reason: match &r.verdict {
+                        Verdict::Failed { reason } => Some(reason.clone()),
+                        Verdict::Passed => None,
+                    },
+                    model_s: r.model_s,
+                    tokens: r.tokens,
+                })
+                .collect(),
+        }
+    }
+}
 
 /// One model's results on one suite.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +153,12 @@ pub struct Summary {
     pub model_s: f64,
     /// Seconds the sandboxed tests took, summed.
     pub test_s: f64,
+    /// Tokens generated per second of answering (prompt processing included), over the
+    /// answers whose length in tokens the server reported.
+    pub answer_tok_s: Option<f64>,
+    /// Seconds per answer: median and 90th percentile.
+    pub answer_s_p50: f64,
+    pub answer_s_p90: f64,
     /// Published figures for this model and suite, labelled with their source.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub published: Vec<Published>,
@@ -29,7 +168,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct Published {
     pub pass_at_1: f64,
-    pub source: &'static str,
+    pub source: String,
 }
 
 /// Qwen2.5-Coder technical report (arXiv 2409.12186), HumanEval pass@1 of the instruct models
@@ -53,7 +192,7 @@ pub fn published_humaneval(name: &str) -> Vec<Published> {
         .filter(|(size, _)| n.contains(size))
         .map(|&(_, pass_at_1)| Published {
             pass_at_1,
-            source: QWEN_REPORT,
+            source: QWEN_REPORT.to_string(),
         })
         .collect()
 }
@@ -63,6 +202,12 @@ impl Summary {
         let n = records.len();
         let passed = records.iter().filter(|r| r.verdict.passed()).count();
         let (lo, hi) = wilson(passed, n);
+        let (tokens, token_s) = records
+            .iter()
+            .filter_map(|r| Some((f64::from(r.tokens?), r.model_s)))
+            .fold((0.0, 0.0), |(t, s), (rt, rs)| (t + rt, s + rs));
+        let mut secs: Vec<f64> = records.iter().map(|r| r.model_s).collect();
+        secs.sort_by(f64::total_cmp);
         Summary {
             model: model.to_string(),
             suite: suite.to_string(),
@@ -72,6 +217,9 @@ impl Summary {
             ci95: [lo * 100.0, hi * 100.0],
             model_s: records.iter().map(|r| r.model_s).sum(),
             test_s: records.iter().map(|r| r.test_s).sum(),
+            answer_tok_s: (token_s > 0.0).then(|| tokens / token_s),
+            answer_s_p50: quantile(&secs, 0.5),
+            answer_s_p90: quantile(&secs, 0.9),
             published: if suite == "humaneval" {
                 published_humaneval(model)
             } else {
@@ -79,6 +227,15 @@ impl Summary {
             },
         }
     }
+}
+
+/// The `q` quantile of sorted values (nearest rank); 0 for none.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn percent(k: usize, n: usize) -> f64 {
@@ -149,19 +306,24 @@ impl Agreement {
 /// The terminal table: one line per summary, published figures below their model.
 pub fn table(summaries: &[Summary]) -> String {
     let mut s = format!(
-        "{:<44} {:<10} {:>9} {:>8} {:>15} {:>9}\n",
-        "MODEL", "SUITE", "PASSED", "PASS@1", "95% INTERVAL", "MODEL S"
+        "{:<44} {:<10} {:>9} {:>8} {:>15} {:>9} {:>11} {:>7}\n",
+        "MODEL", "SUITE", "PASSED", "PASS@1", "95% INTERVAL", "MODEL S", "ANSWER P50", "TOK/S"
     );
     for m in summaries {
+        let tok_s = m
+            .answer_tok_s
+            .map_or_else(|| "-".to_string(), |t| format!("{t:.1}"));
         s.push_str(&format!(
-            "{:<44} {:<10} {:>9} {:>7.1}% {:>6.1}%–{:>5.1}% {:>9.0}\n",
+            "{:<44} {:<10} {:>9} {:>7.1}% {:>6.1}%–{:>5.1}% {:>9.0} {:>10.1}s {:>7}\n",
             m.model,
             m.suite,
             format!("{}/{}", m.passed, m.problems),
             m.pass_at_1,
             m.ci95[0],
             m.ci95[1],
-            m.model_s
+            m.model_s,
+            m.answer_s_p50,
+            tok_s
         ));
         for p in &m.published {
             s.push_str(&format!(
@@ -176,7 +338,6 @@ pub fn table(summaries: &[Summary]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::Verdict;
 
     fn rec(id: &str, pass: bool, answer: &str) -> Record {
         Record {
@@ -189,6 +350,8 @@ mod tests {
             answer: answer.into(),
             model_s: 2.0,
             test_s: 0.5,
+            tokens: Some(20),
+            scorer: crate::SCORER.into(),
         }
     }
 
@@ -221,11 +384,52 @@ mod tests {
         assert_eq!((s.passed, s.problems), (2, 3));
         assert!((s.pass_at_1 - 66.666).abs() < 0.01);
         assert_eq!(s.published[0].pass_at_1, 61.6);
+        assert_eq!(s.answer_tok_s, Some(10.0));
+        assert_eq!((s.answer_s_p50, s.answer_s_p90), (2.0, 2.0));
         let g = Agreement::of(("a", &a), ("b", &b));
         assert_eq!((g.common, g.same_verdict, g.identical_answers), (3, 1, 1));
         assert_eq!(g.baseline_only, vec!["2"]);
         assert_eq!(g.other_only, vec!["1"]);
         assert!(table(&[s]).contains("2/3"));
+    }
+
+    #[test]
+    fn the_chat_verdict_needs_both_quality_and_speed() {
+        let run = |passes: usize, tokens: Option<u32>| {
+            let recs: Vec<Record> = (0..10)
+                .map(|i| Record {
+                    tokens,
+                    ..rec(&i.to_string(), i < passes, "x")
+                })
+                .collect();
+            let s = Summary::of("m", "humaneval", &recs);
+            judge(&s)
+                .into_iter()
+                .find(|j| j.use_case == "chat")
+                .unwrap()
+        };
+        // 2 s per answer: 40 tokens is 20 tok/s, 10 tokens 5 tok/s.
+        assert_eq!(run(6, Some(40)).realistic, Some(true));
+        assert_eq!(run(4, Some(40)).realistic, Some(false));
+        assert_eq!(run(6, Some(10)).realistic, Some(false));
+        assert_eq!(run(6, None).realistic, None);
+        assert!(
+            run(6, Some(40)).why.contains("60.0%"),
+            "{}",
+            run(6, Some(40)).why
+        );
+        let other = judge(&Summary::of("m", "other", &[]));
+        assert!(other.iter().all(|j| j.realistic.is_none()));
+    }
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 5.0);
+        assert_eq!(quantile(&v, 0.9), 9.0);
+        assert_eq!(quantile(&v, 1.0), 10.0);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::exec::{self, Limits};
 use crate::humaneval::Problem;
 use crate::log::{Record, ResultLog};
-use crate::{instruction, program, Chat, EvalError};
+use crate::{instruction, program, Chat, EvalError, SCORER};
 
 /// How one problem went, for progress displays.
 pub struct Progress<'a> {
@@ -18,7 +18,8 @@ pub struct Progress<'a> {
 }
 
 /// Answer and test every problem not already in `log`, in order; the results of all of them,
-/// in order. A model error stops the run (what was done stays logged); a failing or
+/// in order. An answer in `log` that was scored another way than [`SCORER`] is tested again,
+/// not asked again. A model error stops the run (what was done stays logged); a failing or
 /// misbehaving program is that problem's failure.
 pub fn run_humaneval(
     chat: &dyn Chat,
@@ -31,17 +32,28 @@ pub fn run_humaneval(
     let mut out = Vec::with_capacity(problems.len());
     for (i, p) in problems.iter().enumerate() {
         if let Some(r) = log.get(&p.task_id) {
-            out.push(r.clone());
+            let mut r = r.clone();
+            if r.scorer != SCORER {
+                let t1 = Instant::now();
+                r.verdict = exec::run_python(&p.task_id, &program(p, &r.answer), limits)?;
+                r.test_s = t1.elapsed().as_secs_f64();
+                r.scorer = SCORER.into();
+                log.push(r.clone())?;
+            }
             progress(Progress {
                 done: i + 1,
                 total: problems.len(),
-                record: r,
+                record: &r,
                 resumed: true,
             });
+            out.push(r);
             continue;
         }
         let t0 = Instant::now();
-        let answer = chat
+        let crate::Answer {
+            text: answer,
+            tokens,
+        } = chat
             .chat(&instruction(p), max_tokens)
             .map_err(|source| EvalError::Chat {
                 model: chat.label(),
@@ -57,6 +69,8 @@ pub fn run_humaneval(
             answer,
             model_s,
             test_s: t1.elapsed().as_secs_f64(),
+            tokens,
+            scorer: SCORER.into(),
         };
         log.push(r.clone())?;
         progress(Progress {

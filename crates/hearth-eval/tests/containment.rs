@@ -12,7 +12,7 @@ use hearth_eval::exec::{Limits, Verdict};
 use hearth_eval::humaneval::Problem;
 use hearth_eval::log::{ResultLog, RunKey};
 use hearth_eval::suite::run_humaneval;
-use hearth_eval::{Chat, ChatError};
+use hearth_eval::{Answer, Chat, ChatError};
 
 /// Answers from a script, one per problem in order (the model is not what is tested here).
 struct Planted(Vec<String>, std::cell::Cell<usize>);
@@ -21,12 +21,13 @@ impl Chat for Planted {
     fn label(&self) -> String {
         "planted".into()
     }
-    fn chat(&self, _user: &str, _max_tokens: u32) -> Result<String, ChatError> {
+    fn chat(&self, _user: &str, _max_tokens: u32) -> Result<Answer, ChatError> {
         let i = self.1.get();
         self.1.set(i + 1);
         self.0
             .get(i)
             .cloned()
+            .map(Answer::from)
             .ok_or_else(|| ChatError("no more answers".into()))
     }
 }
@@ -41,8 +42,11 @@ fn problem(i: usize) -> Problem {
     }
 }
 
+/// The escape runs inside the solution, when the tests call it (the scorer drops bare
+/// statements at the top level of an answer, as EvalPlus' sanitizer does).
 fn answer(escape: &str) -> String {
-    format!("```python\n{escape}\n\ndef add(a, b):\n    return a + b\n```\n")
+    let body: String = escape.lines().map(|l| format!("    {l}\n")).collect();
+    format!("```python\ndef add(a, b):\n{body}    return a + b\n```\n")
 }
 
 fn python() -> Option<Limits> {

