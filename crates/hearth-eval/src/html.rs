@@ -18,6 +18,8 @@ pub const FAIL: &str = "#d62728";
 const WIDTH: f64 = 760.0;
 /// Left margin of a plot (labels).
 const LEFT: f64 = 270.0;
+/// Width of a plot's data area, from `LEFT` to a 20-pixel right margin.
+const SPAN: f64 = WIDTH - LEFT - 20.0;
 
 fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
@@ -134,16 +136,17 @@ fn verdicts(h: &mut String, r: &Report) {
     let _ = writeln!(h, "<h2>Is local realistic here?</h2>\n<ul>");
     for run in &r.runs {
         for j in &run.verdicts {
-            let (class, word) = match j.realistic {
-                Some(true) => ("yes", "yes"),
-                Some(false) => ("no", "no"),
-                None => ("unknown", "not measured"),
+            let class = match j.realistic {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "unknown",
             };
             let _ = writeln!(
                 h,
-                "<li>{} — {}: <span class=\"{class}\">{word}</span> ({})</li>",
+                "<li>{} — {}: <span class=\"{class}\">{}</span> ({})</li>",
                 esc(&run.summary.model),
                 esc(j.use_case),
+                j.word(),
                 esc(&j.why)
             );
         }
@@ -208,15 +211,14 @@ fn svg_open(h: &mut String, height: f64, label: &str) {
 
 /// An x axis from `LEFT` to the right edge: `max` at the end, ticks every `step`.
 fn x_axis(h: &mut String, y: f64, max: f64, step: f64, unit: &str) {
-    let span = WIDTH - LEFT - 20.0;
     let _ = writeln!(
         h,
         "<line x1=\"{LEFT}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#888\"/>",
-        LEFT + span
+        LEFT + SPAN
     );
     let mut v = 0.0;
     while v <= max + 1e-9 {
-        let x = LEFT + span * v / max;
+        let x = LEFT + SPAN * v / max;
         let _ = writeln!(
             h,
             "<line x1=\"{x:.1}\" y1=\"{y}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#888\"/>\
@@ -241,8 +243,7 @@ fn pass_plot(h: &mut String, runs: &[Run]) {
     let row = 34.0;
     let height = 30.0 + row * runs.len() as f64 + 30.0;
     svg_open(h, height, "pass@1 per model with 95% intervals");
-    let span = WIDTH - LEFT - 20.0;
-    let x = |p: f64| LEFT + span * p.clamp(0.0, 100.0) / 100.0;
+    let x = |p: f64| LEFT + SPAN * p.clamp(0.0, 100.0) / 100.0;
     for (i, run) in runs.iter().enumerate() {
         let s = &run.summary;
         let y = 20.0 + row * i as f64;
@@ -300,8 +301,7 @@ fn speed_plot(h: &mut String, runs: &[Run]) {
     let top = 16.0;
     let bottom = height - 40.0;
     let max_x = nice_max(points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.15);
-    let span = WIDTH - LEFT - 20.0;
-    let x = |v: f64| LEFT + span * v / max_x;
+    let x = |v: f64| LEFT + SPAN * v / max_x;
     let y = |p: f64| bottom - (bottom - top) * p.clamp(0.0, 100.0) / 100.0;
     for p in [0.0, 25.0, 50.0, 75.0, 100.0] {
         let _ = writeln!(
@@ -309,7 +309,7 @@ fn speed_plot(h: &mut String, runs: &[Run]) {
             "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{}\" y2=\"{:.1}\" stroke=\"#eee\"/>\
              <text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#555\">{p:.0}% pass@1</text>",
             y(p),
-            LEFT + span,
+            LEFT + SPAN,
             y(p),
             LEFT - 8.0,
             y(p) + 4.0
@@ -341,7 +341,7 @@ fn speed_plot(h: &mut String, runs: &[Run]) {
         h,
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">tokens per second of \
          answering (prompt processing included)</text></svg>",
-        LEFT + span / 2.0,
+        LEFT + SPAN / 2.0,
         height - 4.0
     );
 }
@@ -372,8 +372,7 @@ fn histogram(h: &mut String, i: usize, run: &Run) {
     let height = 120.0;
     let bottom = height - 26.0;
     svg_open(h, height, "seconds per answer");
-    let span = WIDTH - LEFT - 20.0;
-    let w = span / bins as f64;
+    let w = SPAN / bins as f64;
     let s = &run.summary;
     let _ = writeln!(
         h,
@@ -408,9 +407,8 @@ fn grid(h: &mut String, runs: &[Run]) {
     if n == 0 {
         return;
     }
-    let span = WIDTH - LEFT - 20.0;
-    let per_row = n.min(span as usize / 4).max(1);
-    let cell = span / per_row as f64;
+    let per_row = n.min(SPAN as usize / 4).max(1);
+    let cell = SPAN / per_row as f64;
     let rows = n.div_ceil(per_row);
     let band = 16.0 * rows as f64 + 12.0;
     let height = band * runs.len() as f64 + 8.0;

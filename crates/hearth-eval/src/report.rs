@@ -39,6 +39,17 @@ pub struct Judgement {
     pub why: String,
 }
 
+impl Judgement {
+    /// The verdict in a word: `yes`, `no` or `not measured`.
+    pub fn word(&self) -> &'static str {
+        match self.realistic {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not measured",
+        }
+    }
+}
+
 /// The verdict per use (chat, autocomplete, agent edits) from one run, thresholds stated.
 pub fn judge(s: &Summary) -> Vec<Judgement> {
     let chat = if s.suite == "humaneval" {
@@ -304,7 +315,7 @@ impl Agreement {
 }
 
 /// The terminal table: one line per summary, published figures below their model.
-pub fn table(summaries: &[Summary]) -> String {
+pub fn table<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> String {
     let mut s = format!(
         "{:<44} {:<10} {:>9} {:>8} {:>15} {:>9} {:>11} {:>7}\n",
         "MODEL", "SUITE", "PASSED", "PASS@1", "95% INTERVAL", "MODEL S", "ANSWER P50", "TOK/S"

@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use hearth_eval::exec::Limits;
 use hearth_eval::humaneval::{self, Problem};
 use hearth_eval::log::{Record, ResultLog, RunKey};
-use hearth_eval::report::{self, Agreement, DataInfo, Machine, Report, Run, Summary};
+use hearth_eval::report::{self, Agreement, DataInfo, Machine, Report, Run};
 use hearth_eval::{Answer, Chat, ChatError};
 use hearth_server::config::ServerConfig;
 use serde_json::{json, Value};
@@ -118,7 +118,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
     };
     let results = cache.join("results");
-    let mut runs: Vec<(Summary, Vec<Record>)> = Vec::new();
+    let mut runs: Vec<(Run, Vec<Record>)> = Vec::new();
     for name in &args.models {
         let path = resolve_model(name)?;
         eprintln!("hashing {} (its digest keys the results)", path.display());
@@ -149,12 +149,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         runs.push(run_one(&chat, &key, &problems, &args, &limits, &results)?);
     }
-    let summaries: Vec<Summary> = runs.iter().map(|(s, _)| s.clone()).collect();
-    print!("{}", report::table(&summaries));
+    print!(
+        "{}",
+        report::table(runs.iter().map(|(run, _)| &run.summary))
+    );
     let agreements: Vec<Agreement> = runs
         .iter()
         .skip(1)
-        .map(|(s, r)| Agreement::of((&runs[0].0.model, &runs[0].1), (&s.model, r)))
+        .map(|(run, r)| {
+            Agreement::of(
+                (&runs[0].0.summary.model, &runs[0].1),
+                (&run.summary.model, r),
+            )
+        })
         .collect();
     for a in &agreements {
         println!(
@@ -182,20 +189,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         answer_style: hearth_eval::ANSWER_STYLE.to_string(),
         scorer: hearth_eval::SCORER.to_string(),
         max_tokens: args.max_tokens,
-        runs: runs
-            .iter()
-            .map(|(s, r)| Run::of(&s.model, &args.suite, r))
-            .collect(),
+        runs: runs.into_iter().map(|(run, _)| run).collect(),
         agreement: agreements,
     };
     for run in &report.runs {
         for j in &run.verdicts {
-            let word = match j.realistic {
-                Some(true) => "yes",
-                Some(false) => "no",
-                None => "not measured",
-            };
-            println!("{} — {}: {word} ({})", run.summary.model, j.use_case, j.why);
+            println!(
+                "{} — {}: {} ({})",
+                run.summary.model,
+                j.use_case,
+                j.word(),
+                j.why
+            );
         }
     }
     if let Some(path) = &args.json {
@@ -227,7 +232,7 @@ fn run_one(
     args: &Args,
     limits: &Limits,
     results: &std::path::Path,
-) -> anyhow::Result<(Summary, Vec<Record>)> {
+) -> anyhow::Result<(Run, Vec<Record>)> {
     if args.fresh {
         let _ = std::fs::remove_file(results.join(key.file_name()));
     }
@@ -268,7 +273,7 @@ fn run_one(
             log.path().display()
         )
     })?;
-    Ok((Summary::of(&label, &args.suite, &records), records))
+    Ok((Run::of(&label, &args.suite, &records), records))
 }
 
 /// hearth's server in this process, one model, one sequence.
