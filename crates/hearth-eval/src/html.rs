@@ -144,7 +144,7 @@ fn verdicts(h: &mut String, r: &Report) {
             let _ = writeln!(
                 h,
                 "<li>{} — {}: <span class=\"{class}\">{}</span> ({})</li>",
-                esc(&run.summary.model),
+                esc(&name(&run.summary)),
                 esc(j.use_case),
                 j.word(),
                 esc(&j.why)
@@ -158,7 +158,7 @@ fn summary_table(h: &mut String, r: &Report) {
     let _ = writeln!(
         h,
         "<table><tr><th>model</th><th>passed</th><th>pass@1</th><th>95% interval</th>\
-         <th>published</th><th>answer p50</th><th>p90</th><th>tok/s</th></tr>"
+         <th>published</th><th>exact</th><th>answer p50</th><th>p90</th><th>tok/s</th></tr>"
     );
     for run in &r.runs {
         let s = &run.summary;
@@ -170,8 +170,9 @@ fn summary_table(h: &mut String, r: &Report) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}/{}</td><td>{:.1}%</td><td>{:.1}–{:.1}%</td><td>{}</td>\
-             <td>{:.1} s</td><td>{:.1} s</td><td>{}</td></tr>",
-            esc(&s.model),
+             <td>{}</td><td style=\"white-space:nowrap\">{:.2} s</td>\
+             <td style=\"white-space:nowrap\">{:.2} s</td><td>{}</td></tr>",
+            esc(&name(s)),
             s.passed,
             s.problems,
             s.pass_at_1,
@@ -182,6 +183,8 @@ fn summary_table(h: &mut String, r: &Report) {
             } else {
                 published.join(", ")
             },
+            s.exact_match
+                .map_or_else(|| "—".to_string(), |e| format!("{e:.1}%")),
             s.answer_s_p50,
             s.answer_s_p90,
             s.answer_tok_s
@@ -255,7 +258,7 @@ fn pass_plot(h: &mut String, runs: &[Run]) {
              <text x=\"{:.1}\" y=\"{}\" text-anchor=\"end\" fill=\"#fff\" font-weight=\"600\">{:.1}%</text>",
             LEFT - 8.0,
             y + 14.0,
-            esc(&shorten(&s.model)),
+            esc(&shorten(&name(s))),
             x(s.pass_at_1) - LEFT,
             colour(i),
             x(s.ci95[0]),
@@ -332,7 +335,7 @@ fn speed_plot(h: &mut String, runs: &[Run]) {
             y(s.pass_at_1),
             x(*tok_s) + 10.0,
             label_y,
-            esc(&shorten(&s.model)),
+            esc(&shorten(&name(s))),
             c = colour(*i),
         );
     }
@@ -379,7 +382,7 @@ fn histogram(h: &mut String, i: usize, run: &Run) {
         "<text x=\"{}\" y=\"40\" text-anchor=\"end\">{}</text>\
          <text x=\"{}\" y=\"58\" text-anchor=\"end\" fill=\"#555\">p50 {:.1} s, p90 {:.1} s</text>",
         LEFT - 8.0,
-        esc(&shorten(&s.model)),
+        esc(&shorten(&name(s))),
         LEFT - 8.0,
         s.answer_s_p50,
         s.answer_s_p90
@@ -420,7 +423,7 @@ fn grid(h: &mut String, runs: &[Run]) {
             "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
             LEFT - 8.0,
             y0 + 12.0,
-            esc(&shorten(&run.summary.model))
+            esc(&shorten(&name(&run.summary)))
         );
         for (k, p) in run.results.iter().enumerate() {
             let _ = writeln!(
@@ -438,6 +441,14 @@ fn grid(h: &mut String, runs: &[Run]) {
 }
 
 /// A label that fits the left margin.
+/// A run's name: its model, and the variant where a suite has several (`fim-single` …).
+fn name(s: &crate::report::Summary) -> String {
+    match s.suite.strip_prefix("fim-") {
+        Some(variant) => format!("{} · {variant}", s.model),
+        None => s.model.clone(),
+    }
+}
+
 fn shorten(s: &str) -> String {
     const MAX: usize = 34;
     if s.chars().count() <= MAX {

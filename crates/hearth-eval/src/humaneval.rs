@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::EvalError;
@@ -131,6 +132,31 @@ fn run_ok(c: &mut Command) -> Result<(), String> {
 
 /// The problems in a JSON-lines file, gzip-compressed or not (by its magic bytes).
 pub fn load(path: &Path) -> Result<Vec<Problem>, EvalError> {
+    read_jsonl(path, check_problem)
+}
+
+/// Problems from JSON lines; every field checked (see [`Problem`]).
+pub fn parse(path: &Path, r: impl BufRead) -> Result<Vec<Problem>, EvalError> {
+    parse_jsonl(path, r, check_problem)
+}
+
+fn check_problem(p: &Problem) -> Result<(), String> {
+    if is_identifier(&p.entry_point) {
+        Ok(())
+    } else {
+        Err(format!(
+            "entry_point {:?} is not a Python identifier",
+            p.entry_point
+        ))
+    }
+}
+
+/// Records of a JSON-lines file, gzip-compressed or not (by its magic bytes), each checked by
+/// `check`; the sizes read are capped.
+pub(crate) fn read_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<Vec<T>, EvalError> {
     let io = |source| EvalError::Io {
         path: path.to_path_buf(),
         source,
@@ -144,11 +170,16 @@ pub fn load(path: &Path) -> Result<Vec<Problem>, EvalError> {
     } else {
         Box::new(f.take(MAX_JSON))
     };
-    parse(path, BufReader::new(reader))
+    parse_jsonl(path, BufReader::new(reader), check)
 }
 
-/// Problems from JSON lines; every field checked (see [`Problem`]).
-pub fn parse(path: &Path, mut r: impl BufRead) -> Result<Vec<Problem>, EvalError> {
+/// Records from JSON lines (blank lines skipped), each checked by `check`; an error names
+/// the line.
+pub(crate) fn parse_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    mut r: impl BufRead,
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<Vec<T>, EvalError> {
     let mut out = Vec::new();
     let mut line_no = 0;
     let mut buf = Vec::new();
@@ -176,22 +207,17 @@ pub fn parse(path: &Path, mut r: impl BufRead) -> Result<Vec<Problem>, EvalError
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let p: Problem = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
-        if !is_identifier(&p.entry_point) {
-            return Err(bad(format!(
-                "entry_point {:?} is not a Python identifier",
-                p.entry_point
-            )));
-        }
+        let item: T = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
+        check(&item).map_err(bad)?;
         if out.len() == MAX_PROBLEMS {
             return Err(bad(format!("more than {MAX_PROBLEMS} problems")));
         }
-        out.push(p);
+        out.push(item);
     }
     Ok(out)
 }
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
     c.next()
         .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')

@@ -11,16 +11,20 @@
 //!   tries to escape fails its problem, never the run.
 //! - [`log`]: results appended as JSON lines, one file per model identity, suite and settings,
 //!   so a killed run continues where it stopped.
-//! - [`suite`]: the loop over problems through a [`Chat`] (the caller's: hearth's own server
-//!   in process, or another OpenAI-compatible server for a side-by-side run).
+//! - [`infilling`]: the public HumanEval infilling benchmark (OpenAI, MIT): the tasks, the
+//!   mid-line variant, and how a completion becomes a program and an exact match.
+//! - [`suite`]: the loop over problems through a [`Chat`] or a [`Complete`] (the caller's:
+//!   hearth's own server in process, or another OpenAI-compatible server for a side-by-side
+//!   run).
 //! - [`report`]: pass@1 with a 95% interval, agreement between two runs, the verdict per use,
 //!   a terminal table, the whole report (JSON); [`html`] draws it as one self-contained page.
 //!
-//! The model is behind [`Chat`] so that this crate needs neither the engine nor HTTP.
+//! The model is behind [`Chat`] and [`Complete`] so that this crate needs neither the engine nor HTTP.
 
 pub mod exec;
 pub mod html;
 pub mod humaneval;
+pub mod infilling;
 pub mod log;
 pub mod report;
 pub mod suite;
@@ -37,6 +41,22 @@ pub trait Chat {
     fn label(&self) -> String;
     /// The answer.
     fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError>;
+}
+
+/// A model that fills in the code between a prefix and a suffix, through an autocomplete
+/// path (greedy, at most `max_tokens` tokens).
+pub trait Complete {
+    /// Who answers, for messages and reports.
+    fn label(&self) -> String;
+    /// The text to insert at the cursor; with `one_line`, the server is asked to stop at the
+    /// end of the line.
+    fn complete(
+        &self,
+        prefix: &str,
+        suffix: &str,
+        max_tokens: u32,
+        one_line: bool,
+    ) -> Result<Answer, ChatError>;
 }
 
 /// What a model answered.

@@ -32,6 +32,9 @@ pub struct Record {
     /// logged before scorers were named.
     #[serde(default)]
     pub scorer: String,
+    /// Whether the answer is the masked text (infilling suites).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<bool>,
 }
 
 /// Answers are cut here in the log (a runaway answer is at most `max_tokens` long anyway).
@@ -155,6 +158,7 @@ mod tests {
             test_s: 0.1,
             tokens: Some(7),
             scorer: crate::SCORER.into(),
+            exact: None,
         }
     }
 

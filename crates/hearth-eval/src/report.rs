@@ -30,6 +30,15 @@ pub const CHAT_MIN_PASS: f64 = 50.0;
 /// ... and at this many tokens per second of answering or more (faster than people read).
 pub const CHAT_MIN_TOK_S: f64 = 10.0;
 
+/// Autocomplete is realistic at this infilling pass@1 (percent) or better: a suggestion that
+/// runs at least every other time is worth a glance, one that fails more often costs more
+/// attention than it saves.
+pub const AUTOCOMPLETE_MIN_PASS: f64 = 50.0;
+/// ... and when the median suggestion is complete within this many seconds (the whole
+/// suggestion, as an editor shows it; keystrokes come every ~0.2 s, and half a second is about
+/// where a suggestion stops feeling like part of typing).
+pub const AUTOCOMPLETE_MAX_P50_S: f64 = 0.5;
+
 /// Whether a model is realistic for one use on this machine, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Judgement {
@@ -70,8 +79,23 @@ pub fn judge(s: &Summary) -> Vec<Judgement> {
     } else {
         not_measured("chat", "needs the humaneval suite")
     };
+    let autocomplete = if let Some(variant) = s.suite.strip_prefix("fim-") {
+        let good = s.pass_at_1 >= AUTOCOMPLETE_MIN_PASS;
+        let fast = s.answer_s_p50 <= AUTOCOMPLETE_MAX_P50_S;
+        Judgement {
+            use_case: "autocomplete",
+            realistic: Some(good && fast),
+            why: format!(
+                "infilling ({variant}) pass@1 {:.1}% (needs ≥ {AUTOCOMPLETE_MIN_PASS:.0}%), median \
+                 suggestion {:.2} s (needs ≤ {AUTOCOMPLETE_MAX_P50_S} s)",
+                s.pass_at_1, s.answer_s_p50
+            ),
+        }
+    } else {
+        not_measured("autocomplete", "needs the fim suite")
+    };
     vec![
-        not_measured("autocomplete", "needs the fim suite, not built yet"),
+        autocomplete,
         chat,
         not_measured("agent edits", "needs the edit suite, not built yet"),
     ]
@@ -123,6 +147,9 @@ pub struct ProblemResult {
     pub model_s: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u32>,
+    /// Whether the answer was the masked text (infilling suites).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact: Option<bool>,
 }
 
 impl Run {
@@ -142,6 +169,7 @@ impl Run {
                     },
                     model_s: r.model_s,
                     tokens: r.tokens,
+                    exact: r.exact,
                 })
                 .collect(),
         }
@@ -160,6 +188,9 @@ pub struct Summary {
     pub pass_at_1: f64,
     /// 95% Wilson score interval of pass@1, in percent.
     pub ci95: [f64; 2],
+    /// Share of answers that were exactly the reference text, in percent (infilling suites).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact_match: Option<f64>,
     /// Seconds the model spent answering, summed (an earlier run's included when resumed).
     pub model_s: f64,
     /// Seconds the sandboxed tests took, summed.
@@ -226,6 +257,11 @@ impl Summary {
             passed,
             pass_at_1: percent(passed, n),
             ci95: [lo * 100.0, hi * 100.0],
+            exact_match: {
+                let judged: Vec<bool> = records.iter().filter_map(|r| r.exact).collect();
+                (!judged.is_empty())
+                    .then(|| percent(judged.iter().filter(|&&e| e).count(), judged.len()))
+            },
             model_s: records.iter().map(|r| r.model_s).sum(),
             test_s: records.iter().map(|r| r.test_s).sum(),
             answer_tok_s: (token_s > 0.0).then(|| tokens / token_s),
@@ -317,21 +353,33 @@ impl Agreement {
 /// The terminal table: one line per summary, published figures below their model.
 pub fn table<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> String {
     let mut s = format!(
-        "{:<44} {:<10} {:>9} {:>8} {:>15} {:>9} {:>11} {:>7}\n",
-        "MODEL", "SUITE", "PASSED", "PASS@1", "95% INTERVAL", "MODEL S", "ANSWER P50", "TOK/S"
+        "{:<44} {:<12} {:>9} {:>8} {:>15} {:>6} {:>9} {:>11} {:>7}\n",
+        "MODEL",
+        "SUITE",
+        "PASSED",
+        "PASS@1",
+        "95% INTERVAL",
+        "EXACT",
+        "MODEL S",
+        "ANSWER P50",
+        "TOK/S"
     );
     for m in summaries {
         let tok_s = m
             .answer_tok_s
             .map_or_else(|| "-".to_string(), |t| format!("{t:.1}"));
+        let exact = m
+            .exact_match
+            .map_or_else(|| "-".to_string(), |e| format!("{e:.1}%"));
         s.push_str(&format!(
-            "{:<44} {:<10} {:>9} {:>7.1}% {:>6.1}%–{:>5.1}% {:>9.0} {:>10.1}s {:>7}\n",
+            "{:<44} {:<12} {:>9} {:>7.1}% {:>6.1}%–{:>5.1}% {:>6} {:>9.0} {:>10.2}s {:>7}\n",
             m.model,
             m.suite,
             format!("{}/{}", m.passed, m.problems),
             m.pass_at_1,
             m.ci95[0],
             m.ci95[1],
+            exact,
             m.model_s,
             m.answer_s_p50,
             tok_s
@@ -363,6 +411,7 @@ mod tests {
             test_s: 0.5,
             tokens: Some(20),
             scorer: crate::SCORER.into(),
+            exact: None,
         }
     }
 
@@ -431,6 +480,32 @@ mod tests {
         );
         let other = judge(&Summary::of("m", "other", &[]));
         assert!(other.iter().all(|j| j.realistic.is_none()));
+    }
+
+    #[test]
+    fn the_autocomplete_verdict_needs_infilling_quality_and_latency() {
+        let run = |passes: usize, secs: f64| {
+            let recs: Vec<Record> = (0..10)
+                .map(|i| Record {
+                    model_s: secs,
+                    exact: Some(i < 3),
+                    ..rec(&i.to_string(), i < passes, "x")
+                })
+                .collect();
+            let s = Summary::of("m", "fim-single", &recs);
+            assert_eq!(s.exact_match, Some(30.0));
+            judge(&s)
+                .into_iter()
+                .find(|j| j.use_case == "autocomplete")
+                .unwrap()
+        };
+        assert_eq!(run(6, 0.3).realistic, Some(true));
+        assert_eq!(run(4, 0.3).realistic, Some(false));
+        assert_eq!(run(6, 0.9).realistic, Some(false));
+        assert!(run(6, 0.3).why.contains("(single)"), "{}", run(6, 0.3).why);
+        let chat = Summary::of("m", "humaneval", &[rec("0", true, "x")]);
+        assert_eq!(chat.exact_match, None);
+        assert_eq!(judge(&chat)[0].realistic, None);
     }
 
     #[test]

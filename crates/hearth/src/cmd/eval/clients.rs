@@ -1,0 +1,539 @@
+//! The models `hearth eval` asks: hearth's own server in this process ([`Local`]) and another
+//! OpenAI-compatible server ([`Remote`]), each as a chat model and as an autocomplete model.
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hearth_eval::{Answer, Chat, ChatError, Complete};
+use hearth_prompt::fim::{FimFormat, FimInput, FimLayout};
+use hearth_server::config::ServerConfig;
+use serde_json::{json, Value};
+
+use super::Args;
+
+/// How hearth is asked for a completion (`--fim-path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FimPath {
+    /// Ollama's `/api/generate` with `prompt` and `suffix` (what Continue's and most editors'
+    /// Ollama providers send): hearth builds the FIM prompt.
+    Ollama,
+    /// `/v1/completions` with `prompt` and `suffix` (OpenAI's completions API).
+    Openai,
+    /// `/v1/completions` with the FIM prompt written by the client (the PSM layout of the
+    /// model's FIM tokens): the same bytes another server gets with `--compare`.
+    Raw,
+}
+
+impl FimPath {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            FimPath::Ollama => "ollama",
+            FimPath::Openai => "openai",
+            FimPath::Raw => "raw",
+        }
+    }
+}
+
+/// The raw prompt (PSM: `<prefix>P<suffix>S<middle>`) and the stops for a model's FIM format,
+/// for requests that write the prompt themselves.
+#[derive(Debug, Clone)]
+pub(crate) struct RawFim {
+    format: FimFormat,
+    /// Shape each completion the way hearth's autocomplete path does (`--shape`).
+    shape: bool,
+}
+
+impl RawFim {
+    /// The FIM format of the model file at `path`.
+    pub(crate) fn of(path: &std::path::Path, shape: bool) -> anyhow::Result<RawFim> {
+        let gguf = hearth_gguf::GgufFile::open(path)
+            .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
+        let format = FimFormat::detect(gguf.metadata()).with_context(|| {
+            format!(
+                "{}: the vocabulary has no fill-in-the-middle tokens",
+                path.display()
+            )
+        })?;
+        Ok(RawFim { format, shape })
+    }
+
+    /// What the client keeps of a completion: all of it, or with `--shape` what hearth's
+    /// autocomplete path would insert (cut at the end of the line or block, no repeat of the
+    /// text after the cursor, no trailing whitespace).
+    fn keep(&self, mut answer: Answer, prefix: &str, suffix: &str) -> Answer {
+        if self.shape {
+            answer.text = hearth_prompt::shape::shape(&answer.text, prefix, suffix, None);
+        }
+        answer
+    }
+
+    /// How the path is named in labels and result keys.
+    pub(crate) fn name(&self) -> &'static str {
+        if self.shape {
+            "raw, shaped"
+        } else {
+            "raw"
+        }
+    }
+
+    fn prompt(&self, prefix: &str, suffix: &str) -> String {
+        let input = FimInput {
+            prefix: prefix.to_string(),
+            suffix: suffix.to_string(),
+            ..FimInput::default()
+        };
+        self.format.build(&input, FimLayout::Psm).text()
+    }
+
+    fn stops(&self, one_line: bool) -> Vec<String> {
+        let mut stops: Vec<String> = one_line.then(|| "\n".to_string()).into_iter().collect();
+        stops.extend(self.format.stop_tokens().iter().cloned());
+        // OpenAI's API takes at most 4 stops; llama.cpp's server and hearth take more.
+        stops
+    }
+}
+
+/// Greedy settings every request sends, so that neither server adds its own defaults (a
+/// repeat penalty, top-k sampling) to a `temperature: 0` request.
+fn greedy() -> serde_json::Map<String, Value> {
+    let v = json!({
+        "temperature": 0,
+        "top_p": 1,
+        "top_k": 1,
+        "min_p": 0,
+        "repeat_penalty": 1,
+        "seed": 0,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// An OpenAI completions request.
+fn completions_body(
+    model: &str,
+    prompt: &str,
+    suffix: Option<&str>,
+    max_tokens: u32,
+    stop: &[String],
+) -> Value {
+    let mut body = greedy();
+    body.insert("model".into(), json!(model));
+    body.insert("prompt".into(), json!(prompt));
+    if let Some(suffix) = suffix {
+        body.insert("suffix".into(), json!(suffix));
+    }
+    body.insert("max_tokens".into(), json!(max_tokens));
+    body.insert("stream".into(), json!(false));
+    if !stop.is_empty() {
+        body.insert("stop".into(), json!(stop));
+    }
+    Value::Object(body)
+}
+
+/// An Ollama generate request with a suffix.
+fn generate_body(
+    model: &str,
+    prefix: &str,
+    suffix: &str,
+    max_tokens: u32,
+    one_line: bool,
+) -> Value {
+    let mut options = greedy();
+    options.insert("num_predict".into(), json!(max_tokens));
+    if one_line {
+        options.insert("stop".into(), json!(["\n"]));
+    }
+    json!({
+        "model": model,
+        "prompt": prefix,
+        "suffix": suffix,
+        "stream": false,
+        "options": options,
+    })
+}
+
+/// The parsed JSON of a response, or what went wrong.
+fn json_of(status: u16, body: &[u8]) -> Result<Value, ChatError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ChatError(format!(
+            "status {status}, not JSON ({e}): {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ))
+    })?;
+    if status != 200 {
+        return Err(ChatError(format!("status {status}: {}", v["error"])));
+    }
+    Ok(v)
+}
+
+/// The completion (text, and tokens generated) from an OpenAI completions response.
+fn completion_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
+    let v = json_of(status, body)?;
+    let text = v["choices"][0]["text"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ChatError(format!("no choices[0].text in {v}")))?;
+    Ok(Answer {
+        text,
+        tokens: tokens(&v["usage"]["completion_tokens"]),
+    })
+}
+
+/// The completion from an Ollama generate response.
+fn generated_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
+    let v = json_of(status, body)?;
+    let text = v["response"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ChatError(format!("no response in {v}")))?;
+    Ok(Answer {
+        text,
+        tokens: tokens(&v["eval_count"]),
+    })
+}
+
+fn tokens(v: &Value) -> Option<u32> {
+    v.as_u64().and_then(|t| u32::try_from(t).ok())
+}
+
+/// hearth's server in this process, one model, one sequence.
+pub(crate) struct Local {
+    server: hearth_server::InProcess,
+    model: String,
+    label: String,
+    /// How completions are asked, and the raw prompt's format where the path needs it.
+    fim: (FimPath, Option<RawFim>),
+}
+
+impl Local {
+    pub(crate) fn start(name: &str, path: &std::path::Path, args: &Args) -> anyhow::Result<Local> {
+        let cfg = ServerConfig {
+            default_num_ctx: args.ctx_size.max(256),
+            threads: args.threads,
+            num_parallel: 1,
+            max_loaded_models: 1,
+            keep_alive: None,
+            ..ServerConfig::default()
+        };
+        let stores = hearth_store::Stores::from_env()?;
+        let engine = hearth_server::engine_adapter::LlamaEngine {
+            gpu_layers: Default::default(),
+            flash_attention: false,
+            cache_ram: 0,
+        };
+        let server = hearth_server::InProcess::start(cfg, stores, Arc::new(engine))?;
+        let model = if std::path::Path::new(name).is_file() {
+            // A file by path was never scanned at install: scan it before it is used.
+            hearth_gguf::GgufFile::open(path)
+                .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
+            let policy = hearth_store::Policy::load_or_default()?;
+            hearth_store::guard::scan_before_serving(path, &policy)?;
+            server.add_file(path)
+        } else {
+            name.to_string()
+        };
+        let label = path
+            .file_name()
+            .map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
+        let raw = match args.fim_path {
+            FimPath::Raw => Some(RawFim::of(path, args.shape)?),
+            FimPath::Ollama | FimPath::Openai => None,
+        };
+        Ok(Local {
+            server,
+            model,
+            label,
+            fim: (args.fim_path, raw),
+        })
+    }
+
+    /// POST a JSON body to the in-process server: the status and the body (capped).
+    fn post(&self, route: &str, body: &Value) -> Result<(u16, Vec<u8>), ChatError> {
+        let (status, reader) = self
+            .server
+            .request("POST", route, body.to_string().into_bytes())
+            .map_err(|e| ChatError(e.to_string()))?;
+        let mut buf = Vec::new();
+        reader
+            .take(MAX_ANSWER_BODY)
+            .read_to_end(&mut buf)
+            .map_err(|e| ChatError(e.to_string()))?;
+        Ok((status, buf))
+    }
+}
+
+/// The request both sides get: greedy, no penalties (llama.cpp's server would otherwise add
+/// its own defaults, e.g. a repeat penalty, to a `temperature: 0` request).
+fn chat_body(model: &str, user: &str, max_tokens: u32) -> Value {
+    let mut body = greedy();
+    body.insert("model".into(), json!(model));
+    body.insert(
+        "messages".into(),
+        json!([{"role": "user", "content": user}]),
+    );
+    body.insert("max_tokens".into(), json!(max_tokens));
+    body.insert("stream".into(), json!(false));
+    Value::Object(body)
+}
+
+/// The answer (text, and tokens generated) from an OpenAI chat completion.
+fn answer_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
+    let v = json_of(status, body)?;
+    let text = v["choices"][0]["message"]["content"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ChatError(format!("no choices[0].message.content in {v}")))?;
+    Ok(Answer {
+        text,
+        tokens: tokens(&v["usage"]["completion_tokens"]),
+    })
+}
+
+/// Most bytes read of one answer.
+const MAX_ANSWER_BODY: u64 = 8 << 20;
+
+impl Chat for Local {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
+        let (status, buf) = self.post(
+            "/v1/chat/completions",
+            &chat_body(&self.model, user, max_tokens),
+        )?;
+        answer_of(status, &buf)
+    }
+}
+
+impl Complete for Local {
+    fn label(&self) -> String {
+        let path = match &self.fim.1 {
+            Some(raw) => raw.name(),
+            None => self.fim.0.name(),
+        };
+        format!("{} ({path})", self.label)
+    }
+
+    fn complete(
+        &self,
+        prefix: &str,
+        suffix: &str,
+        max_tokens: u32,
+        one_line: bool,
+    ) -> Result<Answer, ChatError> {
+        match &self.fim {
+            (FimPath::Ollama, _) => {
+                let body = generate_body(&self.model, prefix, suffix, max_tokens, one_line);
+                let (status, buf) = self.post("/api/generate", &body)?;
+                generated_of(status, &buf)
+            }
+            (FimPath::Raw, Some(raw)) => {
+                let body = completions_body(
+                    &self.model,
+                    &raw.prompt(prefix, suffix),
+                    None,
+                    max_tokens,
+                    &raw.stops(one_line),
+                );
+                let (status, buf) = self.post("/v1/completions", &body)?;
+                Ok(raw.keep(completion_of(status, &buf)?, prefix, suffix))
+            }
+            (FimPath::Openai | FimPath::Raw, _) => {
+                let stop: Vec<String> = one_line.then(|| "\n".to_string()).into_iter().collect();
+                let body = completions_body(&self.model, prefix, Some(suffix), max_tokens, &stop);
+                let (status, buf) = self.post("/v1/completions", &body)?;
+                completion_of(status, &buf)
+            }
+        }
+    }
+}
+
+/// Another OpenAI-compatible server.
+pub(crate) struct Remote {
+    label: String,
+    base: String,
+    /// Its chat completions URL (results are keyed by it).
+    pub(crate) url: String,
+    model: String,
+    /// The raw FIM prompt's format, for completions.
+    raw: Option<RawFim>,
+    agent: ureq::Agent,
+}
+
+impl Remote {
+    pub(crate) fn new(label: &str, url: &str, model: &str, raw: Option<RawFim>) -> Remote {
+        let base = url.trim_end_matches('/').trim_end_matches("/v1");
+        Remote {
+            label: format!("{label}={base}"),
+            base: base.to_string(),
+            url: format!("{base}/v1/chat/completions"),
+            model: model.to_string(),
+            raw,
+            agent: ureq::Agent::config_builder()
+                .timeout_connect(Some(Duration::from_secs(10)))
+                .timeout_global(Some(Duration::from_secs(900)))
+                .http_status_as_error(false)
+                .build()
+                .new_agent(),
+        }
+    }
+
+    /// POST a JSON body: the status and the body (capped).
+    fn post(&self, url: &str, body: &Value) -> Result<(u16, Vec<u8>), ChatError> {
+        let resp = self
+            .agent
+            .post(url)
+            .header("content-type", "application/json")
+            .send(body.to_string().as_str())
+            .map_err(|e| ChatError(format!("POST {url}: {e}")))?;
+        let status = resp.status().as_u16();
+        let mut buf = Vec::new();
+        resp.into_body()
+            .into_reader()
+            .take(MAX_ANSWER_BODY)
+            .read_to_end(&mut buf)
+            .map_err(|e| ChatError(format!("POST {url}: {e}")))?;
+        Ok((status, buf))
+    }
+}
+
+impl Chat for Remote {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
+        let (status, buf) = self.post(&self.url, &chat_body(&self.model, user, max_tokens))?;
+        answer_of(status, &buf)
+    }
+}
+
+impl Complete for Remote {
+    fn label(&self) -> String {
+        let path = self.raw.as_ref().map_or("raw", RawFim::name);
+        format!("{} ({path})", self.label)
+    }
+
+    /// The raw FIM prompt to `/v1/completions` (llama.cpp's and most servers' completions
+    /// endpoints ignore or refuse `suffix`).
+    fn complete(
+        &self,
+        prefix: &str,
+        suffix: &str,
+        max_tokens: u32,
+        one_line: bool,
+    ) -> Result<Answer, ChatError> {
+        let raw = self
+            .raw
+            .as_ref()
+            .ok_or_else(|| ChatError("no FIM format for the raw prompt".into()))?;
+        let body = completions_body(
+            &self.model,
+            &raw.prompt(prefix, suffix),
+            None,
+            max_tokens,
+            &raw.stops(one_line),
+        );
+        let (status, buf) = self.post(&format!("{}/v1/completions", self.base), &body)?;
+        Ok(raw.keep(completion_of(status, &buf)?, prefix, suffix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_answer_or_names_the_error() {
+        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"```python\nx\n```"}}],
+                      "usage":{"prompt_tokens":30,"completion_tokens":5}}"#;
+        let a = answer_of(200, ok).unwrap();
+        assert_eq!(a.text, "```python\nx\n```");
+        assert_eq!(a.tokens, Some(5));
+        let no_usage = br#"{"choices":[{"message":{"content":"x"}}]}"#;
+        assert_eq!(answer_of(200, no_usage).unwrap().tokens, None);
+        let e = answer_of(404, br#"{"error":{"message":"model not found"}}"#).unwrap_err();
+        assert!(
+            e.0.contains("404") && e.0.contains("model not found"),
+            "{e}"
+        );
+        let e = answer_of(502, b"<html>bad gateway</html>").unwrap_err();
+        assert!(e.0.contains("not JSON"), "{e}");
+    }
+
+    #[test]
+    fn reads_completions_of_both_apis() {
+        let openai = br#"{"choices":[{"text":"x + 1"}],"usage":{"completion_tokens":3}}"#;
+        let a = completion_of(200, openai).unwrap();
+        assert_eq!((a.text.as_str(), a.tokens), ("x + 1", Some(3)));
+        let ollama = br#"{"response":"y","done":true,"eval_count":1}"#;
+        let a = generated_of(200, ollama).unwrap();
+        assert_eq!((a.text.as_str(), a.tokens), ("y", Some(1)));
+        assert!(generated_of(200, b"{}").is_err());
+        assert!(completion_of(400, br#"{"error":"bad"}"#)
+            .unwrap_err()
+            .0
+            .contains("400"));
+    }
+
+    #[test]
+    fn completion_requests_are_greedy_and_stop_at_the_line_end_when_asked() {
+        let g = generate_body("m", "def f():\n", "\n", 48, true);
+        assert_eq!(g["suffix"], "\n");
+        assert_eq!(g["options"]["repeat_penalty"], 1);
+        assert_eq!(g["options"]["num_predict"], 48);
+        assert_eq!(g["options"]["stop"], json!(["\n"]));
+        assert!(generate_body("m", "a", "b", 128, false)["options"]
+            .get("stop")
+            .is_none());
+        let c = completions_body("m", "P", None, 48, &["\n".to_string()]);
+        assert_eq!(
+            (c["top_k"].clone(), c["stop"].clone()),
+            (json!(1), json!(["\n"]))
+        );
+        assert!(c.get("suffix").is_none());
+    }
+
+    #[test]
+    fn the_raw_prompt_is_psm_with_the_models_stops() {
+        let tokens: Vec<String> = [
+            "<|fim_prefix|>",
+            "<|fim_suffix|>",
+            "<|fim_middle|>",
+            "<|endoftext|>",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let raw = RawFim {
+            format: FimFormat::detect_tokens(&tokens).unwrap(),
+            shape: true,
+        };
+        let shaped = raw.keep(
+            Answer::from("x + 1\n    return y\n\n# tests\n".to_string()),
+            "def f(x):\n    y = ",
+            "\n    return y\n",
+        );
+        assert_eq!(shaped.text, "x + 1");
+        assert_eq!(
+            raw.prompt("def f():\n    ", "\n"),
+            "<|fim_prefix|>def f():\n    <|fim_suffix|>\n<|fim_middle|>"
+        );
+        let stops = raw.stops(true);
+        assert_eq!(stops[0], "\n");
+        assert!(stops.len() > 1, "{stops:?}");
+        assert!(!raw.stops(false).contains(&"\n".to_string()));
+    }
+
+    #[test]
+    fn the_request_is_greedy_on_both_sides() {
+        let b = chat_body("m", "hi", 10);
+        assert_eq!(b["temperature"], 0);
+        assert_eq!(b["repeat_penalty"], 1);
+        assert_eq!(b["messages"][0]["content"], "hi");
+    }
+}
