@@ -52,27 +52,74 @@ impl Verdict {
 /// Run `program` with `limits.python` in a fresh scratch directory under every protection
 /// of the sandbox (the run is refused, as an error, where one is unavailable).
 pub fn run_python(task: &str, program: &str, limits: &Limits) -> Result<Verdict, EvalError> {
+    // `-I`: isolated (no user site, no environment, no script directory on the path);
+    // the program comes on stdin.
+    let out = sandboxed(task, &[], &["-I", "-"], Some(program), limits)?;
+    Ok(verdict(&out))
+}
+
+/// Python that runs every `*_test.py` in the working directory with unittest; fails when
+/// a test fails or none ran.
+const UNITTEST: &str = "import sys, unittest\n\
+suite = unittest.defaultTestLoader.discover('.', pattern='*_test.py', top_level_dir='.')\n\
+result = unittest.TextTestRunner(verbosity=1).run(suite)\n\
+sys.exit(0 if result.wasSuccessful() and result.testsRun > 0 else 1)\n";
+
+/// Write `files` (plain names) into a fresh scratch directory and run the unittest tests
+/// among them in the sandbox: the verdict and what the run printed (stderr, then stdout).
+pub fn run_tests(
+    task: &str,
+    files: &[(String, String)],
+    limits: &Limits,
+) -> Result<(Verdict, String), EvalError> {
+    // `-B`: no bytecode files in the scratch directory.
+    let out = sandboxed(task, files, &["-I", "-B", "-c", UNITTEST], None, limits)?;
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    Ok((verdict(&out), text))
+}
+
+fn sandboxed(
+    task: &str,
+    files: &[(String, String)],
+    args: &[&str],
+    stdin: Option<&str>,
+    limits: &Limits,
+) -> Result<Outcome, EvalError> {
     let scratch = scratch_dir().map_err(|source| EvalError::Io {
         path: std::env::temp_dir(),
         source,
     })?;
-    let mut cfg = SandboxConfig::new(&scratch);
-    cfg.timeout = limits.timeout;
-    cfg.cpu_seconds = limits.timeout.as_secs().max(1) + 1;
-    cfg.memory_bytes = limits.memory_bytes;
-    cfg.stdin = Some(program.as_bytes().to_vec());
-    cfg.max_output_bytes = 64 << 10;
-    let cfg = cfg.require_all_enabled();
-    let python = limits.python.display().to_string();
-    // `-I`: isolated (no user site, no environment, no script directory on the path);
-    // the program comes on stdin.
-    let result = Sandbox::new(cfg).run(&python, &["-I".into(), "-".into()]);
+    let result = (|| {
+        for (name, text) in files {
+            if !crate::polyglot::plain_name(name) {
+                return Err(EvalError::Data {
+                    path: scratch.clone(),
+                    line: 0,
+                    reason: format!("{name:?} is not a plain file name"),
+                });
+            }
+            let path = scratch.join(name);
+            std::fs::write(&path, text).map_err(|source| EvalError::Io { path, source })?;
+        }
+        let mut cfg = SandboxConfig::new(&scratch);
+        cfg.timeout = limits.timeout;
+        cfg.cpu_seconds = limits.timeout.as_secs().max(1) + 1;
+        cfg.memory_bytes = limits.memory_bytes;
+        cfg.stdin = stdin.map(|s| s.as_bytes().to_vec());
+        cfg.max_output_bytes = 64 << 10;
+        let cfg = cfg.require_all_enabled();
+        let python = limits.python.display().to_string();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Sandbox::new(cfg)
+            .run(&python, &args)
+            .map_err(|source| EvalError::Sandbox {
+                task: task.to_string(),
+                source,
+            })
+    })();
     let _ = std::fs::remove_dir_all(&scratch);
-    let out = result.map_err(|source| EvalError::Sandbox {
-        task: task.to_string(),
-        source,
-    })?;
-    Ok(verdict(&out))
+    result
 }
 
 fn verdict(out: &Outcome) -> Verdict {

@@ -13,6 +13,8 @@
 //!   so a killed run continues where it stopped.
 //! - [`infilling`]: the public HumanEval infilling benchmark (OpenAI, MIT): the tasks, the
 //!   mid-line variant, and how a completion becomes a program and an exact match.
+//! - [`polyglot`] and [`edit`]: the Aider polyglot benchmark's exercises (Exercism, MIT),
+//!   the two edit formats Aider asks for, and how an answer's edits are applied.
 //! - [`suite`]: the loop over problems through a [`Chat`] or a [`Complete`] (the caller's:
 //!   hearth's own server in process, or another OpenAI-compatible server for a side-by-side
 //!   run).
@@ -21,26 +23,34 @@
 //!
 //! The model is behind [`Chat`] and [`Complete`] so that this crate needs neither the engine nor HTTP.
 
+pub mod edit;
 pub mod exec;
 pub mod html;
 pub mod humaneval;
 pub mod infilling;
 pub mod log;
+pub mod polyglot;
 pub mod report;
 pub mod suite;
 
 mod answer;
+mod message;
 
 pub use answer::{instruction, program, ANSWER_STYLE, SCORER};
+pub use message::{Message, Role};
 
 use std::path::PathBuf;
 
-/// A model that answers one user message (greedy, at most `max_tokens` tokens).
+/// A chat model (greedy, at most `max_tokens` tokens per answer).
 pub trait Chat {
     /// Who answers, for messages and reports (a model name, or `NAME=URL`).
     fn label(&self) -> String;
-    /// The answer.
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError>;
+    /// The next assistant message of a conversation.
+    fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError>;
+    /// The answer to one user message.
+    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
+        self.converse(&[Message::user(user)], max_tokens)
+    }
 }
 
 /// A model that fills in the code between a prefix and a suffix, through an autocomplete

@@ -35,6 +35,17 @@ pub struct Record {
     /// Whether the answer is the masked text (infilling suites).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<bool>,
+    /// Edit suites: how each try went, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tries: Vec<Try>,
+}
+
+/// One try of an edit suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Try {
+    pub passed: bool,
+    /// The answer's edits could not be applied.
+    pub malformed: bool,
 }
 
 /// Answers are cut here in the log (a runaway answer is at most `max_tokens` long anyway).
@@ -159,6 +170,7 @@ mod tests {
             tokens: Some(7),
             scorer: crate::SCORER.into(),
             exact: None,
+            tries: Vec::new(),
         }
     }
 

@@ -39,6 +39,11 @@ pub const AUTOCOMPLETE_MIN_PASS: f64 = 50.0;
 /// where a suggestion stops feeling like part of typing).
 pub const AUTOCOMPLETE_MAX_P50_S: f64 = 0.5;
 
+/// Agent edits are realistic at this share (percent) of the Aider polyglot exercises solved
+/// within two tries or better: the exercises are hard (Exercism's harder half), so a model
+/// that solves one in five can still carry routine edits.
+pub const EDIT_MIN_SOLVED: f64 = 20.0;
+
 /// Whether a model is realistic for one use on this machine, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct Judgement {
@@ -94,11 +99,25 @@ pub fn judge(s: &Summary) -> Vec<Judgement> {
     } else {
         not_measured("autocomplete", "needs the fim suite")
     };
-    vec![
-        autocomplete,
-        chat,
-        not_measured("agent edits", "needs the edit suite, not built yet"),
-    ]
+    let edits = if let Some(format) = s.suite.strip_prefix("edit-") {
+        let fast = s.answer_tok_s.map(|t| t >= CHAT_MIN_TOK_S);
+        let good = s.pass_at_1 >= EDIT_MIN_SOLVED;
+        let speed = s
+            .answer_tok_s
+            .map_or_else(|| "speed unknown".to_string(), |t| format!("{t:.1} tok/s"));
+        Judgement {
+            use_case: "agent edits",
+            realistic: fast.map(|f| f && good),
+            why: format!(
+                "Aider polyglot exercises ({format} format) solved within two tries {:.1}% \
+                 (needs ≥ {EDIT_MIN_SOLVED:.0}%), {speed} (needs ≥ {CHAT_MIN_TOK_S:.0})",
+                s.pass_at_1
+            ),
+        }
+    } else {
+        not_measured("agent edits", "needs the edit suite")
+    };
+    vec![autocomplete, chat, edits]
 }
 
 fn not_measured(use_case: &'static str, why: &str) -> Judgement {
@@ -150,6 +169,9 @@ pub struct ProblemResult {
     /// Whether the answer was the masked text (infilling suites).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exact: Option<bool>,
+    /// Edit suites: each try.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tries: Vec<crate::log::Try>,
 }
 
 impl Run {
@@ -170,6 +192,7 @@ impl Run {
                     model_s: r.model_s,
                     tokens: r.tokens,
                     exact: r.exact,
+                    tries: r.tries.clone(),
                 })
                 .collect(),
         }
@@ -191,6 +214,13 @@ pub struct Summary {
     /// Share of answers that were exactly the reference text, in percent (infilling suites).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exact_match: Option<f64>,
+    /// Edit suites: the share solved on the first try, in percent (`pass_at_1` counts both
+    /// tries, as Aider's leaderboard does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solved_first_try: Option<f64>,
+    /// Edit suites: the share of answers (every try) whose edits could not be applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed: Option<f64>,
     /// Seconds the model spent answering, summed (an earlier run's included when resumed).
     pub model_s: f64,
     /// Seconds the sandboxed tests took, summed.
@@ -261,6 +291,21 @@ impl Summary {
                 let judged: Vec<bool> = records.iter().filter_map(|r| r.exact).collect();
                 (!judged.is_empty())
                     .then(|| percent(judged.iter().filter(|&&e| e).count(), judged.len()))
+            },
+            solved_first_try: records.iter().any(|r| !r.tries.is_empty()).then(|| {
+                let first = records
+                    .iter()
+                    .filter(|r| r.tries.first().is_some_and(|t| t.passed))
+                    .count();
+                percent(first, n)
+            }),
+            malformed: {
+                let tries: Vec<bool> = records
+                    .iter()
+                    .flat_map(|r| r.tries.iter().map(|t| t.malformed))
+                    .collect();
+                (!tries.is_empty())
+                    .then(|| percent(tries.iter().filter(|&&m| m).count(), tries.len()))
             },
             model_s: records.iter().map(|r| r.model_s).sum(),
             test_s: records.iter().map(|r| r.test_s).sum(),
@@ -412,6 +457,7 @@ mod tests {
             tokens: Some(20),
             scorer: crate::SCORER.into(),
             exact: None,
+            tries: Vec::new(),
         }
     }
 
@@ -506,6 +552,36 @@ mod tests {
         let chat = Summary::of("m", "humaneval", &[rec("0", true, "x")]);
         assert_eq!(chat.exact_match, None);
         assert_eq!(judge(&chat)[0].realistic, None);
+    }
+
+    #[test]
+    fn edit_summaries_count_both_tries_and_malformed_answers() {
+        use crate::log::Try;
+        let t = |passed, malformed| Try { passed, malformed };
+        let recs = [
+            Record {
+                tries: vec![t(true, false)],
+                ..rec("a", true, "x")
+            },
+            Record {
+                tries: vec![t(false, true), t(true, false)],
+                ..rec("b", true, "x")
+            },
+            Record {
+                tries: vec![t(false, false), t(false, true)],
+                ..rec("c", false, "x")
+            },
+        ];
+        let s = Summary::of("m", "edit-whole", &recs);
+        assert!((s.pass_at_1 - 66.67).abs() < 0.01);
+        assert!((s.solved_first_try.unwrap() - 33.33).abs() < 0.01);
+        assert_eq!(s.malformed, Some(40.0));
+        let j = judge(&s);
+        assert_eq!(j[2].use_case, "agent edits");
+        assert_eq!(j[2].realistic, Some(true), "{}", j[2].why);
+        assert!(j[2].why.contains("(whole format)"), "{}", j[2].why);
+        let h = Summary::of("m", "humaneval", &[rec("a", true, "x")]);
+        assert_eq!((h.solved_first_try, h.malformed), (None, None));
     }
 
     #[test]

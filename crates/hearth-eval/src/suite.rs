@@ -3,11 +3,13 @@
 
 use std::time::Instant;
 
+use crate::edit::{self, EditFormat, EDIT_SCORER};
 use crate::exec::{self, Limits, Verdict};
 use crate::humaneval::Problem;
 use crate::infilling::{self, FimTask, Variant, FIM_SCORER};
-use crate::log::{Record, ResultLog};
-use crate::{instruction, program, Answer, Chat, Complete, EvalError, SCORER};
+use crate::log::{Record, ResultLog, Try};
+use crate::polyglot::Exercise;
+use crate::{instruction, program, Answer, Chat, Complete, EvalError, Message, SCORER};
 
 /// How one problem went, for progress displays.
 pub struct Progress<'a> {
@@ -101,6 +103,116 @@ pub fn run_fim(
     )
 }
 
+/// Most answers per exercise: the first, and one after seeing the test output (as Aider's
+/// leaderboard counts).
+pub const EDIT_TRIES: usize = 2;
+
+/// The Aider-style edit suite: each exercise's files are edited by the model in `format`
+/// and their tests run in the sandbox; after a failure (or edits that could not be applied)
+/// the model sees the test output (or why) and tries once more. An exercise in `log` is
+/// taken from it when it was run with [`EDIT_SCORER`], else asked again.
+pub fn run_edit(
+    chat: &dyn Chat,
+    format: EditFormat,
+    exercises: &[Exercise],
+    max_tokens: u32,
+    limits: &Limits,
+    log: &mut ResultLog,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Vec<Record>, EvalError> {
+    let mut out = Vec::with_capacity(exercises.len());
+    for (i, ex) in exercises.iter().enumerate() {
+        let (r, resumed) = match log.get(&ex.name) {
+            Some(r) if r.scorer == EDIT_SCORER => (r.clone(), true),
+            _ => {
+                let r = edit_one(chat, format, ex, max_tokens, limits)?;
+                log.push(r.clone())?;
+                (r, false)
+            }
+        };
+        progress(Progress {
+            done: i + 1,
+            total: exercises.len(),
+            record: &r,
+            resumed,
+        });
+        out.push(r);
+    }
+    Ok(out)
+}
+
+fn edit_one(
+    chat: &dyn Chat,
+    format: EditFormat,
+    ex: &Exercise,
+    max_tokens: u32,
+    limits: &Limits,
+) -> Result<Record, EvalError> {
+    let mut messages = edit::first_messages(ex, format);
+    let mut tries = Vec::new();
+    let (mut model_s, mut test_s) = (0.0, 0.0);
+    let mut tokens: Option<u32> = Some(0);
+    let mut verdict = Verdict::Failed {
+        reason: "not tried".into(),
+    };
+    let mut answer = String::new();
+    for _ in 0..EDIT_TRIES {
+        let t0 = Instant::now();
+        let a = chat
+            .converse(&messages, max_tokens)
+            .map_err(|source| EvalError::Chat {
+                model: chat.label(),
+                task: ex.name.clone(),
+                source,
+            })?;
+        model_s += t0.elapsed().as_secs_f64();
+        tokens = tokens.zip(a.tokens).map(|(t, n)| t.saturating_add(n));
+        let t1 = Instant::now();
+        let (v, failure, malformed) = match edit::apply(format, &a.text, &ex.solution) {
+            Err(m) => (
+                Verdict::Failed {
+                    reason: format!("malformed edit: {}", first_line(&m.to_string())),
+                },
+                m.to_string(),
+                true,
+            ),
+            Ok(files) => {
+                let all: Vec<(String, String)> =
+                    files.into_iter().chain(ex.tests.iter().cloned()).collect();
+                let (v, output) = exec::run_tests(&ex.name, &all, limits)?;
+                (v, edit::feedback(&output), false)
+            }
+        };
+        test_s += t1.elapsed().as_secs_f64();
+        tries.push(Try {
+            passed: v.passed(),
+            malformed,
+        });
+        verdict = v;
+        answer = a.text;
+        if verdict.passed() {
+            break;
+        }
+        messages.push(Message::assistant(answer.clone()));
+        messages.push(edit::retry_message(ex, &failure));
+    }
+    Ok(Record {
+        task_id: ex.name.clone(),
+        verdict,
+        answer,
+        model_s,
+        test_s,
+        tokens,
+        scorer: EDIT_SCORER.into(),
+        exact: None,
+        tries,
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
 /// The loop every suite shares: ask (unless `log` has the answer), score, log, report.
 fn run_tasks<T>(
     tasks: &[T],
@@ -142,6 +254,7 @@ fn run_tasks<T>(
                     tokens,
                     scorer: scorer.into(),
                     exact: s.exact,
+                    tries: Vec::new(),
                 };
                 log.push(r.clone())?;
                 (r, false)

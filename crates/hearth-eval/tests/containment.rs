@@ -12,7 +12,7 @@ use hearth_eval::exec::{Limits, Verdict};
 use hearth_eval::humaneval::Problem;
 use hearth_eval::log::{ResultLog, RunKey};
 use hearth_eval::suite::run_humaneval;
-use hearth_eval::{Answer, Chat, ChatError};
+use hearth_eval::{Answer, Chat, ChatError, Message};
 
 /// Answers from a script, one per problem in order (the model is not what is tested here).
 struct Planted(Vec<String>, std::cell::Cell<usize>);
@@ -21,7 +21,7 @@ impl Chat for Planted {
     fn label(&self) -> String {
         "planted".into()
     }
-    fn chat(&self, _user: &str, _max_tokens: u32) -> Result<Answer, ChatError> {
+    fn converse(&self, _m: &[Message], _max_tokens: u32) -> Result<Answer, ChatError> {
         let i = self.1.get();
         self.1.set(i + 1);
         self.0

@@ -32,6 +32,7 @@ fn report() -> Report {
                     tokens: Some(20 + x as u32 * 3),
                     scorer: hearth_eval::SCORER.into(),
                     exact: None,
+                    tries: Vec::new(),
                 }
             })
             .collect()
@@ -210,6 +211,7 @@ fn fim_report() -> Report {
                 tokens: p.tokens,
                 scorer: "fim-insert-v1".into(),
                 exact: Some(i % 3 == 0),
+                tries: Vec::new(),
             })
             .collect();
         Run::of(&run.summary.model, suite, &records)

@@ -9,7 +9,7 @@ use hearth_eval::exec::Limits;
 use hearth_eval::humaneval::{self, Problem};
 use hearth_eval::log::{ResultLog, RunKey};
 use hearth_eval::suite::run_humaneval;
-use hearth_eval::{Answer, Chat, ChatError};
+use hearth_eval::{Answer, Chat, ChatError, Message};
 
 /// Answers each problem with its canonical solution; stops answering after `budget` calls,
 /// as a run killed part way does.
@@ -23,7 +23,8 @@ impl Chat for Canonical<'_> {
     fn label(&self) -> String {
         "canonical".into()
     }
-    fn chat(&self, user: &str, _max_tokens: u32) -> Result<Answer, ChatError> {
+    fn converse(&self, m: &[Message], _max_tokens: u32) -> Result<Answer, ChatError> {
+        let user = m.last().map_or("", |m| m.content.as_str());
         let n = self.calls.get();
         if n == self.budget {
             return Err(ChatError("interrupted".into()));

@@ -8,7 +8,7 @@ use hearth_eval::exec::{run_python, Limits, Verdict};
 use hearth_eval::humaneval::Problem;
 use hearth_eval::log::{Record, ResultLog, RunKey};
 use hearth_eval::suite::run_humaneval;
-use hearth_eval::{program, Answer, Chat, ChatError, SCORER};
+use hearth_eval::{program, Answer, Chat, ChatError, Message, SCORER};
 
 fn problem() -> Problem {
     Problem {
@@ -80,7 +80,7 @@ impl Chat for Silent {
     fn label(&self) -> String {
         "silent".into()
     }
-    fn chat(&self, _user: &str, _max_tokens: u32) -> Result<Answer, ChatError> {
+    fn converse(&self, _m: &[Message], _max_tokens: u32) -> Result<Answer, ChatError> {
         self.0.set(self.0.get() + 1);
         Err(ChatError("asked".into()))
     }
@@ -108,6 +108,7 @@ fn an_answer_scored_the_old_way_is_tested_again_not_asked_again() {
         tokens: None,
         scorer: String::new(),
         exact: None,
+        tries: Vec::new(),
     })
     .unwrap();
     drop(log);

