@@ -158,7 +158,7 @@ fn summary_table(h: &mut String, r: &Report) {
     let _ = writeln!(
         h,
         "<table><tr><th>model</th><th>passed</th><th>pass@1</th><th>95% interval</th>\
-         <th>published</th><th>exact</th><th>answer p50</th><th>p90</th><th>tok/s</th></tr>"
+         <th>published</th><th>detail</th><th>answer p50</th><th>p90</th><th>tok/s</th></tr>"
     );
     for run in &r.runs {
         let s = &run.summary;
@@ -183,8 +183,7 @@ fn summary_table(h: &mut String, r: &Report) {
             } else {
                 published.join(", ")
             },
-            s.exact_match
-                .map_or_else(|| "—".to_string(), |e| format!("{e:.1}%")),
+            detail(s),
             s.answer_s_p50,
             s.answer_s_p90,
             s.answer_tok_s
@@ -322,18 +321,25 @@ fn speed_plot(h: &mut String, runs: &[Run]) {
         let s = &run.summary;
         // Labels stacked, so that runs with equal figures stay readable.
         let label_y = y(s.pass_at_1) + 4.0 + 15.0 * k as f64;
+        // Right of the point in the plot's left half, left of it in the right half, so that a
+        // label never runs past the plot's edge.
+        let (label_x, anchor) = if x(*tok_s) > LEFT + SPAN / 2.0 {
+            (x(*tok_s) - 10.0, "end")
+        } else {
+            (x(*tok_s) + 10.0, "start")
+        };
         let _ = writeln!(
             h,
             "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{c}\" stroke-width=\"2\"/>\
              <circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"7\" fill=\"{c}\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
             x(*tok_s),
             y(s.ci95[0]),
             x(*tok_s),
             y(s.ci95[1]),
             x(*tok_s),
             y(s.pass_at_1),
-            x(*tok_s) + 10.0,
+            label_x,
             label_y,
             esc(&shorten(&name(s))),
             c = colour(*i),
@@ -441,10 +447,31 @@ fn grid(h: &mut String, runs: &[Run]) {
 }
 
 /// A label that fits the left margin.
-/// A run's name: its model, and the variant where a suite has several (`fim-single` …).
+/// What a suite measures beyond pass@1: exact matches (fim), the first try's share and the
+/// malformed answers (edit).
+fn detail(s: &crate::report::Summary) -> String {
+    let mut parts = Vec::new();
+    if let Some(e) = s.exact_match {
+        parts.push(format!("exact {e:.1}%"));
+    }
+    if let Some(f) = s.solved_first_try {
+        parts.push(format!("first try {f:.1}%"));
+    }
+    if let Some(m) = s.malformed {
+        parts.push(format!("malformed {m:.1}%"));
+    }
+    if parts.is_empty() {
+        "—".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// A run's name: its model, and the variant where a suite has several (`fim-single`,
+/// `edit-whole` …).
 fn name(s: &crate::report::Summary) -> String {
-    match s.suite.strip_prefix("fim-") {
-        Some(variant) => format!("{} · {variant}", s.model),
+    match s.suite.split_once('-') {
+        Some((_, variant)) => format!("{} · {variant}", s.model),
         None => s.model.clone(),
     }
 }

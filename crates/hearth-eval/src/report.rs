@@ -429,6 +429,11 @@ pub fn table<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> String {
             m.answer_s_p50,
             tok_s
         ));
+        if let (Some(first), Some(bad)) = (m.solved_first_try, m.malformed) {
+            s.push_str(&format!(
+                "  solved on the first try: {first:.1}%; answers with malformed edits: {bad:.1}%\n"
+            ));
+        }
         for p in &m.published {
             s.push_str(&format!(
                 "  published: {:.1}% ({})\n",
@@ -580,6 +585,7 @@ mod tests {
         assert_eq!(j[2].use_case, "agent edits");
         assert_eq!(j[2].realistic, Some(true), "{}", j[2].why);
         assert!(j[2].why.contains("(whole format)"), "{}", j[2].why);
+        assert!(table(&[s]).contains("first try: 33.3%; answers with malformed edits: 40.0%"));
         let h = Summary::of("m", "humaneval", &[rec("a", true, "x")]);
         assert_eq!((h.solved_first_try, h.malformed), (None, None));
     }

@@ -245,6 +245,36 @@ fn the_json_report_validates_against_the_schema() {
     assert!(fim["runs"][0]["exact_match"].as_f64().unwrap() > 33.0);
     assert_eq!(fim["runs"][0]["verdicts"][0]["use_case"], "autocomplete");
     assert!(fim["runs"][0]["verdicts"][0]["realistic"].is_boolean());
+    let mut edit = fim_report();
+    edit.suite = "edit".into();
+    let records: Vec<Record> = (0..4)
+        .map(|i| Record {
+            task_id: format!("exercise-{i}"),
+            verdict: if i < 2 {
+                Verdict::Passed
+            } else {
+                Verdict::Failed {
+                    reason: "malformed edit: no file".into(),
+                }
+            },
+            answer: String::new(),
+            model_s: 30.0,
+            test_s: 0.5,
+            tokens: Some(600),
+            scorer: "edit-v1".into(),
+            exact: None,
+            tries: vec![hearth_eval::log::Try {
+                passed: i == 0,
+                malformed: i == 3,
+            }],
+        })
+        .collect();
+    edit.runs = vec![Run::of("m", "edit-whole", &records)];
+    let e = serde_json::to_value(&edit).unwrap();
+    assert_eq!(errors_of(&e), Vec::<String>::new());
+    assert_eq!(e["runs"][0]["solved_first_try"], 25.0);
+    assert_eq!(e["runs"][0]["results"][3]["tries"][0]["malformed"], true);
+    assert!(hearth_eval::html::html(&edit).contains("first try 25.0%, malformed 25.0%"));
     let html = hearth_eval::html::html(&fim_report());
     assert!(
         html.contains("· single") && html.contains("· span"),
