@@ -196,8 +196,18 @@ fn summary_table(h: &mut String, r: &Report) {
         .iter()
         .flat_map(|run| run.summary.published.iter().map(|p| p.source.as_str()))
         .collect();
-    if let Some(source) = sources.first() {
-        let _ = writeln!(h, "<p class=\"note\">Published: {}.</p>", esc(source));
+    let mut unique: Vec<&str> = Vec::new();
+    for source in sources {
+        if !unique.contains(&source) {
+            unique.push(source);
+        }
+    }
+    if !unique.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">Published: {}.</p>",
+            esc(&unique.join("; "))
+        );
     }
 }
 
