@@ -235,31 +235,126 @@ fn list() {
     );
 }
 
-/// The local models' identities (path, digest) and the model name other servers get.
-fn models(args: &Args) -> anyhow::Result<Vec<(String, PathBuf, String)>> {
-    args.models
-        .iter()
-        .map(|name| {
-            let path = resolve_model(name)?;
-            eprintln!("hashing {} (its digest keys the results)", path.display());
-            let digest = format!("sha256:{}", hearth_guard::file_sha256(&path)?);
-            Ok((name.clone(), path, digest))
-        })
-        .collect()
+/// Who answers in a run: a local model (through hearth's server in this process) or a
+/// --compare server, opened one at a time so that only one local model is loaded at once.
+enum Side {
+    Local {
+        name: String,
+        path: PathBuf,
+        digest: String,
+    },
+    Remote {
+        label: String,
+        url: String,
+        model: String,
+    },
 }
 
-/// `NAME=URL` of --compare, and the model name it is asked for.
-fn compare_spec<'a>(spec: &'a str, args: &Args) -> anyhow::Result<(&'a str, &'a str, String)> {
-    let (label, url) = spec
-        .split_once('=')
-        .filter(|(l, u)| !l.is_empty() && u.starts_with("http"))
-        .with_context(|| format!("--compare {spec:?}: expected NAME=http://HOST:PORT"))?;
-    let model = args
-        .models
-        .first()
-        .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
-        .unwrap_or_default();
-    Ok((label, url, model))
+/// Every local model, then every --compare server.
+fn sides(args: &Args) -> anyhow::Result<Vec<Side>> {
+    let mut out = Vec::new();
+    for name in &args.models {
+        let path = resolve_model(name)?;
+        eprintln!("hashing {} (its digest keys the results)", path.display());
+        let digest = format!("sha256:{}", hearth_guard::file_sha256(&path)?);
+        out.push(Side::Local {
+            name: name.clone(),
+            path,
+            digest,
+        });
+    }
+    for spec in &args.compare {
+        let (label, url) = spec
+            .split_once('=')
+            .filter(|(l, u)| !l.is_empty() && u.starts_with("http"))
+            .with_context(|| format!("--compare {spec:?}: expected NAME=http://HOST:PORT"))?;
+        let model = args
+            .models
+            .first()
+            .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
+            .unwrap_or_default();
+        out.push(Side::Remote {
+            label: label.to_string(),
+            url: url.to_string(),
+            model,
+        });
+    }
+    Ok(out)
+}
+
+/// A model of either side, as a chat model and an autocomplete model.
+trait Model: hearth_eval::Chat + hearth_eval::Complete {}
+impl<T: hearth_eval::Chat + hearth_eval::Complete> Model for T {}
+
+/// A run's variant (HumanEval has one, fim a variant each, edit a format each): its suite
+/// name, its settings for the result key, and how it runs on a model.
+struct Variation<'a> {
+    suite: String,
+    /// The settings, for a local model (`true`) or another server.
+    settings: Box<dyn Fn(bool) -> serde_json::Value + 'a>,
+    problems: usize,
+    #[allow(clippy::type_complexity)]
+    go: Box<
+        dyn Fn(
+                &dyn Model,
+                &mut ResultLog,
+                &mut dyn FnMut(Progress<'_>),
+            ) -> Result<Vec<Record>, EvalError>
+            + 'a,
+    >,
+}
+
+/// Every variation on every side, one side open at a time; a run's label is `label` of its
+/// model (chat suites name the model, fim also the path it was asked through).
+fn run_all(
+    args: &Args,
+    results: &Path,
+    variations: &[Variation<'_>],
+    label: fn(&dyn Model) -> String,
+) -> anyhow::Result<Vec<(Run, Vec<Record>)>> {
+    let sides = sides(args)?;
+    let first_local = sides.iter().find_map(|s| match s {
+        Side::Local { path, .. } => Some(path.clone()),
+        Side::Remote { .. } => None,
+    });
+    let mut runs = Vec::new();
+    for side in &sides {
+        let (model, key_model, local): (Box<dyn Model>, String, bool) = match side {
+            Side::Local { name, path, digest } => (
+                Box::new(Local::start(name, path, args)?),
+                digest.clone(),
+                true,
+            ),
+            Side::Remote { label, url, model } => {
+                // Completions get the raw FIM prompt of the first local model's format.
+                let raw = match (&args.suite[..], &first_local) {
+                    ("fim", Some(p)) => Some(RawFim::of(p, args.shape)?),
+                    ("fim", None) => bail!("--compare needs a local model"),
+                    _ => None,
+                };
+                let remote = Remote::new(label, url, model, raw, args.sampling);
+                let key = format!("{} {model}", remote.url);
+                (Box::new(remote), key, false)
+            }
+        };
+        let name = label(&*model);
+        for v in variations {
+            let key = RunKey {
+                model: key_model.clone(),
+                suite: v.suite.clone(),
+                settings: (v.settings)(local),
+            };
+            runs.push(run_one(
+                &name,
+                &key,
+                v.problems,
+                args,
+                results,
+                |log, p| (v.go)(&*model, log, p),
+            )?);
+        }
+    }
+    Ok(runs)
 }
 
 fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
@@ -298,38 +393,18 @@ fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result
             "ctx_size": local.then_some(args.ctx()),
         })
     };
-    let results = cache.join("results");
     let n = problems.len();
-    let mut runs = Vec::new();
-    let go =
-        |chat: &dyn hearth_eval::Chat, log: &mut ResultLog, p: &mut dyn FnMut(Progress<'_>)| {
-            hearth_eval::suite::run_humaneval(chat, &problems, args.max_tokens(), limits, log, p)
-        };
-    for (name, path, digest) in models(args)? {
-        let chat = Local::start(&name, &path, args)?;
-        let key = RunKey {
-            model: digest,
-            suite: args.suite.clone(),
-            settings: settings(true),
-        };
-        let label = hearth_eval::Chat::label(&chat);
-        runs.push(run_one(&label, &key, n, args, &results, |log, p| {
-            go(&chat, log, p)
-        })?);
-    }
-    for spec in &args.compare {
-        let (label, url, model) = compare_spec(spec, args)?;
-        let chat = Remote::new(label, url, &model, None, args.sampling);
-        let key = RunKey {
-            model: format!("{} {model}", chat.url),
-            suite: args.suite.clone(),
-            settings: settings(false),
-        };
-        let label = hearth_eval::Chat::label(&chat);
-        runs.push(run_one(&label, &key, n, args, &results, |log, p| {
-            go(&chat, log, p)
-        })?);
-    }
+    let variation = Variation {
+        suite: args.suite.clone(),
+        settings: Box::new(settings),
+        problems: n,
+        go: Box::new(|model, log, p| {
+            hearth_eval::suite::run_humaneval(model, &problems, args.max_tokens(), limits, log, p)
+        }),
+    };
+    let runs = run_all(args, &cache.join("results"), &[variation], |m| {
+        hearth_eval::Chat::label(m)
+    })?;
     Ok(Measured {
         runs,
         data: DataInfo {
@@ -385,60 +460,39 @@ fn fim(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result<Measured> {
         }
         tasks.push((v, t, digest));
     }
-    let settings = |v: Variant, path: &str, digest: &str, local: bool| {
-        json!({
-            "max_tokens": v.max_tokens(),
-            "one_line": v.one_line(),
-            "path": path,
-            "sampling": args.sampling.key(),
-            "data_sha256": digest,
-            "timeout_s": limits.timeout.as_secs_f64(),
-            "memory_bytes": limits.memory_bytes,
-            "ctx_size": local.then_some(args.ctx()),
-        })
-    };
-    let results = cache.join("results");
-    let mut runs = Vec::new();
-    let mut first_path = None;
     let local_path = match args.fim_path {
         FimPath::Raw if args.shape => "raw, shaped",
         other => other.name(),
     };
-    for (name, path, digest) in models(args)? {
-        first_path.get_or_insert_with(|| path.clone());
-        let model = Local::start(&name, &path, args)?;
-        let label = hearth_eval::Complete::label(&model);
-        for (v, t, data) in &tasks {
-            let key = RunKey {
-                model: digest.clone(),
+    let other_path = if args.shape { "raw, shaped" } else { "raw" };
+    let variations: Vec<Variation<'_>> = tasks
+        .iter()
+        .map(|(v, t, digest)| {
+            let v = *v;
+            Variation {
                 suite: v.suite(),
-                settings: settings(*v, local_path, data, true),
-            };
-            runs.push(run_one(&label, &key, t.len(), args, &results, |log, p| {
-                hearth_eval::suite::run_fim(&model, *v, t, limits, log, p)
-            })?);
-        }
-    }
-    for spec in &args.compare {
-        let (label, url, model) = compare_spec(spec, args)?;
-        let first = first_path
-            .as_ref()
-            .context("--compare needs a local model")?;
-        let raw = RawFim::of(first, args.shape)?;
-        let path_name = raw.name();
-        let remote = Remote::new(label, url, &model, Some(raw), args.sampling);
-        let label = hearth_eval::Complete::label(&remote);
-        for (v, t, data) in &tasks {
-            let key = RunKey {
-                model: format!("{} {model}", remote.url),
-                suite: v.suite(),
-                settings: settings(*v, path_name, data, false),
-            };
-            runs.push(run_one(&label, &key, t.len(), args, &results, |log, p| {
-                hearth_eval::suite::run_fim(&remote, *v, t, limits, log, p)
-            })?);
-        }
-    }
+                settings: Box::new(move |local: bool| {
+                    json!({
+                        "max_tokens": v.max_tokens(),
+                        "one_line": v.one_line(),
+                        "path": if local { local_path } else { other_path },
+                        "sampling": args.sampling.key(),
+                        "data_sha256": digest,
+                        "timeout_s": limits.timeout.as_secs_f64(),
+                        "memory_bytes": limits.memory_bytes,
+                        "ctx_size": local.then_some(args.ctx()),
+                    })
+                }),
+                problems: t.len(),
+                go: Box::new(move |model, log, p| {
+                    hearth_eval::suite::run_fim(model, v, t, limits, log, p)
+                }),
+            }
+        })
+        .collect();
+    let runs = run_all(args, &cache.join("results"), &variations, |m| {
+        hearth_eval::Complete::label(m)
+    })?;
     Ok(Measured {
         runs,
         data: DataInfo {
@@ -487,61 +541,38 @@ fn edit(args: &Args, cache: &Path) -> anyhow::Result<Measured> {
         timeout: std::time::Duration::from_secs(30),
         ..Limits::default()
     };
-    let settings = |f: EditFormat, local: bool| {
-        json!({
-            "max_tokens": args.max_tokens(),
-            "format": f.name(),
-            "tries": hearth_eval::suite::EDIT_TRIES,
-            "sampling": args.sampling.key(),
-            "data_sha256": digest,
-            "timeout_s": limits.timeout.as_secs_f64(),
-            "memory_bytes": limits.memory_bytes,
-            "ctx_size": local.then_some(args.ctx()),
-        })
-    };
-    let results = cache.join("results");
     let n = exercises.len();
-    let mut runs = Vec::new();
-    let go = |chat: &dyn hearth_eval::Chat,
-              f: EditFormat,
-              log: &mut ResultLog,
-              p: &mut dyn FnMut(Progress<'_>)| {
-        hearth_eval::suite::run_edit(chat, f, &exercises, args.max_tokens(), &limits, log, p)
-    };
-    for (name, path, digest) in models(args)? {
-        let chat = Local::start(&name, &path, args)?;
-        let label = hearth_eval::Chat::label(&chat);
-        for &f in &formats {
-            let key = RunKey {
-                model: digest.clone(),
-                suite: f.suite(),
-                settings: settings(f, true),
-            };
-            runs.push(run_one(&label, &key, n, args, &results, |log, p| {
-                go(&chat, f, log, p)
-            })?);
-        }
-    }
-    for spec in &args.compare {
-        let (label, url, model) = compare_spec(spec, args)?;
-        let chat = Remote::new(label, url, &model, None, args.sampling);
-        let label = hearth_eval::Chat::label(&chat);
-        for &f in &formats {
-            let key = RunKey {
-                model: format!("{} {model}", chat.url),
-                suite: f.suite(),
-                settings: settings(f, false),
-            };
-            runs.push(run_one(&label, &key, n, args, &results, |log, p| {
-                go(&chat, f, log, p)
-            })?);
-        }
-    }
+    let (exercises, limits, digest) = (&exercises, &limits, &digest);
+    let variations: Vec<Variation<'_>> = formats
+        .iter()
+        .map(|&f| Variation {
+            suite: f.suite(),
+            settings: Box::new(move |local: bool| {
+                json!({
+                    "max_tokens": args.max_tokens(),
+                    "format": f.name(),
+                    "tries": hearth_eval::suite::EDIT_TRIES,
+                    "sampling": args.sampling.key(),
+                    "data_sha256": digest,
+                    "timeout_s": limits.timeout.as_secs_f64(),
+                    "memory_bytes": limits.memory_bytes,
+                    "ctx_size": local.then_some(args.ctx()),
+                })
+            }),
+            problems: n,
+            go: Box::new(move |model, log, p| {
+                hearth_eval::suite::run_edit(model, f, exercises, args.max_tokens(), limits, log, p)
+            }),
+        })
+        .collect();
+    let runs = run_all(args, &cache.join("results"), &variations, |m| {
+        hearth_eval::Chat::label(m)
+    })?;
     Ok(Measured {
         runs,
         data: DataInfo {
             path: dir.display().to_string(),
-            sha256: digest,
+            sha256: digest.clone(),
             problems: n,
         },
         answer_style: format!(
