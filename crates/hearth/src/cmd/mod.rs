@@ -48,3 +48,43 @@ pub(crate) fn resolve_model(name: &str) -> anyhow::Result<std::path::PathBuf> {
         }
     }
 }
+
+/// hearth's server in this process, the pipeline `hearth serve` runs, for one sequence and one
+/// model at a time (`hearth run --local`, `hearth eval`), and the name to ask it for `model`:
+/// a GGUF file given by path is checked and scanned first (it was never scanned at install)
+/// and added under a name of its own; anything else is an installed model's name.
+pub(crate) fn one_sequence_server(
+    model: &str,
+    ctx: u32,
+    threads: Option<u32>,
+    gpu_layers: hearth_engine::GpuLayers,
+) -> anyhow::Result<(hearth_server::InProcess, String)> {
+    use anyhow::Context;
+    let cfg = hearth_server::config::ServerConfig {
+        default_num_ctx: ctx.max(256),
+        threads,
+        num_parallel: 1,
+        max_loaded_models: 1,
+        keep_alive: None,
+        ..hearth_server::config::ServerConfig::default()
+    };
+    let stores = hearth_store::Stores::from_env()?;
+    let engine = hearth_server::engine_adapter::LlamaEngine {
+        gpu_layers,
+        flash_attention: false,
+        // One conversation at a time: its slot keeps its prefix.
+        cache_ram: 0,
+    };
+    let server = hearth_server::InProcess::start(cfg, stores, std::sync::Arc::new(engine))?;
+    let path = std::path::Path::new(model);
+    if !path.is_file() {
+        return Ok((server, model.to_string()));
+    }
+    // Validated before anything else reads it.
+    hearth_gguf::GgufFile::open(path)
+        .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
+    let policy = hearth_store::Policy::load_or_default()?;
+    hearth_store::guard::scan_before_serving(path, &policy)?;
+    let name = server.add_file(path);
+    Ok((server, name))
+}

@@ -5,12 +5,10 @@
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hearth_engine::GpuLayers;
-use hearth_server::config::ServerConfig;
 
 use super::client::{self, Backend};
 
@@ -67,7 +65,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(code);
         }
     }
-    let (backend, model) = local(&args, file)?;
+    let (backend, model) = local(&args)?;
     match super::chat::run(&args, &backend, model)? {
         Some(code) => Ok(code),
         None => bail!("the in-process server did not answer"),
@@ -76,35 +74,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// hearth's server in this process, for `--local` runs and GGUF files: the same pipeline as
 /// `hearth serve`, one sequence, the model kept loaded until the chat ends.
-fn local(args: &Args, file: bool) -> anyhow::Result<(Backend, String)> {
-    let cfg = ServerConfig {
-        default_num_ctx: args.ctx_size.unwrap_or(4096).max(256),
-        threads: args.threads,
-        num_parallel: 1,
-        max_loaded_models: 1,
-        keep_alive: None,
-        ..ServerConfig::default()
-    };
-    let stores = hearth_store::Stores::from_env()?;
-    let engine = hearth_server::engine_adapter::LlamaEngine {
-        gpu_layers: args.gpu_layers.unwrap_or_default(),
-        flash_attention: false,
-        // One conversation at a time: its slot keeps its prefix.
-        cache_ram: 0,
-    };
-    let server = hearth_server::InProcess::start(cfg, stores, Arc::new(engine))?;
-    let model = if file {
-        // Validated before anything else reads it.
-        let path = std::path::Path::new(&args.model);
-        hearth_gguf::GgufFile::open(path)
-            .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
-        // A file by path was never scanned at install: scan it before it is used.
-        let policy = hearth_store::Policy::load_or_default()?;
-        hearth_store::guard::scan_before_serving(path, &policy)?;
-        server.add_file(path)
-    } else {
-        args.model.clone()
-    };
+fn local(args: &Args) -> anyhow::Result<(Backend, String)> {
+    let (server, model) = super::one_sequence_server(
+        &args.model,
+        args.ctx_size.unwrap_or(4096),
+        args.threads,
+        args.gpu_layers.unwrap_or_default(),
+    )?;
     Ok((Backend::Local(server), model))
 }
 

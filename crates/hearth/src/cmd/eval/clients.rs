@@ -1,13 +1,11 @@
 //! The models `hearth eval` asks: hearth's own server in this process ([`Local`]) and another
 //! OpenAI-compatible server ([`Remote`]), each as a chat model and as an autocomplete model.
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use hearth_eval::{Answer, Chat, ChatError, Complete, Message};
 use hearth_prompt::fim::{FimFormat, FimInput, FimLayout};
-use hearth_server::config::ServerConfig;
 use serde_json::{json, Value};
 
 use super::Args;
@@ -274,31 +272,8 @@ pub(crate) struct Local {
 
 impl Local {
     pub(crate) fn start(name: &str, path: &std::path::Path, args: &Args) -> anyhow::Result<Local> {
-        let cfg = ServerConfig {
-            default_num_ctx: args.ctx().max(256),
-            threads: args.threads,
-            num_parallel: 1,
-            max_loaded_models: 1,
-            keep_alive: None,
-            ..ServerConfig::default()
-        };
-        let stores = hearth_store::Stores::from_env()?;
-        let engine = hearth_server::engine_adapter::LlamaEngine {
-            gpu_layers: Default::default(),
-            flash_attention: false,
-            cache_ram: 0,
-        };
-        let server = hearth_server::InProcess::start(cfg, stores, Arc::new(engine))?;
-        let model = if std::path::Path::new(name).is_file() {
-            // A file by path was never scanned at install: scan it before it is used.
-            hearth_gguf::GgufFile::open(path)
-                .with_context(|| format!("{}: not a valid GGUF model", path.display()))?;
-            let policy = hearth_store::Policy::load_or_default()?;
-            hearth_store::guard::scan_before_serving(path, &policy)?;
-            server.add_file(path)
-        } else {
-            name.to_string()
-        };
+        let (server, model) =
+            super::super::one_sequence_server(name, args.ctx(), args.threads, Default::default())?;
         let label = path
             .file_name()
             .map_or(name.to_string(), |f| f.to_string_lossy().into_owned());
