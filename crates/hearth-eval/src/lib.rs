@@ -51,6 +51,18 @@ pub trait Chat {
     fn chat(&self, user: &str, max_tokens: u32) -> Result<Answer, ChatError> {
         self.converse(&[Message::user(user)], max_tokens)
     }
+    /// One sampled answer to one user message (for pass@k): `temperature`, nucleus 0.95, no
+    /// top-k cut and no penalties, the sampler seeded with `seed` so a run can be repeated.
+    fn sample(
+        &self,
+        user: &str,
+        max_tokens: u32,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Answer, ChatError> {
+        let _ = (user, max_tokens, temperature, seed);
+        Err(ChatError(format!("{} cannot sample", self.label())))
+    }
 }
 
 /// A model that fills in the code between a prefix and a suffix, through an autocomplete

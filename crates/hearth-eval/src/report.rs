@@ -232,9 +232,71 @@ pub struct Summary {
     /// Seconds per answer: median and 90th percentile.
     pub answer_s_p50: f64,
     pub answer_s_p90: f64,
+    /// With several sampled answers per problem (task ids `P#i`): the unbiased pass@k
+    /// estimate for each k up to the samples per problem (1, 10, 100).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pass_at_k: Vec<PassAtK>,
     /// Published figures for this model and suite, labelled with their source.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub published: Vec<Published>,
+}
+
+/// pass@k of a sampled run, in percent.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassAtK {
+    pub k: u32,
+    pub percent: f64,
+    /// Samples per problem it was estimated from.
+    pub samples: u32,
+}
+
+/// The unbiased estimate of pass@k from `n` samples of which `c` passed (Chen et al. 2021,
+/// "Evaluating Large Language Models Trained on Code"): 1 - C(n-c, k) / C(n, k), computed as a
+/// product so that it does not overflow.
+pub fn pass_at_k(n: u32, c: u32, k: u32) -> f64 {
+    if k == 0 || n < k {
+        return 0.0;
+    }
+    if n - c.min(n) < k {
+        return 1.0;
+    }
+    let fail: f64 = ((n - c + 1)..=n)
+        .map(|i| 1.0 - f64::from(k) / f64::from(i))
+        .product();
+    1.0 - fail
+}
+
+/// pass@k over problems sampled as `P#i`: k = 1, 10, 100 where every problem has k samples.
+fn sampled_pass_at_k(records: &[Record]) -> Vec<PassAtK> {
+    let mut per: Vec<(&str, u32, u32)> = Vec::new();
+    for r in records {
+        let Some((base, _)) = r.task_id.rsplit_once('#') else {
+            return Vec::new();
+        };
+        match per.iter_mut().find(|(b, _, _)| *b == base) {
+            Some((_, n, c)) => {
+                *n += 1;
+                *c += u32::from(r.verdict.passed());
+            }
+            None => per.push((base, 1, u32::from(r.verdict.passed()))),
+        }
+    }
+    let Some(n_min) = per.iter().map(|(_, n, _)| *n).min() else {
+        return Vec::new();
+    };
+    if n_min < 2 {
+        return Vec::new();
+    }
+    [1, 10, 100]
+        .into_iter()
+        .filter(|&k| k <= n_min)
+        .map(|k| PassAtK {
+            k,
+            percent: 100.0 * per.iter().map(|&(_, n, c)| pass_at_k(n, c, k)).sum::<f64>()
+                / per.len() as f64,
+            samples: n_min,
+        })
+        .collect()
 }
 
 /// A figure someone else measured.
@@ -338,6 +400,7 @@ impl Summary {
             answer_tok_s: (token_s > 0.0).then(|| tokens / token_s),
             answer_s_p50: quantile(&secs, 0.5),
             answer_s_p90: quantile(&secs, 0.9),
+            pass_at_k: sampled_pass_at_k(records),
             published: match suite.strip_prefix("edit-") {
                 _ if suite == "humaneval" => published_humaneval(model),
                 Some(format) => published_edit(model, format),
@@ -455,6 +518,12 @@ pub fn table<'a>(summaries: impl IntoIterator<Item = &'a Summary>) -> String {
             m.answer_s_p50,
             tok_s
         ));
+        for p in &m.pass_at_k {
+            s.push_str(&format!(
+                "  pass@{}: {:.1}% ({} samples per problem)\n",
+                p.k, p.percent, p.samples
+            ));
+        }
         if let (Some(first), Some(bad)) = (m.solved_first_try, m.malformed) {
             s.push_str(&format!(
                 "  solved on the first try: {first:.1}%; answers with malformed edits: {bad:.1}%\n"
@@ -622,6 +691,34 @@ mod tests {
         assert!(table(&[s]).contains("first try: 33.3%; answers with malformed edits: 40.0%"));
         let h = Summary::of("m", "humaneval", &[rec("a", true, "x")]);
         assert_eq!((h.solved_first_try, h.malformed), (None, None));
+    }
+
+    #[test]
+    fn pass_at_k_matches_the_closed_form() {
+        // n = 10, c = 3: pass@1 = 0.3, pass@10 = 1; pass@5 = 1 - C(7,5)/C(10,5) = 1 - 21/252.
+        assert!((pass_at_k(10, 3, 1) - 0.3).abs() < 1e-12);
+        assert_eq!(pass_at_k(10, 3, 10), 1.0);
+        assert!((pass_at_k(10, 3, 5) - (1.0 - 21.0 / 252.0)).abs() < 1e-12);
+        assert_eq!(pass_at_k(10, 0, 5), 0.0);
+        assert_eq!(pass_at_k(3, 1, 5), 0.0, "fewer samples than k");
+        // Large n does not overflow.
+        assert!((pass_at_k(200, 100, 100) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sampled_runs_report_pass_at_k() {
+        let recs: Vec<Record> = (0..2)
+            .flat_map(|p| (0..10).map(move |i| (p, i)))
+            .map(|(p, i)| rec(&format!("H/{p}#{i}"), p == 0 && i < 5, "x"))
+            .collect();
+        let s = Summary::of("m", "humaneval", &recs);
+        assert_eq!(s.pass_at_k.len(), 2);
+        assert_eq!((s.pass_at_k[0].k, s.pass_at_k[0].samples), (1, 10));
+        assert!((s.pass_at_k[0].percent - 25.0).abs() < 1e-9);
+        assert!((s.pass_at_k[1].percent - 50.0).abs() < 1e-9);
+        assert!(Summary::of("m", "humaneval", &recs[..1])
+            .pass_at_k
+            .is_empty());
     }
 
     #[test]

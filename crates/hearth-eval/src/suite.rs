@@ -62,6 +62,46 @@ pub fn run_humaneval(
     )
 }
 
+/// HumanEval with `samples` sampled answers per problem (for pass@k): the answer `i` to
+/// problem `P` is logged as `P#i`, asked with temperature `temperature` and seed `i`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_humaneval_sampled(
+    chat: &dyn Chat,
+    problems: &[Problem],
+    samples: u32,
+    temperature: f32,
+    max_tokens: u32,
+    limits: &Limits,
+    log: &mut ResultLog,
+    progress: impl FnMut(Progress<'_>),
+) -> Result<Vec<Record>, EvalError> {
+    let tasks: Vec<(String, &Problem, u64)> = problems
+        .iter()
+        .flat_map(|p| (0..samples).map(move |i| (format!("{}#{i}", p.task_id), p, u64::from(i))))
+        .collect();
+    run_tasks(
+        &tasks,
+        |t| &t.0,
+        SCORER,
+        |(id, p, seed)| {
+            chat.sample(&instruction(p), max_tokens, temperature, *seed)
+                .map_err(|source| EvalError::Chat {
+                    model: chat.label(),
+                    task: id.clone(),
+                    source,
+                })
+        },
+        |(id, p, _), answer| {
+            Ok(Scored {
+                verdict: exec::run_python(id, &program(p, answer), limits)?,
+                exact: None,
+            })
+        },
+        log,
+        progress,
+    )
+}
+
 /// [`run_humaneval`] for a variant of the infilling benchmark through a [`Complete`]: each
 /// task's completion is inserted at the cursor ([`infilling::inserted`]), compared with the
 /// masked text and the completed program's tests run in the sandbox.

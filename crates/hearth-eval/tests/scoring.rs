@@ -125,3 +125,52 @@ fn an_answer_scored_the_old_way_is_tested_again_not_asked_again() {
     assert_eq!(log.get("Score/0").unwrap().verdict, Verdict::Passed);
     assert_eq!(log.get("Score/0").unwrap().model_s, 1.0);
 }
+
+/// Right on even seeds, wrong on odd ones; never asked greedily.
+struct Coin;
+
+impl Chat for Coin {
+    fn label(&self) -> String {
+        "coin".into()
+    }
+    fn converse(&self, _m: &[Message], _max_tokens: u32) -> Result<Answer, ChatError> {
+        Err(ChatError("greedy".into()))
+    }
+    fn sample(&self, _u: &str, _n: u32, t: f32, seed: u64) -> Result<Answer, ChatError> {
+        assert!((t - 0.8).abs() < 1e-6);
+        let body = if seed % 2 == 0 { "sum(xs)" } else { "0" };
+        Ok(Answer::from(format!(
+            "```python\ndef total(xs):\n    return {body}\n```"
+        )))
+    }
+}
+
+#[test]
+fn sampled_answers_are_logged_per_seed_and_give_pass_at_k() {
+    let Some(limits) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = RunKey {
+        model: "coin".into(),
+        suite: "humaneval".into(),
+        settings: serde_json::json!({"samples": 4}),
+    };
+    let mut log = ResultLog::open(dir.path(), &key).unwrap();
+    let records = hearth_eval::suite::run_humaneval_sampled(
+        &Coin,
+        &[problem()],
+        4,
+        0.8,
+        64,
+        &limits,
+        &mut log,
+        |_| {},
+    )
+    .unwrap();
+    let ids: Vec<&str> = records.iter().map(|r| r.task_id.as_str()).collect();
+    assert_eq!(ids, ["Score/0#0", "Score/0#1", "Score/0#2", "Score/0#3"]);
+    let passed: Vec<bool> = records.iter().map(|r| r.verdict.passed()).collect();
+    assert_eq!(passed, [true, false, true, false]);
+    let s = hearth_eval::report::Summary::of("coin", "humaneval", &records);
+    assert_eq!(s.pass_at_k[0].k, 1);
+    assert!((s.pass_at_k[0].percent - 50.0).abs() < 1e-9);
+}

@@ -43,6 +43,14 @@ pub struct Args {
     /// per span).
     #[arg(long)]
     pub max_tokens: Option<u32>,
+    /// humaneval: answers sampled per problem for pass@k (1: one greedy answer, pass@1);
+    /// with N >= 10 pass@10 is reported too, with N >= 100 pass@100.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub samples: u32,
+    /// humaneval: the sampling temperature with --samples (Codex' paper: 0.2 for pass@1,
+    /// 0.8 for pass@10 and pass@100).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f32,
     /// edit: the formats to ask for (whole: every changed file in full; diff: search/replace
     /// blocks).
     #[arg(long, value_delimiter = ',', default_value = "whole")]
@@ -394,12 +402,41 @@ fn humaneval_suite(args: &Args, cache: &Path, limits: &Limits) -> anyhow::Result
         })
     };
     let n = problems.len();
+    let samples = args.samples;
     let variation = Variation {
         suite: args.suite.clone(),
-        settings: Box::new(settings),
-        problems: n,
+        settings: Box::new(move |local| {
+            let mut v = settings(local);
+            if samples > 1 {
+                // Sampled answers are other results than greedy ones.
+                v["samples"] = json!(samples);
+                v["temperature"] = json!(args.temperature);
+            }
+            v
+        }),
+        problems: n * samples as usize,
         go: Box::new(|model, log, p| {
-            hearth_eval::suite::run_humaneval(model, &problems, args.max_tokens(), limits, log, p)
+            if samples > 1 {
+                hearth_eval::suite::run_humaneval_sampled(
+                    model,
+                    &problems,
+                    samples,
+                    args.temperature,
+                    args.max_tokens(),
+                    limits,
+                    log,
+                    p,
+                )
+            } else {
+                hearth_eval::suite::run_humaneval(
+                    model,
+                    &problems,
+                    args.max_tokens(),
+                    limits,
+                    log,
+                    p,
+                )
+            }
         }),
     };
     let runs = run_all(args, &cache.join("results"), &[variation], |m| {

@@ -316,6 +316,23 @@ fn chat_body(sampling: Sampling, model: &str, messages: &[Message], max_tokens: 
     Value::Object(body)
 }
 
+/// A sampled chat request for pass@k: the same on every server (temperature, nucleus 0.95,
+/// no top-k cut, no penalties, a seed).
+fn sampled_body(model: &str, user: &str, max_tokens: u32, temperature: f32, seed: u64) -> Value {
+    json!({
+        "model": model,
+        "messages": [{"role": "user", "content": user}],
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "top_p": 0.95,
+        "top_k": 0,
+        "min_p": 0,
+        "repeat_penalty": 1,
+        "seed": seed,
+        "stream": false,
+    })
+}
+
 /// The answer (text, and tokens generated) from an OpenAI chat completion.
 fn answer_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
     let v = json_of(status, body)?;
@@ -335,6 +352,18 @@ const MAX_ANSWER_BODY: u64 = 8 << 20;
 impl Chat for Local {
     fn label(&self) -> String {
         self.label.clone()
+    }
+
+    fn sample(
+        &self,
+        user: &str,
+        max_tokens: u32,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Answer, ChatError> {
+        let body = sampled_body(&self.model, user, max_tokens, temperature, seed);
+        let (status, buf) = self.post("/v1/chat/completions", &body)?;
+        answer_of(status, &buf)
     }
 
     fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError> {
@@ -478,6 +507,18 @@ impl Chat for Remote {
         self.label.clone()
     }
 
+    fn sample(
+        &self,
+        user: &str,
+        max_tokens: u32,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Answer, ChatError> {
+        let body = sampled_body(&self.model, user, max_tokens, temperature, seed);
+        let (status, buf) = self.post(&self.url, &body)?;
+        answer_of(status, &buf)
+    }
+
     fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError> {
         let (status, buf) = self.post(
             &self.url,
@@ -613,6 +654,14 @@ mod tests {
         assert_eq!(stops[0], "\n");
         assert!(stops.len() > 1, "{stops:?}");
         assert!(!raw.stops(false).contains(&"\n".to_string()));
+    }
+
+    #[test]
+    fn sampled_requests_sample() {
+        let b = sampled_body("m", "hi", 10, 0.8, 3);
+        assert_eq!(b["seed"], 3);
+        assert_eq!(b["top_k"], 0);
+        assert!((b["temperature"].as_f64().unwrap() - 0.8).abs() < 1e-6);
     }
 
     #[test]
