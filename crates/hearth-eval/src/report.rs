@@ -93,7 +93,8 @@ pub fn judge(s: &Summary) -> Vec<Judgement> {
             realistic: Some(good && fast),
             why: format!(
                 "infilling ({variant}) pass@1 {:.1}% (needs ≥ {AUTOCOMPLETE_MIN_PASS:.0}%), median \
-                 suggestion {:.2} s (needs ≤ {AUTOCOMPLETE_MAX_P50_S} s)",
+                 suggestion {:.2} s (needs ≤ {AUTOCOMPLETE_MAX_P50_S} s; each task is a new file, \
+                 so nothing of its prompt is cached, unlike typing on in one file)",
                 s.pass_at_1, s.answer_s_p50
             ),
         }
