@@ -156,16 +156,18 @@ pub fn apply(
 }
 
 /// The file a name in an answer means: the same name (or the same base name, for a name
-/// given with a directory or in markup); with only one file to change, any name means it.
+/// given with a directory or in markup); with only one file to change, a missing name or a
+/// line of prose means it, but another file's name (the tests') never does.
 fn target(name: &str, files: &[(String, String)]) -> Option<usize> {
     let clean = name
         .trim()
         .trim_matches(|c: char| c == '*' || c == '`' || c == '#' || c == ':' || c.is_whitespace());
     let base = clean.rsplit(['/', '\\']).next().unwrap_or(clean);
+    let file_like = clean.contains('.') && !clean.contains(char::is_whitespace);
     files
         .iter()
         .position(|(n, _)| n == clean || n == base)
-        .or_else(|| (files.len() == 1).then_some(0))
+        .or_else(|| (files.len() == 1 && !file_like).then_some(0))
 }
 
 /// ``` fenced blocks with the last non-blank line before each fence.

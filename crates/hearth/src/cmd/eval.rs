@@ -294,6 +294,16 @@ fn sides(args: &Args) -> anyhow::Result<Vec<Side>> {
 trait Model: hearth_eval::Chat + hearth_eval::Complete {}
 impl<T: hearth_eval::Chat + hearth_eval::Complete> Model for T {}
 
+/// How a variation runs on a model: its records, logged as they come.
+type RunOn<'a> = Box<
+    dyn Fn(
+            &dyn Model,
+            &mut ResultLog,
+            &mut dyn FnMut(Progress<'_>),
+        ) -> Result<Vec<Record>, EvalError>
+        + 'a,
+>;
+
 /// A run's variant (HumanEval has one, fim a variant each, edit a format each): its suite
 /// name, its settings for the result key, and how it runs on a model.
 struct Variation<'a> {
@@ -301,15 +311,7 @@ struct Variation<'a> {
     /// The settings, for a local model (`true`) or another server.
     settings: Box<dyn Fn(bool) -> serde_json::Value + 'a>,
     problems: usize,
-    #[allow(clippy::type_complexity)]
-    go: Box<
-        dyn Fn(
-                &dyn Model,
-                &mut ResultLog,
-                &mut dyn FnMut(Progress<'_>),
-            ) -> Result<Vec<Record>, EvalError>
-            + 'a,
-    >,
+    go: RunOn<'a>,
 }
 
 /// Every variation on every side, one side open at a time; a run's label is `label` of its
