@@ -486,13 +486,20 @@ fn name(s: &crate::report::Summary) -> String {
     }
 }
 
+/// At most 34 characters for a plot label; a variant after ` · ` is kept whole, so that two
+/// runs of one model stay told apart.
 fn shorten(s: &str) -> String {
     const MAX: usize = 34;
     if s.chars().count() <= MAX {
         return s.to_string();
     }
-    let head: String = s.chars().take(MAX - 1).collect();
-    format!("{head}…")
+    let (model, tail) = match s.rsplit_once(" · ") {
+        Some((m, v)) if v.chars().count() < MAX / 2 => (m, format!(" · {v}")),
+        _ => (s, String::new()),
+    };
+    let keep = MAX - 1 - tail.chars().count();
+    let head: String = model.chars().take(keep).collect();
+    format!("{head}…{tail}")
 }
 
 #[cfg(test)]
@@ -519,6 +526,8 @@ mod tests {
     #[test]
     fn long_labels_are_cut() {
         assert_eq!(shorten("short"), "short");
+        let v = shorten("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf (ollama) · single");
+        assert!(v.ends_with("… · single") && v.chars().count() == 34, "{v}");
         let s = shorten(&"x".repeat(60));
         assert_eq!(s.chars().count(), 34);
         assert!(s.ends_with('…'));
