@@ -25,7 +25,7 @@ use super::resolve_model;
 
 mod clients;
 
-use clients::{FimPath, Local, RawFim, Remote, Sampling};
+use clients::{Client, FimPath, RawFim, Sampling};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -331,7 +331,7 @@ fn run_all(
     for side in &sides {
         let (model, key_model, local): (Box<dyn Model>, String, bool) = match side {
             Side::Local { name, path, digest } => (
-                Box::new(Local::start(name, path, args)?),
+                Box::new(Client::local(name, path, args)?),
                 digest.clone(),
                 true,
             ),
@@ -342,8 +342,8 @@ fn run_all(
                     ("fim", None) => bail!("--compare needs a local model"),
                     _ => None,
                 };
-                let remote = Remote::new(label, url, model, raw, args.sampling);
-                let key = format!("{} {model}", remote.url);
+                let remote = Client::remote(label, url, model, raw, args.sampling);
+                let key = format!("{} {model}", remote.chat_url().unwrap_or_default());
                 (Box::new(remote), key, false)
             }
         };

@@ -1,5 +1,6 @@
-//! The models `hearth eval` asks: hearth's own server in this process ([`Local`]) and another
-//! OpenAI-compatible server ([`Remote`]), each as a chat model and as an autocomplete model.
+//! The models `hearth eval` asks: hearth's own server in this process and another
+//! OpenAI-compatible server, one [`Client`] over either, as a chat model and as an autocomplete
+//! model.
 use std::io::Read;
 use std::time::Duration;
 
@@ -260,9 +261,52 @@ fn tokens(v: &Value) -> Option<u32> {
     v.as_u64().and_then(|t| u32::try_from(t).ok())
 }
 
-/// hearth's server in this process, one model, one sequence.
-pub(crate) struct Local {
-    server: hearth_server::InProcess,
+/// Where requests go: hearth's server in this process, or another server over HTTP.
+enum Transport {
+    InProcess(hearth_server::InProcess),
+    Http { base: String, agent: ureq::Agent },
+}
+
+impl Transport {
+    /// POST a JSON body to `route`: the status and the body (capped).
+    fn post(&self, route: &str, body: &Value) -> Result<(u16, Vec<u8>), ChatError> {
+        let mut buf = Vec::new();
+        let status = match self {
+            Transport::InProcess(server) => {
+                let (status, reader) = server
+                    .request("POST", route, body.to_string().into_bytes())
+                    .map_err(|e| ChatError(e.to_string()))?;
+                reader
+                    .take(MAX_ANSWER_BODY)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| ChatError(e.to_string()))?;
+                status
+            }
+            Transport::Http { base, agent } => {
+                let url = format!("{base}{route}");
+                let resp = agent
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .send(body.to_string().as_str())
+                    .map_err(|e| ChatError(format!("POST {url}: {e}")))?;
+                let status = resp.status().as_u16();
+                resp.into_body()
+                    .into_reader()
+                    .take(MAX_ANSWER_BODY)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| ChatError(format!("POST {url}: {e}")))?;
+                status
+            }
+        };
+        Ok((status, buf))
+    }
+}
+
+/// A model to ask: hearth's server in this process with one model and one sequence
+/// ([`Client::local`]), or another OpenAI-compatible server ([`Client::remote`]), which gets
+/// completions as the raw FIM prompt.
+pub(crate) struct Client {
+    transport: Transport,
     model: String,
     label: String,
     /// How completions are asked, and the raw prompt's format where the path needs it.
@@ -270,8 +314,8 @@ pub(crate) struct Local {
     sampling: Sampling,
 }
 
-impl Local {
-    pub(crate) fn start(name: &str, path: &std::path::Path, args: &Args) -> anyhow::Result<Local> {
+impl Client {
+    pub(crate) fn local(name: &str, path: &std::path::Path, args: &Args) -> anyhow::Result<Client> {
         let (server, model) =
             super::super::one_sequence_server(name, args.ctx(), args.threads, Default::default())?;
         let label = path
@@ -281,8 +325,8 @@ impl Local {
             FimPath::Raw => Some(RawFim::of(path, args.shape)?),
             FimPath::Ollama | FimPath::Openai | FimPath::Infill => None,
         };
-        Ok(Local {
-            server,
+        Ok(Client {
+            transport: Transport::InProcess(server),
             model,
             label,
             fim: (args.fim_path, raw),
@@ -290,18 +334,37 @@ impl Local {
         })
     }
 
-    /// POST a JSON body to the in-process server: the status and the body (capped).
-    fn post(&self, route: &str, body: &Value) -> Result<(u16, Vec<u8>), ChatError> {
-        let (status, reader) = self
-            .server
-            .request("POST", route, body.to_string().into_bytes())
-            .map_err(|e| ChatError(e.to_string()))?;
-        let mut buf = Vec::new();
-        reader
-            .take(MAX_ANSWER_BODY)
-            .read_to_end(&mut buf)
-            .map_err(|e| ChatError(e.to_string()))?;
-        Ok((status, buf))
+    pub(crate) fn remote(
+        label: &str,
+        url: &str,
+        model: &str,
+        raw: Option<RawFim>,
+        sampling: Sampling,
+    ) -> Client {
+        let base = url.trim_end_matches('/').trim_end_matches("/v1");
+        Client {
+            transport: Transport::Http {
+                base: base.to_string(),
+                agent: ureq::Agent::config_builder()
+                    .timeout_connect(Some(Duration::from_secs(10)))
+                    .timeout_global(Some(Duration::from_secs(900)))
+                    .http_status_as_error(false)
+                    .build()
+                    .new_agent(),
+            },
+            model: model.to_string(),
+            label: format!("{label}={base}"),
+            fim: (FimPath::Raw, raw),
+            sampling,
+        }
+    }
+
+    /// Another server's chat completions URL (its results are keyed by it).
+    pub(crate) fn chat_url(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Http { base, .. } => Some(format!("{base}/v1/chat/completions")),
+            Transport::InProcess(_) => None,
+        }
     }
 }
 
@@ -349,7 +412,7 @@ fn answer_of(status: u16, body: &[u8]) -> Result<Answer, ChatError> {
 /// Most bytes read of one answer.
 const MAX_ANSWER_BODY: u64 = 8 << 20;
 
-impl Chat for Local {
+impl Chat for Client {
     fn label(&self) -> String {
         self.label.clone()
     }
@@ -362,12 +425,12 @@ impl Chat for Local {
         seed: u64,
     ) -> Result<Answer, ChatError> {
         let body = sampled_body(&self.model, user, max_tokens, temperature, seed);
-        let (status, buf) = self.post("/v1/chat/completions", &body)?;
+        let (status, buf) = self.transport.post("/v1/chat/completions", &body)?;
         answer_of(status, &buf)
     }
 
     fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError> {
-        let (status, buf) = self.post(
+        let (status, buf) = self.transport.post(
             "/v1/chat/completions",
             &chat_body(self.sampling, &self.model, messages, max_tokens),
         )?;
@@ -375,7 +438,7 @@ impl Chat for Local {
     }
 }
 
-impl Complete for Local {
+impl Complete for Client {
     fn label(&self) -> String {
         let path = match &self.fim.1 {
             Some(raw) => raw.name(),
@@ -401,7 +464,7 @@ impl Complete for Local {
                     max_tokens,
                     one_line,
                 );
-                let (status, buf) = self.post("/api/generate", &body)?;
+                let (status, buf) = self.transport.post("/api/generate", &body)?;
                 generated_of(status, &buf)
             }
             (FimPath::Infill, _) => {
@@ -413,7 +476,7 @@ impl Complete for Local {
                     max_tokens,
                     one_line,
                 );
-                let (status, buf) = self.post("/infill", &body)?;
+                let (status, buf) = self.transport.post("/infill", &body)?;
                 infilled_of(status, &buf)
             }
             (FimPath::Raw, Some(raw)) => {
@@ -425,10 +488,11 @@ impl Complete for Local {
                     max_tokens,
                     &raw.stops(one_line),
                 );
-                let (status, buf) = self.post("/v1/completions", &body)?;
+                let (status, buf) = self.transport.post("/v1/completions", &body)?;
                 Ok(raw.keep(completion_of(status, &buf)?, prefix, suffix))
             }
-            (FimPath::Openai | FimPath::Raw, _) => {
+            (FimPath::Raw, None) => Err(ChatError("no FIM format for the raw prompt".into())),
+            (FimPath::Openai, _) => {
                 let stop: Vec<String> = one_line.then(|| "\n".to_string()).into_iter().collect();
                 let body = completions_body(
                     self.sampling,
@@ -438,125 +502,10 @@ impl Complete for Local {
                     max_tokens,
                     &stop,
                 );
-                let (status, buf) = self.post("/v1/completions", &body)?;
+                let (status, buf) = self.transport.post("/v1/completions", &body)?;
                 completion_of(status, &buf)
             }
         }
-    }
-}
-
-/// Another OpenAI-compatible server.
-pub(crate) struct Remote {
-    label: String,
-    base: String,
-    /// Its chat completions URL (results are keyed by it).
-    pub(crate) url: String,
-    model: String,
-    /// The raw FIM prompt's format, for completions.
-    raw: Option<RawFim>,
-    sampling: Sampling,
-    agent: ureq::Agent,
-}
-
-impl Remote {
-    pub(crate) fn new(
-        label: &str,
-        url: &str,
-        model: &str,
-        raw: Option<RawFim>,
-        sampling: Sampling,
-    ) -> Remote {
-        let base = url.trim_end_matches('/').trim_end_matches("/v1");
-        Remote {
-            label: format!("{label}={base}"),
-            base: base.to_string(),
-            url: format!("{base}/v1/chat/completions"),
-            model: model.to_string(),
-            raw,
-            sampling,
-            agent: ureq::Agent::config_builder()
-                .timeout_connect(Some(Duration::from_secs(10)))
-                .timeout_global(Some(Duration::from_secs(900)))
-                .http_status_as_error(false)
-                .build()
-                .new_agent(),
-        }
-    }
-
-    /// POST a JSON body: the status and the body (capped).
-    fn post(&self, url: &str, body: &Value) -> Result<(u16, Vec<u8>), ChatError> {
-        let resp = self
-            .agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(body.to_string().as_str())
-            .map_err(|e| ChatError(format!("POST {url}: {e}")))?;
-        let status = resp.status().as_u16();
-        let mut buf = Vec::new();
-        resp.into_body()
-            .into_reader()
-            .take(MAX_ANSWER_BODY)
-            .read_to_end(&mut buf)
-            .map_err(|e| ChatError(format!("POST {url}: {e}")))?;
-        Ok((status, buf))
-    }
-}
-
-impl Chat for Remote {
-    fn label(&self) -> String {
-        self.label.clone()
-    }
-
-    fn sample(
-        &self,
-        user: &str,
-        max_tokens: u32,
-        temperature: f32,
-        seed: u64,
-    ) -> Result<Answer, ChatError> {
-        let body = sampled_body(&self.model, user, max_tokens, temperature, seed);
-        let (status, buf) = self.post(&self.url, &body)?;
-        answer_of(status, &buf)
-    }
-
-    fn converse(&self, messages: &[Message], max_tokens: u32) -> Result<Answer, ChatError> {
-        let (status, buf) = self.post(
-            &self.url,
-            &chat_body(self.sampling, &self.model, messages, max_tokens),
-        )?;
-        answer_of(status, &buf)
-    }
-}
-
-impl Complete for Remote {
-    fn label(&self) -> String {
-        let path = self.raw.as_ref().map_or("raw", RawFim::name);
-        format!("{} ({path})", self.label)
-    }
-
-    /// The raw FIM prompt to `/v1/completions` (llama.cpp's and most servers' completions
-    /// endpoints ignore or refuse `suffix`).
-    fn complete(
-        &self,
-        prefix: &str,
-        suffix: &str,
-        max_tokens: u32,
-        one_line: bool,
-    ) -> Result<Answer, ChatError> {
-        let raw = self
-            .raw
-            .as_ref()
-            .ok_or_else(|| ChatError("no FIM format for the raw prompt".into()))?;
-        let body = completions_body(
-            self.sampling,
-            &self.model,
-            &raw.prompt(prefix, suffix),
-            None,
-            max_tokens,
-            &raw.stops(one_line),
-        );
-        let (status, buf) = self.post(&format!("{}/v1/completions", self.base), &body)?;
-        Ok(raw.keep(completion_of(status, &buf)?, prefix, suffix))
     }
 }
 
